@@ -1,0 +1,184 @@
+/**
+ * The MilvusMigration API: one zod schema is the source of truth for the TypeScript types, the
+ * runtime validation of user YAML (CLI and controller) and the CRD's OpenAPI schema (crds/).
+ * Names here are a contract with users and with the operator: extend, never rename.
+ */
+import { z } from 'zod';
+
+export const API_GROUP = 'migration.milvus.io';
+export const API_VERSION = 'v1alpha1';
+export const KIND = 'MilvusMigration';
+export const API_VERSION_FULL = `${API_GROUP}/${API_VERSION}`;
+
+/** Milvus collection names: letters, digits, underscores; start with a letter or underscore; ≤ 255. */
+const collectionName = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(
+    /^[A-Za-z_][A-Za-z0-9_]*$/,
+    'must start with a letter or underscore and contain only letters, digits and underscores',
+  );
+
+/** host:port, http://host:port or https://host[:port]. */
+export const ENDPOINT_PATTERN = /^(https?:\/\/)?[A-Za-z0-9.\-_[\]:]+(:[0-9]{1,5})?\/?$/;
+
+const secretRef = z
+  .object({
+    name: z
+      .string()
+      .min(1)
+      .max(253)
+      .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a valid Kubernetes Secret name')
+      .describe(
+        "Name of a Secret in the migration's own namespace with keys username+password or token; optional ca.crt, tls.crt, tls.key.",
+      ),
+  })
+  .strict();
+
+export const connectionSpec = z
+  .object({
+    endpoint: z
+      .string()
+      .min(1)
+      .regex(ENDPOINT_PATTERN, 'must be host:port, http://host:port or https://host[:port]')
+      .describe('Milvus endpoint: host:port, http://host:port or https://host[:port] (TLS).'),
+    database: z.string().min(1).max(255).default('default').describe('Database on this cluster.'),
+    secretRef: secretRef.optional(),
+    tls: z
+      .object({
+        serverName: z
+          .string()
+          .optional()
+          .describe('Server name to verify in the certificate (SNI), if it differs from the endpoint host.'),
+        insecureSkipVerify: z
+          .boolean()
+          .default(false)
+          .describe('Do not verify the server certificate. For tests only.'),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export const collectionSpec = z
+  .object({
+    name: collectionName.describe('Collection in the source database.'),
+    targetName: collectionName.optional().describe('Name on the target; defaults to name.'),
+    description: z
+      .string()
+      .max(65535)
+      .optional()
+      .describe('Description on the target; defaults to the source description.'),
+  })
+  .strict();
+
+export const VERIFY_MODES = ['count', 'sample', 'full'] as const;
+
+export const migrationSpec = z
+  .object({
+    source: connectionSpec.describe('The cluster to read from. Only read requests are ever sent to it.'),
+    target: connectionSpec.describe('The cluster to write to.'),
+    collections: z
+      .array(collectionSpec)
+      .min(1)
+      .max(1000)
+      .describe('Collections to migrate from the source database.'),
+    verify: z
+      .enum(VERIFY_MODES)
+      .default('sample')
+      .describe(
+        'After the copy: count(*) only, count plus a sample of rows compared field by field, or every row.',
+      ),
+    suspend: z
+      .boolean()
+      .default(false)
+      .describe('Stop the copy and keep what was copied; set back to false to resume.'),
+  })
+  .strict();
+
+export const objectMeta = z
+  .object({
+    name: z.string().min(1).max(253),
+    namespace: z.string().min(1).max(63).default('default'),
+    uid: z.string().optional(),
+    generation: z.number().int().optional(),
+    resourceVersion: z.string().optional(),
+    labels: z.record(z.string(), z.string()).optional(),
+    annotations: z.record(z.string(), z.string()).optional(),
+  })
+  .passthrough();
+
+export const PHASES = ['Pending', 'Running', 'Verifying', 'Succeeded', 'Failed', 'Canceled'] as const;
+export type Phase = (typeof PHASES)[number];
+
+export const COLLECTION_PHASES = [
+  'Pending',
+  'Creating',
+  'Copying',
+  'Verifying',
+  'Succeeded',
+  'Failed',
+  'Canceled',
+] as const;
+export type CollectionPhase = (typeof COLLECTION_PHASES)[number];
+
+export const condition = z.object({
+  type: z.string(),
+  status: z.enum(['True', 'False', 'Unknown']),
+  reason: z.string(),
+  message: z.string(),
+  lastTransitionTime: z.string(),
+  observedGeneration: z.number().int().optional(),
+});
+
+export const errorEntry = z.object({
+  time: z.string(),
+  collection: z.string().optional(),
+  message: z.string(),
+});
+
+export const collectionStatus = z.object({
+  name: z.string(),
+  targetName: z.string(),
+  phase: z.enum(COLLECTION_PHASES),
+  sourceEntities: z.number().int().optional().describe('count(*) on the source.'),
+  copiedEntities: z.number().int().default(0).describe('Rows written to the target by this migration.'),
+  targetEntities: z.number().int().optional().describe('count(*) on the target after the copy.'),
+  message: z.string().optional(),
+  warnings: z
+    .array(z.string())
+    .optional()
+    .describe('Schema elements the target did not keep, regenerated keys, folded duplicates.'),
+});
+
+export const migrationStatus = z.object({
+  phase: z.enum(PHASES).optional(),
+  observedGeneration: z.number().int().optional(),
+  startTime: z.string().optional(),
+  completionTime: z.string().optional(),
+  progress: z.string().optional().describe('Copied share of all source rows, e.g. "42%".'),
+  collections: z.array(collectionStatus).optional(),
+  conditions: z.array(condition).optional(),
+  errors: z.array(errorEntry).optional().describe('Bounded log of errors, newest last.'),
+});
+
+export const milvusMigration = z.object({
+  apiVersion: z.literal(API_VERSION_FULL),
+  kind: z.literal(KIND),
+  metadata: objectMeta,
+  spec: migrationSpec,
+  status: migrationStatus.optional(),
+});
+
+export type ConnectionSpec = z.infer<typeof connectionSpec>;
+export type CollectionSpec = z.infer<typeof collectionSpec>;
+export type MigrationSpec = z.infer<typeof migrationSpec>;
+export type MigrationStatus = z.infer<typeof migrationStatus>;
+export type CollectionStatus = z.infer<typeof collectionStatus>;
+export type Condition = z.infer<typeof condition>;
+export type ErrorEntry = z.infer<typeof errorEntry>;
+export type MilvusMigration = z.infer<typeof milvusMigration>;
+
+/** Bound on status.errors so the object stays far below etcd's 1.5 MiB limit. */
+export const MAX_STATUS_ERRORS = 20;

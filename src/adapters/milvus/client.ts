@@ -1,0 +1,337 @@
+/**
+ * A thin gRPC client for the Milvus proxy, speaking the wire types directly (see proto.ts).
+ * Every method maps to one RPC; nothing here knows about migrations. Write RPCs are grouped at the
+ * end of the class so the read-only guarantee for sources is easy to audit (see ReadOnlyMilvus).
+ */
+import * as grpc from '@grpc/grpc-js';
+import { logger } from '../../util/logger.js';
+import { type Endpoint, parseEndpoint } from './endpoint.js';
+import { MilvusError, type MilvusStatus, statusError, UserError } from './errors.js';
+import { decode, encode, root, SERVICE } from './proto.js';
+import type * as T from './types.js';
+
+export interface Credentials {
+  username?: string;
+  password?: string;
+  token?: string;
+  caPem?: Buffer;
+  certPem?: Buffer;
+  keyPem?: Buffer;
+}
+
+export interface ConnectOptions {
+  endpoint: string;
+  database: string;
+  credentials?: Credentials;
+  tls?: { serverName?: string; insecureSkipVerify?: boolean };
+  /** Which side this is, for messages: "source" or "target". */
+  side: string;
+  /** Deadline of one RPC in milliseconds. */
+  timeoutMs?: number;
+  /** Refuse every RPC that is not a read: sources are read-only to us. */
+  readOnly?: boolean;
+}
+
+/** The only RPCs a read-only (source) client may send. */
+export const READ_RPCS = new Set([
+  'GetVersion',
+  'ListDatabases',
+  'ShowCollections',
+  'DescribeCollection',
+  'ShowPartitions',
+  'DescribeIndex',
+  'GetLoadState',
+  'Query',
+  'DescribeAlias',
+  'ListAliases',
+]);
+
+const MAX_MESSAGE = 512 * 1024 * 1024;
+const service = root.lookupService(SERVICE);
+
+export class MilvusClient {
+  readonly endpoint: Endpoint;
+  readonly database: string;
+  readonly side: string;
+  private readonly client: grpc.Client;
+  private readonly metadata: grpc.Metadata;
+  private readonly timeoutMs: number;
+  private readonly user: string | undefined;
+  readonly readOnly: boolean;
+
+  constructor(opts: ConnectOptions) {
+    this.endpoint = parseEndpoint(opts.endpoint, opts.side);
+    this.database = opts.database;
+    this.side = opts.side;
+    this.readOnly = Boolean(opts.readOnly);
+    this.timeoutMs = opts.timeoutMs ?? 120_000;
+    const c = opts.credentials ?? {};
+    this.user = c.username;
+    const wantsTls = this.endpoint.tls || Boolean(c.caPem || c.certPem);
+    if ((c.certPem && !c.keyPem) || (!c.certPem && c.keyPem)) {
+      throw new UserError(
+        `${opts.side} Secret has only one of tls.crt and tls.key: a client certificate needs both`,
+        'InvalidSecret',
+      );
+    }
+    const channelOptions: grpc.ChannelOptions = {
+      'grpc.max_receive_message_length': MAX_MESSAGE,
+      'grpc.max_send_message_length': MAX_MESSAGE,
+      'grpc.keepalive_time_ms': 30_000,
+      'grpc.keepalive_timeout_ms': 20_000,
+      'grpc.keepalive_permit_without_calls': 1,
+    };
+    if (opts.tls?.serverName) channelOptions['grpc.ssl_target_name_override'] = opts.tls.serverName;
+    const creds = wantsTls
+      ? grpc.credentials.createSsl(
+          c.caPem ?? null,
+          c.keyPem ?? null,
+          c.certPem ?? null,
+          opts.tls?.insecureSkipVerify
+            ? { checkServerIdentity: () => undefined, rejectUnauthorized: false }
+            : {},
+        )
+      : grpc.credentials.createInsecure();
+    this.client = new grpc.Client(this.endpoint.address, creds, channelOptions);
+    this.metadata = new grpc.Metadata();
+    const secret = c.token ?? (c.username !== undefined ? `${c.username}:${c.password ?? ''}` : undefined);
+    if (secret !== undefined) this.metadata.set('authorization', Buffer.from(secret).toString('base64'));
+    this.metadata.set('dbname', this.database);
+  }
+
+  close(): void {
+    this.client.close();
+  }
+
+  /** Calls one RPC; throws MilvusError on a gRPC failure or a non-success status. */
+  async call<Res>(method: string, request: object, opts: { timeoutMs?: number } = {}): Promise<Res> {
+    const m = service.methods[method];
+    if (!m) throw new Error(`unknown Milvus RPC ${method}`);
+    if (this.readOnly && !READ_RPCS.has(method)) {
+      throw new Error(
+        `refusing to send ${method} to the read-only ${this.side}: this is a bug, please report it`,
+      );
+    }
+    const reqType = m.requestType.replace(/^\./, '');
+    const resType = m.responseType.replace(/^\./, '');
+    const path = `/${SERVICE}/${method}`;
+    const res = await this.raw(
+      path,
+      (r: object) => encode(qualified(reqType), r),
+      (b: Buffer) => decode<Res>(qualified(resType), b),
+      request,
+      opts.timeoutMs ?? this.timeoutMs,
+    );
+    const s = (resType.endsWith('common.Status') ? res : (res as { status?: MilvusStatus }).status) as
+      | MilvusStatus
+      | undefined;
+    const err = statusError(method, s);
+    if (err) throw err;
+    return res;
+  }
+
+  /** Raw unary call with caller-supplied (de)serializers: used by the byte-passthrough mover. */
+  raw<Req, Res>(
+    path: string,
+    serialize: (r: Req) => Buffer,
+    deserialize: (b: Buffer) => Res,
+    request: Req,
+    timeoutMs: number,
+  ): Promise<Res> {
+    return new Promise((resolve, reject) => {
+      this.client.makeUnaryRequest(
+        path,
+        serialize,
+        deserialize,
+        request,
+        this.metadata,
+        { deadline: Date.now() + timeoutMs },
+        (err, value) => {
+          if (err) reject(this.translate(path.split('/').pop() ?? path, err));
+          else resolve(value as Res);
+        },
+      );
+    });
+  }
+
+  /** gRPC failures become messages that say what is wrong and what to do; no credentials in them. */
+  private translate(method: string, err: grpc.ServiceError): MilvusError {
+    const where = `${this.side} ${this.endpoint.address}`;
+    const details = err.details || err.message;
+    let msg: string;
+    switch (err.code) {
+      case grpc.status.UNAVAILABLE:
+        if (/handshake|ssl|tls|certificate|wrong version number|packet length/i.test(details)) {
+          msg = `TLS with the ${where} failed (${details}): check https:// vs plain host:port in the endpoint and the CA in the Secret (ca.crt)`;
+        } else if (/protocol error|http2|frame|ECONNRESET|socket closed/i.test(details)) {
+          msg = `the ${where} did not speak plain gRPC (${details}): if the server uses TLS write the endpoint as https://host:port; check it is a Milvus gRPC port (usually 19530)`;
+        } else {
+          msg = `cannot reach the ${where} (${details}): check the endpoint, that the server runs and that this machine or pod can reach it`;
+        }
+        break;
+      case grpc.status.UNAUTHENTICATED:
+        msg = `the ${where} refused the credentials${this.user ? ` of user "${this.user}"` : ''}: check the Secret's username and password (or token)`;
+        break;
+      case grpc.status.PERMISSION_DENIED:
+        msg = `the ${where} denied ${method} (permission denied): grant the user the privilege or use another user`;
+        break;
+      case grpc.status.DEADLINE_EXCEEDED:
+        msg = `the ${where} did not answer ${method} in time: check the server's health and the network`;
+        break;
+      case grpc.status.UNIMPLEMENTED:
+        msg = `the ${where} does not implement ${method}: the server is too old for this operation`;
+        break;
+      default:
+        msg = `${method} on the ${where} failed: ${details}`;
+    }
+    return new MilvusError(msg, method, err.code, err.code);
+  }
+
+  // ---- read RPCs -------------------------------------------------------------------------------
+
+  async getVersion(): Promise<string> {
+    const r = await this.call<T.GetVersionResponse>('GetVersion', {});
+    return r.version;
+  }
+
+  async listDatabases(): Promise<string[]> {
+    const r = await this.call<T.ListDatabasesResponse>('ListDatabases', {});
+    return r.db_names;
+  }
+
+  async showCollections(): Promise<string[]> {
+    const r = await this.call<T.ShowCollectionsResponse>('ShowCollections', { db_name: this.database });
+    return r.collection_names;
+  }
+
+  describeCollection(name: string): Promise<T.DescribeCollectionResponse> {
+    return this.call<T.DescribeCollectionResponse>('DescribeCollection', {
+      db_name: this.database,
+      collection_name: name,
+    });
+  }
+
+  async showPartitions(collection: string): Promise<string[]> {
+    const r = await this.call<T.ShowPartitionsResponse>('ShowPartitions', {
+      db_name: this.database,
+      collection_name: collection,
+    });
+    return r.partition_names;
+  }
+
+  async describeIndexes(collection: string): Promise<T.IndexDescription[]> {
+    try {
+      const r = await this.call<T.DescribeIndexResponse>('DescribeIndex', {
+        db_name: this.database,
+        collection_name: collection,
+        index_name: '',
+      });
+      return r.index_descriptions;
+    } catch (err) {
+      // "index not found" is how servers say a collection has no index.
+      if (
+        err instanceof MilvusError &&
+        (err.code === 25 || err.code === 700 || /index not (found|exist)/i.test(err.message))
+      )
+        return [];
+      throw err;
+    }
+  }
+
+  async getLoadState(collection: string): Promise<number> {
+    const r = await this.call<T.GetLoadStateResponse>('GetLoadState', {
+      db_name: this.database,
+      collection_name: collection,
+    });
+    return r.state;
+  }
+
+  query(req: T.QueryRequestInput): Promise<T.QueryResults> {
+    return this.call<T.QueryResults>('Query', {
+      db_name: this.database,
+      consistency_level: 0, // Strong: see everything written before the call
+      use_default_consistency: false,
+      ...req,
+      query_params: Object.entries(req.params ?? {}).map(([key, value]) => ({ key, value: String(value) })),
+    });
+  }
+
+  /** count(*) with Strong consistency; excludes deleted rows, counts duplicate keys. */
+  async count(collection: string, expr = '', partitions: string[] = []): Promise<number> {
+    const r = await this.query({
+      collection_name: collection,
+      expr,
+      output_fields: ['count(*)'],
+      partition_names: partitions,
+    });
+    const f = r.fields_data[0];
+    const v = f?.scalars?.long_data?.data?.[0];
+    if (v === undefined) throw new MilvusError(`count(*) on ${collection} returned no value`, 'Query', 1);
+    return Number(v);
+  }
+
+  // ---- write RPCs (never called on a source: see ReadOnlyMilvus) -------------------------------
+
+  createCollection(req: {
+    collection_name: string;
+    schema: Buffer;
+    shards_num: number;
+    consistency_level: number;
+    properties: T.KeyValue[];
+    num_partitions?: string | number;
+  }): Promise<MilvusStatus> {
+    return this.call('CreateCollection', { db_name: this.database, ...req });
+  }
+
+  createPartition(collection: string, partition: string): Promise<MilvusStatus> {
+    return this.call('CreatePartition', {
+      db_name: this.database,
+      collection_name: collection,
+      partition_name: partition,
+    });
+  }
+
+  createIndex(
+    collection: string,
+    field: string,
+    indexName: string,
+    params: T.KeyValue[],
+  ): Promise<MilvusStatus> {
+    return this.call('CreateIndex', {
+      db_name: this.database,
+      collection_name: collection,
+      field_name: field,
+      index_name: indexName,
+      extra_params: params,
+    });
+  }
+
+  createAlias(collection: string, alias: string): Promise<MilvusStatus> {
+    return this.call('CreateAlias', { db_name: this.database, collection_name: collection, alias });
+  }
+
+  loadCollection(collection: string): Promise<MilvusStatus> {
+    return this.call('LoadCollection', { db_name: this.database, collection_name: collection });
+  }
+
+  insert(req: {
+    collection_name: string;
+    partition_name?: string;
+    fields_data: T.FieldData[];
+    num_rows: number;
+  }): Promise<T.MutationResult> {
+    return this.call('Insert', { db_name: this.database, ...req });
+  }
+
+  dropCollection(collection: string): Promise<MilvusStatus> {
+    return this.call('DropCollection', { db_name: this.database, collection_name: collection });
+  }
+}
+
+function qualified(t: string): string {
+  return t.replace(/^milvus\.proto\./, '');
+}
+
+export function logCall(side: string, method: string, extra: object = {}): void {
+  logger.debug({ side, method, ...extra }, 'milvus call');
+}

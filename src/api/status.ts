@@ -1,0 +1,87 @@
+/**
+ * Status bookkeeping shared by the CLI and the controller: conditions the kstatus way (Ready,
+ * Reconciling, Stalled), a bounded error log, and the overall progress.
+ */
+import {
+  type CollectionStatus,
+  type Condition,
+  MAX_STATUS_ERRORS,
+  type MigrationStatus,
+  type Phase,
+} from './migration.js';
+
+export function now(): string {
+  return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** Sets a condition; lastTransitionTime changes only when the status flips. */
+export function setCondition(
+  s: MigrationStatus,
+  type: string,
+  status: Condition['status'],
+  reason: string,
+  message: string,
+  generation?: number,
+): void {
+  const list = (s.conditions ??= []);
+  const prev = list.find((c) => c.type === type);
+  const next: Condition = {
+    type,
+    status,
+    reason,
+    message,
+    lastTransitionTime: prev && prev.status === status ? prev.lastTransitionTime : now(),
+    ...(generation !== undefined ? { observedGeneration: generation } : {}),
+  };
+  if (prev) list.splice(list.indexOf(prev), 1, next);
+  else list.push(next);
+}
+
+export function pushError(s: MigrationStatus, message: string, collection?: string): void {
+  const list = (s.errors ??= []);
+  list.push({ time: now(), ...(collection ? { collection } : {}), message });
+  if (list.length > MAX_STATUS_ERRORS) list.splice(0, list.length - MAX_STATUS_ERRORS);
+}
+
+/** Conditions that follow from the phase, so GitOps tools read health without custom checks. */
+export function applyPhaseConditions(
+  s: MigrationStatus,
+  phase: Phase,
+  reason: string,
+  message: string,
+  generation?: number,
+): void {
+  s.phase = phase;
+  switch (phase) {
+    case 'Succeeded':
+      setCondition(s, 'Ready', 'True', reason, message, generation);
+      setCondition(s, 'Reconciling', 'False', reason, message, generation);
+      setCondition(s, 'Stalled', 'False', reason, message, generation);
+      break;
+    case 'Failed':
+      setCondition(s, 'Ready', 'False', reason, message, generation);
+      setCondition(s, 'Reconciling', 'False', reason, message, generation);
+      setCondition(s, 'Stalled', 'True', reason, message, generation);
+      break;
+    case 'Canceled':
+      setCondition(s, 'Ready', 'False', reason, message, generation);
+      setCondition(s, 'Reconciling', 'False', reason, message, generation);
+      setCondition(s, 'Stalled', 'False', reason, message, generation);
+      break;
+    default:
+      setCondition(s, 'Ready', 'False', reason, message, generation);
+      setCondition(s, 'Reconciling', 'True', reason, message, generation);
+      setCondition(s, 'Stalled', 'False', reason, message, generation);
+  }
+}
+
+export function overallProgress(collections: CollectionStatus[]): string {
+  let total = 0;
+  let copied = 0;
+  for (const c of collections) {
+    total += c.sourceEntities ?? 0;
+    copied += Math.min(c.copiedEntities, c.sourceEntities ?? c.copiedEntities);
+  }
+  if (total === 0) return collections.every((c) => c.phase === 'Succeeded') ? '100%' : '0%';
+  return `${Math.floor((copied * 100) / total)}%`;
+}

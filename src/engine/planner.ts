@@ -1,0 +1,209 @@
+/**
+ * Plan before writing: everything that can be checked is checked before the target is touched, and
+ * every problem is collected (not just the first), so the plan is also the schema preview users
+ * read with `milvus-migrate plan`.
+ */
+
+import type { MilvusClient } from '../adapters/milvus/client.js';
+import { isPermissionDenied, MilvusError, UserError } from '../adapters/milvus/errors.js';
+import { LoadState } from '../adapters/milvus/proto.js';
+import type { CollectionSchema } from '../adapters/milvus/types.js';
+import type { MilvusMigration } from '../api/migration.js';
+import { readFields } from './row-mover.js';
+import {
+  type CollectionModel,
+  type CreateRequest,
+  createRequest,
+  modelFrom,
+  partitionsToCreate,
+  targetSchema,
+  unsupportedFeatures,
+  usedFeatures,
+  userFields,
+} from './schema.js';
+import { type MigrationState, targetKey } from './state.js';
+import { atLeast, parseVersion, type ServerVersion, SOURCE_FLOOR } from './versions.js';
+
+export interface CollectionPlan {
+  sourceName: string;
+  targetName: string;
+  description: string;
+  model?: CollectionModel;
+  targetSchema?: CollectionSchema;
+  createRequest?: CreateRequest;
+  partitionsToCreate: string[];
+  readFields: string[];
+  /** The target collection exists and was created by this migration: resume into it. */
+  resume: boolean;
+  sourceLoaded: boolean;
+  problems: string[];
+  notes: string[];
+}
+
+export interface Plan {
+  sourceVersion: ServerVersion;
+  targetVersion: ServerVersion;
+  collections: CollectionPlan[];
+  problems: string[];
+}
+
+export function planProblems(p: Plan): string[] {
+  return [...p.problems, ...p.collections.flatMap((c) => c.problems.map((x) => `${c.sourceName}: ${x}`))];
+}
+
+/** Source version first: an unsupported source is refused before anything else is asked of anyone. */
+export async function checkSourceVersion(source: MilvusClient): Promise<ServerVersion> {
+  const v = parseVersion(await source.getVersion());
+  if (v.kind === 'milvus' && !atLeast(v, SOURCE_FLOOR)) {
+    throw new UserError(
+      `the source runs Milvus ${v.raw}; the oldest supported source is ${SOURCE_FLOOR}: upgrade the source cluster to ${SOURCE_FLOOR} or newer and run the migration again`,
+      'SourceTooOld',
+    );
+  }
+  return v;
+}
+
+export async function planMigration(
+  m: MilvusMigration,
+  source: MilvusClient,
+  target: MilvusClient,
+  state: MigrationState,
+): Promise<Plan> {
+  const sourceVersion = await checkSourceVersion(source);
+  const targetVersion = parseVersion(await target.getVersion());
+  const problems: string[] = [];
+
+  await checkDatabase(source, 'source', m.spec.source.database, problems);
+  await checkDatabase(target, 'target', m.spec.target.database, problems);
+  if (problems.length) return { sourceVersion, targetVersion, collections: [], problems };
+
+  const sourceCollections = new Set(await source.showCollections());
+  const targetCollections = new Set(await target.showCollections());
+  const collections: CollectionPlan[] = [];
+  for (const c of m.spec.collections) {
+    const targetName = c.targetName ?? c.name;
+    const plan: CollectionPlan = {
+      sourceName: c.name,
+      targetName,
+      description: c.description ?? '',
+      partitionsToCreate: [],
+      readFields: [],
+      resume: false,
+      sourceLoaded: false,
+      problems: [],
+      notes: [],
+    };
+    collections.push(plan);
+    if (!sourceCollections.has(c.name)) {
+      const known = [...sourceCollections].sort().slice(0, 20).join(', ') || 'none';
+      plan.problems.push(
+        `collection "${c.name}" does not exist in source database "${m.spec.source.database}" (collections there: ${known}): check spec.collections[].name and spec.source.database`,
+      );
+      continue;
+    }
+    const desc = await source.describeCollection(c.name);
+    const [partitions, indexes] = await Promise.all([
+      source.showPartitions(c.name),
+      source.describeIndexes(c.name),
+    ]);
+    const model = modelFrom(desc, partitions, indexes);
+    plan.model = model;
+    plan.description = c.description ?? model.description;
+    plan.targetSchema = targetSchema(model, targetName, c.description);
+    plan.createRequest = createRequest(model, plan.targetSchema);
+    plan.partitionsToCreate = partitionsToCreate(model);
+    plan.readFields = readFields(model);
+
+    plan.sourceLoaded = await isLoaded(source, c.name);
+    if (!plan.sourceLoaded) {
+      plan.problems.push(
+        `source collection "${c.name}" is not loaded, so its rows cannot be read: load it on the source (load_collection) and run again`,
+      );
+    }
+
+    const unsupported = unsupportedFeatures(usedFeatures(model), targetVersion);
+    if (unsupported.length) {
+      plan.problems.push(
+        `the target (${targetVersion.raw}) cannot hold: ${unsupported.join('; ')}. Use a newer target; nothing was written`,
+      );
+    }
+
+    const key = targetKey(m.spec.target.endpoint, m.spec.target.database, targetName);
+    if (targetCollections.has(targetName)) {
+      if (state.targets[key]) {
+        plan.resume = true;
+        plan.notes.push(
+          `target collection "${targetName}" was created by this migration: resuming, only missing rows are copied`,
+        );
+      } else {
+        plan.problems.push(
+          `target collection "${targetName}" already exists in target database "${m.spec.target.database}" and was not created by this migration: choose another targetName or drop it on the target`,
+        );
+      }
+    }
+    for (const alias of model.aliases) {
+      if (plan.resume) break;
+      const owner = await aliasOwner(target, alias);
+      if (owner !== undefined) {
+        plan.problems.push(
+          `alias "${alias}" already exists on the target (it points to "${owner}"): drop or rename that alias on the target, or it cannot be recreated`,
+        );
+      }
+    }
+    const pk = userFields(model.schema).find((f) => f.is_primary_key);
+    if (pk?.autoID) {
+      plan.notes.push(
+        `primary key ${pk.name} is autoID: source keys are kept where the target accepts them, otherwise regenerated (the status says which)`,
+      );
+    }
+    if (model.properties.some((p) => p.key === 'collection.ttl.seconds')) {
+      plan.notes.push('collection TTL restarts on the target: copied rows get new insert times');
+    }
+  }
+  return { sourceVersion, targetVersion, collections, problems };
+}
+
+async function checkDatabase(c: MilvusClient, side: string, db: string, problems: string[]): Promise<void> {
+  let dbs: string[];
+  try {
+    dbs = await c.listDatabases();
+  } catch (err) {
+    // Without the ListDatabases privilege, the ShowCollections that follows tells us instead.
+    if (isPermissionDenied(err)) return;
+    if (err instanceof MilvusError && /unimplemented|not implement/i.test(err.message) && db === 'default')
+      return;
+    throw err;
+  }
+  if (!dbs.includes(db)) {
+    problems.push(
+      `${side} database "${db}" does not exist (databases there: ${dbs.join(', ')}): check spec.${side}.database${side === 'target' ? ' or create the database on the target first' : ''}`,
+    );
+  }
+}
+
+/** Load state; a read-only user may lack the privilege, then a count(*) tells. */
+async function isLoaded(source: MilvusClient, name: string): Promise<boolean> {
+  try {
+    return (await source.getLoadState(name)) === LoadState.LoadStateLoaded;
+  } catch (err) {
+    if (!isPermissionDenied(err)) throw err;
+  }
+  try {
+    await source.count(name);
+    return true;
+  } catch (err) {
+    if (err instanceof MilvusError && /not loaded|not load|load/i.test(err.message)) return false;
+    throw err;
+  }
+}
+
+/** The collection an alias points to on a server, or undefined when no such alias exists. */
+async function aliasOwner(c: MilvusClient, alias: string): Promise<string | undefined> {
+  try {
+    const d = await c.describeCollection(alias);
+    return d.collection_name || d.schema.name;
+  } catch (err) {
+    if (err instanceof MilvusError && !err.grpcCode) return undefined;
+    throw err;
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * Reads every live row of a collection (or one partition) as pages of bounded key ranges.
+ *
+ * Correct on every server, sorting or not: a range is read only whole, with a limit equal to its own
+ * count(*), so a server that returns "some n rows" instead of "the n smallest" cannot make us skip
+ * any. Ranges too large for one request are split at keys taken from a sample of the range; on
+ * servers that sort (Milvus) the sample is the smallest keys, which makes the splits exact pages.
+ */
+import type { MilvusClient } from '../adapters/milvus/client.js';
+import type { FieldData, FieldSchema } from '../adapters/milvus/types.js';
+import { estimateBytes, pageRows, primaryKeys } from './columns.js';
+import { compareKeys, INT64_MAX, type Key, type KeyRange, rangeExpr } from './keys.js';
+
+/** Milvus refuses offset + limit above 16384 (maxQueryResultWindow). */
+export const MAX_QUERY_ROWS = 16384;
+
+export interface Page {
+  range: KeyRange;
+  data: FieldData[];
+  keys: Key[];
+  /** count(*) of the range on the source, counting duplicate keys. */
+  counted: number;
+  /** Rows counted but not returned: duplicate keys folded into one, or unreadable keys. */
+  folded: number;
+  /** Of `folded`, rows with the int64 key 2^63-1, which Milvus 2.3 counts but never returns. */
+  unreadable: number;
+}
+
+export interface ReaderOptions {
+  /** Target size of one page on the wire. */
+  pageBytes: number;
+  /** Estimated bytes per row before any page was measured. */
+  estimatedRowBytes: number;
+}
+
+export class RangeReader {
+  private rowsPerPage: number;
+
+  constructor(
+    private readonly source: Pick<MilvusClient, 'query' | 'count'>,
+    private readonly collection: string,
+    private readonly pk: FieldSchema,
+    private readonly outputFields: string[],
+    private readonly partitions: string[],
+    private readonly opts: ReaderOptions,
+  ) {
+    this.rowsPerPage = clampRows(opts.pageBytes / Math.max(1, opts.estimatedRowBytes));
+  }
+
+  private expr(r: KeyRange): string {
+    return rangeExpr(this.pk.name, r);
+  }
+
+  count(r: KeyRange): Promise<number> {
+    return this.source.count(this.collection, this.expr(r), this.partitions);
+  }
+
+  /** Pages in ascending key order; empty ranges yield nothing. */
+  async *pages(start: KeyRange = {}): AsyncGenerator<Page> {
+    const stack: KeyRange[] = [start];
+    while (stack.length) {
+      const r = stack.pop()!;
+      const n = await this.count(r);
+      if (n === 0) continue;
+      if (n <= this.rowsPerPage) {
+        const page = await this.readWhole(r, n);
+        if (page) {
+          yield page;
+          continue;
+        }
+        // The server refused the page as too large: fall through and split it.
+      }
+      const parts = await this.split(r, n);
+      if (parts) {
+        for (let i = parts.length - 1; i >= 0; i--) stack.push(parts[i]!);
+        continue;
+      }
+      // Nothing to split at: every row of the range has one key (duplicates). Read it whole.
+      const page = await this.readWhole(r, n, true);
+      if (page) yield page;
+    }
+  }
+
+  private async readWhole(r: KeyRange, n: number, unsplittable = false): Promise<Page | undefined> {
+    let res: Awaited<ReturnType<MilvusClient['query']>>;
+    try {
+      res = await this.source.query({
+        collection_name: this.collection,
+        expr: this.expr(r) || this.allExpr(),
+        output_fields: this.outputFields,
+        partition_names: this.partitions,
+        params: { limit: Math.min(n, MAX_QUERY_ROWS) },
+      });
+    } catch (err) {
+      if (n > 1 && !unsplittable && isTooLarge(err)) {
+        this.rowsPerPage = clampRows(Math.floor(n / 2));
+        return undefined;
+      }
+      throw err;
+    }
+    const data = res.fields_data;
+    const rows = pageRows(data);
+    const keys = rows ? primaryKeys(data, this.pk.name) : [];
+    let unreadable = 0;
+    const folded = Math.max(0, n - rows);
+    if (folded && typeof keys[0] !== 'string' && this.pk.data_type === 5 && r.hi === undefined) {
+      unreadable = await this.source.count(
+        this.collection,
+        `${this.pk.name} == ${INT64_MAX}`,
+        this.partitions,
+      );
+    }
+    if (rows) {
+      const measured = estimateBytes(data) / rows;
+      this.rowsPerPage = clampRows(this.opts.pageBytes / Math.max(1, measured * 1.15));
+    }
+    return { range: r, data, keys, counted: n, folded, unreadable: Math.min(unreadable, folded) };
+  }
+
+  /** Splits a range at keys sampled from it (every part is non-empty); null if it cannot be split. */
+  private async split(r: KeyRange, n: number): Promise<KeyRange[] | null> {
+    const res = await this.source.query({
+      collection_name: this.collection,
+      expr: this.expr(r) || this.allExpr(),
+      output_fields: [this.pk.name],
+      partition_names: this.partitions,
+      // With iterator semantics Milvus returns the smallest matching keys (the sample is then sorted).
+      params: { limit: Math.min(n, MAX_QUERY_ROWS), iterator: 'True', reduce_stop_for_best: 'True' },
+    });
+    const serverOrder = res.fields_data.length ? primaryKeys(res.fields_data, this.pk.name) : [];
+    const ascending = serverOrder.every((k, i) => i === 0 || compareKeys(serverOrder[i - 1]!, k) < 0);
+    const keys = dedupeSorted(serverOrder);
+    if (keys.length <= 1) return null;
+    // A sorted sample holds the smallest keys: cut every rowsPerPage keys for exact pages. An
+    // unsorted one is spread over the range: cut so that each part holds about one page.
+    const step = ascending
+      ? Math.max(1, Math.min(this.rowsPerPage, Math.floor(keys.length / 2)))
+      : Math.max(1, Math.floor((keys.length * this.rowsPerPage) / n / 1.5));
+    const cuts: Key[] = [];
+    for (let i = step; i < keys.length; i += step) cuts.push(keys[i]!);
+    if (!cuts.length) cuts.push(keys[Math.floor(keys.length / 2)]!);
+    const parts: KeyRange[] = [];
+    let lo = r.lo;
+    for (const c of cuts) {
+      parts.push({ lo, hi: c });
+      lo = c;
+    }
+    parts.push({ lo, hi: r.hi });
+    return parts;
+  }
+
+  /** A filter that matches every row (an empty filter needs a limit, which paging must not depend on). */
+  private allExpr(): string {
+    return this.pk.data_type === 5
+      ? `${this.pk.name} >= -9223372036854775807 or ${this.pk.name} < -9223372036854775807`
+      : `${this.pk.name} >= ""`;
+  }
+}
+
+function clampRows(x: number): number {
+  return Math.max(1, Math.min(MAX_QUERY_ROWS, Math.floor(x)));
+}
+
+function dedupeSorted(keys: Key[]): Key[] {
+  const s = keys.slice().sort(compareKeys);
+  return s.filter((k, i) => i === 0 || compareKeys(s[i - 1]!, k) !== 0);
+}
+
+function isTooLarge(err: unknown): boolean {
+  const msg = err instanceof Error ? err.message : String(err);
+  return /larger than max|exceed|too large|message size|RESOURCE_EXHAUSTED|grpc: received message/i.test(msg);
+}

@@ -1,0 +1,71 @@
+/**
+ * What a migration remembers between runs: which target collections it created (only those may be
+ * written into again when resuming). The CLI keeps it in a small JSON file; the operator can keep
+ * it elsewhere behind the same interface.
+ */
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+
+export interface TargetRecord {
+  /** "creating" is written before CreateCollection, so a crash right after it still counts as ours. */
+  state: 'creating' | 'created';
+  endpoint: string;
+  database: string;
+  sourceName: string;
+}
+
+export interface MigrationState {
+  targets: Record<string, TargetRecord>;
+}
+
+export interface StateStore {
+  load(): Promise<MigrationState>;
+  save(state: MigrationState): Promise<void>;
+}
+
+export function defaultStateDir(): string {
+  return (
+    process.env.MILVUS_MIGRATE_STATE_DIR ??
+    join(process.env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'milvus-migrate')
+  );
+}
+
+export class FileStateStore implements StateStore {
+  readonly path: string;
+
+  constructor(dir: string, namespace: string, name: string) {
+    this.path = join(dir, `${namespace}_${name}.json`);
+  }
+
+  async load(): Promise<MigrationState> {
+    try {
+      return JSON.parse(readFileSync(this.path, 'utf8')) as MigrationState;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { targets: {} };
+      throw err;
+    }
+  }
+
+  /** Atomic replace, so a kill mid-write never leaves a torn file. */
+  async save(state: MigrationState): Promise<void> {
+    mkdirSync(dirname(this.path), { recursive: true });
+    const tmp = `${this.path}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(state, null, 2));
+    renameSync(tmp, this.path);
+  }
+}
+
+export class MemoryStateStore implements StateStore {
+  constructor(private state: MigrationState = { targets: {} }) {}
+  async load(): Promise<MigrationState> {
+    return structuredClone(this.state);
+  }
+  async save(state: MigrationState): Promise<void> {
+    this.state = structuredClone(state);
+  }
+}
+
+export function targetKey(endpoint: string, database: string, name: string): string {
+  return `${endpoint}/${database}/${name}`;
+}

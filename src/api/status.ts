@@ -23,7 +23,8 @@ export function setCondition(
   message: string,
   generation?: number,
 ): void {
-  const list = (s.conditions ??= []);
+  s.conditions ??= [];
+  const list = s.conditions;
   const prev = list.find((c) => c.type === type);
   const next: Condition = {
     type,
@@ -38,7 +39,8 @@ export function setCondition(
 }
 
 export function pushError(s: MigrationStatus, message: string, collection?: string): void {
-  const list = (s.errors ??= []);
+  s.errors ??= [];
+  const list = s.errors;
   list.push({ time: now(), ...(collection ? { collection } : {}), message });
   if (list.length > MAX_STATUS_ERRORS) list.splice(0, list.length - MAX_STATUS_ERRORS);
 }

@@ -115,7 +115,9 @@ export function compressNullable(fd: FieldData): FieldData {
   }
   if (values.length !== fd.valid_data.length) return fd; // already compressed by the server
   const keep: number[] = [];
-  fd.valid_data.forEach((ok, i) => ok && keep.push(i));
+  fd.valid_data.forEach((ok, i) => {
+    if (ok) keep.push(i);
+  });
   const sel = selectColumn({ ...fd, valid_data: [] }, keep);
   return { ...sel, valid_data: fd.valid_data };
 }

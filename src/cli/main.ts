@@ -1,13 +1,141 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
+/**
+ * `milvus-migrate`: the engine from the command line, on the same YAML the operator reads.
+ * Exit codes: 0 the migration Succeeded (or the plan is OK), 1 it Failed (or the plan has
+ * problems), 2 the input is invalid, 130 canceled.
+ */
+import { Command, Option } from 'commander';
+import { UserError } from '../adapters/milvus/errors.js';
+import { loadInputFiles, type MigrationInput } from '../api/input.js';
+import { errorText, plan, runMigration } from '../engine/engine.js';
+import { defaultStateDir, FileStateStore } from '../engine/state.js';
+import { logger } from '../util/logger.js';
 import { productVersion } from '../util/version.js';
+import { planJson, planText } from './plan-view.js';
+import { ProgressView } from './progress-view.js';
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function readInput(files: string[]): MigrationInput {
+  try {
+    return loadInputFiles(files);
+  } catch (err) {
+    fail(err, 2);
+  }
+}
+
+function fail(err: unknown, code: number): never {
+  process.stderr.write(`milvus-migrate: ${errorText(err)}\n`);
+  process.exit(code);
+}
+
+function stateStore(input: MigrationInput, dir: string | undefined): FileStateStore {
+  const m = input.migration.metadata;
+  return new FileStateStore(dir ?? defaultStateDir(), m.namespace, m.name);
+}
 
 const program = new Command()
   .name('milvus-migrate')
   .description('Migrate Milvus collections between clusters: exact schema, every row, verified.')
-  .version(productVersion(), '-v, --version');
+  .version(productVersion(), '-v, --version')
+  .showHelpAfterError();
 
-program.parseAsync(process.argv).catch((err: unknown) => {
-  process.stderr.write(`milvus-migrate: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(1);
-});
+program
+  .command('plan')
+  .description(
+    'Preview the target schema of every collection and every problem found; writes nothing anywhere.',
+  )
+  .requiredOption(
+    '-f, --file <file>',
+    'YAML with a MilvusMigration and its Secrets (repeatable)',
+    collect,
+    [],
+  )
+  .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
+  .option('--state-dir <dir>', 'where runs remember the target collections they created', undefined)
+  .action(async (o: { file: string[]; output: string; stateDir?: string }) => {
+    const input = readInput(o.file);
+    let p: Awaited<ReturnType<typeof plan>>;
+    try {
+      p = await plan(input, stateStore(input, o.stateDir));
+    } catch (err) {
+      fail(err, err instanceof UserError ? 2 : 1);
+    }
+    const spec = input.migration.spec;
+    if (o.output === 'json') process.stdout.write(`${JSON.stringify(planJson(p), null, 2)}\n`);
+    else
+      process.stdout.write(
+        `${planText(p, `${spec.source.endpoint}/${spec.source.database}`, `${spec.target.endpoint}/${spec.target.database}`)}\n`,
+      );
+    process.exitCode = planJson(p).ok ? 0 : 1;
+  });
+
+program
+  .command('run')
+  .description('Run the migration here: create the targets, copy every row, verify. Re-running resumes.')
+  .requiredOption(
+    '-f, --file <file>',
+    'YAML with a MilvusMigration and its Secrets (repeatable)',
+    collect,
+    [],
+  )
+  .addOption(
+    new Option('-o, --output <format>', 'final status format').choices(['text', 'json']).default('text'),
+  )
+  .option('--state-dir <dir>', 'where runs remember the target collections they created', undefined)
+  .action(async (o: { file: string[]; output: string; stateDir?: string }) => {
+    const input = readInput(o.file);
+    const view = new ProgressView();
+    if (view.enabled && !process.env.LOG_LEVEL) logger.level = 'warn';
+    const abort = new AbortController();
+    const onSignal = (sig: string) => {
+      if (abort.signal.aborted) process.exit(130);
+      logger.warn({ signal: sig }, 'canceling: finishing the current request, then stopping');
+      abort.abort(new Error(`canceled by ${sig}`));
+    };
+    process.on('SIGINT', () => onSignal('SIGINT'));
+    process.on('SIGTERM', () => onSignal('SIGTERM'));
+    view.start();
+    let lastLogged = 0;
+    const status = await runMigration(input, {
+      state: stateStore(input, o.stateDir),
+      signal: abort.signal,
+      onStatus: (s) => {
+        view.update(s);
+        if (!view.enabled && Date.now() - lastLogged > 5000) {
+          lastLogged = Date.now();
+          logger.info(
+            {
+              phase: s.phase,
+              progress: s.progress,
+              collections: s.collections?.map(
+                (c) => `${c.name}:${c.phase}:${c.copiedEntities}/${c.sourceEntities ?? '?'}`,
+              ),
+            },
+            'progress',
+          );
+        }
+      },
+    });
+    view.stop();
+    if (o.output === 'json') process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+    else process.stdout.write(`${statusText(status)}\n`);
+    process.exitCode = status.phase === 'Succeeded' ? 0 : status.phase === 'Canceled' ? 130 : 1;
+  });
+
+function statusText(s: Awaited<ReturnType<typeof runMigration>>): string {
+  const lines = [`phase ${s.phase}  progress ${s.progress ?? '-'}`];
+  for (const c of s.collections ?? []) {
+    lines.push(
+      `  ${c.name} -> ${c.targetName}: ${c.phase}, source ${c.sourceEntities ?? '?'}, copied ${c.copiedEntities}, target ${c.targetEntities ?? '?'}${c.message ? ` — ${c.message}` : ''}`,
+    );
+    for (const w of c.warnings ?? []) lines.push(`    warning: ${w}`);
+  }
+  for (const e of s.errors ?? [])
+    lines.push(`  error ${e.time}${e.collection ? ` [${e.collection}]` : ''}: ${e.message}`);
+  return lines.join('\n');
+}
+
+program.parseAsync(process.argv).catch((err: unknown) => fail(err, 1));

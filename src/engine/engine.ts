@@ -6,6 +6,7 @@
 import { MilvusClient } from '../adapters/milvus/client.js';
 import { MilvusError, UserError } from '../adapters/milvus/errors.js';
 import { LoadState } from '../adapters/milvus/proto.js';
+import { hybridTimestamp } from '../adapters/milvus/types.js';
 import { credentialsFor, type MigrationInput } from '../api/input.js';
 import type { CollectionStatus, MigrationStatus } from '../api/migration.js';
 import { applyPhaseConditions, now, overallProgress, pushError } from '../api/status.js';
@@ -262,6 +263,7 @@ async function migrateCollection(
     resume,
     regenerateKeys,
     signal: opts.signal,
+    readTs: hybridTimestamp(Date.now()),
     log,
     onProgress: (p) => {
       cs.copiedEntities = p.copied;

@@ -31,6 +31,11 @@ export interface ReaderOptions {
   pageBytes: number;
   /** Estimated bytes per row before any page was measured. */
   estimatedRowBytes: number;
+  /**
+   * Hybrid timestamp every read must see (taken once when the run starts): Strong reads would
+   * wait for a time tick on every call. The source is expected to be quiet during a copy.
+   */
+  guaranteeTs?: bigint;
 }
 
 export class RangeReader {
@@ -52,7 +57,7 @@ export class RangeReader {
   }
 
   count(r: KeyRange): Promise<number> {
-    return this.source.count(this.collection, this.expr(r), this.partitions);
+    return this.source.count(this.collection, this.expr(r), this.partitions, this.opts.guaranteeTs);
   }
 
   /** Pages in ascending key order; empty ranges yield nothing. */
@@ -90,6 +95,7 @@ export class RangeReader {
         output_fields: this.outputFields,
         partition_names: this.partitions,
         params: { limit: Math.min(n, MAX_QUERY_ROWS) },
+        guaranteeTs: this.opts.guaranteeTs,
       });
     } catch (err) {
       if (n > 1 && !unsplittable && isTooLarge(err)) {
@@ -108,6 +114,7 @@ export class RangeReader {
         this.collection,
         `${this.pk.name} == ${INT64_MAX}`,
         this.partitions,
+        this.opts.guaranteeTs,
       );
     }
     if (rows) {
@@ -126,6 +133,7 @@ export class RangeReader {
       partition_names: this.partitions,
       // With iterator semantics Milvus returns the smallest matching keys (the sample is then sorted).
       params: { limit: Math.min(n, MAX_QUERY_ROWS), iterator: 'True', reduce_stop_for_best: 'True' },
+      guaranteeTs: this.opts.guaranteeTs,
     });
     const serverOrder = res.fields_data.length ? primaryKeys(res.fields_data, this.pk.name) : [];
     const ascending = serverOrder.every((k, i) => i === 0 || compareKeys(serverOrder[i - 1]!, k) < 0);

@@ -46,6 +46,8 @@ export interface CopyJob {
   /** Keys of an autoID primary key are left out: the target generates new ones. */
   regenerateKeys: boolean;
   signal?: AbortSignal;
+  /** Hybrid timestamp source reads must see (see ReaderOptions.guaranteeTs). */
+  readTs?: bigint;
   log: Logger;
   onProgress: (p: CopyProgress) => void;
   /** Every page read from the source, after it was written (sampling keys, folded rows per partition). */
@@ -66,7 +68,8 @@ export interface MoverOptions {
 }
 
 export const DEFAULT_MOVER_OPTIONS: MoverOptions = {
-  pageBytes: 16 * 1024 * 1024,
+  // Tests shrink pages to exercise many ranges on small collections.
+  pageBytes: Number(process.env.MILVUS_MIGRATE_PAGE_BYTES) || 16 * 1024 * 1024,
   maxInsertBytes: 48 * 1024 * 1024,
   retryForMs: 10 * 60_000,
 };
@@ -116,6 +119,7 @@ export class QueryInsertMover implements RowMover {
       const reader = new RangeReader(job.source, job.sourceName, pk, fields, scope.read, {
         pageBytes: this.opts.pageBytes,
         estimatedRowBytes: estimateRowBytes(job.model),
+        guaranteeTs: job.readTs,
       });
       for await (const page of reader.pages()) {
         job.signal?.throwIfAborted();

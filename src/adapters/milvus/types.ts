@@ -159,6 +159,13 @@ export interface QueryRequestInput {
   output_fields: string[];
   partition_names?: string[];
   params?: Record<string, string | number | boolean>;
+  /** Hybrid timestamp the read must see (Customized consistency); Strong when absent. */
+  guaranteeTs?: bigint;
+}
+
+/** A Milvus hybrid timestamp: physical milliseconds shifted left by 18 logical bits. */
+export function hybridTimestamp(ms: number): bigint {
+  return BigInt(ms) << 18n;
 }
 
 export interface MutationResult {

@@ -359,7 +359,7 @@ async function ensureTargetShape(
     } catch (err) {
       // Already ours from an earlier run is fine; anything else is reported.
       const d = await target.describeCollection(alias).catch(() => undefined);
-      if (!d || d.collection_name !== name) throw err;
+      if (!d || d.schema.name !== name) throw err;
     }
   }
   log.debug('target shape ensured');
@@ -392,7 +392,7 @@ async function describeTarget(
   for (const a of aliases) {
     if (listed.has(a)) continue;
     const owner = await target.describeCollection(a).catch(() => undefined);
-    if (owner && (owner.collection_name === name || owner.schema.name === name)) listed.add(a);
+    if (owner && owner.schema.name === name) listed.add(a);
   }
   model.aliases = [...listed];
   return model;

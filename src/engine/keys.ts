@@ -39,8 +39,12 @@ export function rangeExpr(pk: string, r: KeyRange): string {
   return parts.join(' and ');
 }
 
+/** The filter selecting exactly these keys (-2^63, which 2.3 cannot parse, by comparison). */
 export function inExpr(pk: string, keys: Key[]): string {
-  return `${pk} in [${keys.map(keyLiteral).join(',')}]`;
+  const hasMin = keys.some((k) => k === INT64_MIN);
+  const rest = hasMin ? keys.filter((k) => k !== INT64_MIN) : keys;
+  const list = `${pk} in [${rest.map(keyLiteral).join(',')}]`;
+  return hasMin ? `(${list} or ${pk} < ${INT64_MIN + 1n})` : list;
 }
 
 export function compareKeys(a: Key, b: Key): number {

@@ -201,7 +201,8 @@ async function isLoaded(source: MilvusClient, name: string): Promise<boolean> {
 async function aliasOwner(c: MilvusClient, alias: string): Promise<string | undefined> {
   try {
     const d = await c.describeCollection(alias);
-    return d.collection_name || d.schema.name;
+    // Describing an alias echoes the alias as collection_name; the schema carries the real name.
+    return d.schema.name || d.collection_name;
   } catch (err) {
     if (err instanceof MilvusError && !err.grpcCode) return undefined;
     throw err;

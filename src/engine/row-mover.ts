@@ -13,7 +13,7 @@ import { DataType } from '../adapters/milvus/proto.js';
 import type { FieldData, FieldSchema } from '../adapters/milvus/types.js';
 import type { Logger } from '../util/logger.js';
 import { compressNullable, estimateBytes, primaryKeys, selectRows } from './columns.js';
-import { type Key, keyToJson, rangeExpr } from './keys.js';
+import { inExpr, type Key, keyToJson, rangeExpr } from './keys.js';
 import { MAX_QUERY_ROWS, type Page, RangeReader } from './range-reader.js';
 import { retrying } from './retry.js';
 import {
@@ -182,9 +182,7 @@ export class QueryInsertMover implements RowMover {
     if (n === 0) return page.keys.map((_k, i) => i);
     const res = await job.target.query({
       collection_name: job.targetName,
-      expr:
-        expr ||
-        `${pk.name} in [${page.keys.map((k) => (typeof k === 'bigint' ? k.toString() : JSON.stringify(k))).join(',')}]`,
+      expr: expr || inExpr(pk.name, page.keys),
       output_fields: [pk.name],
       partition_names: parts,
       params: { limit: Math.min(MAX_QUERY_ROWS, Math.max(n, 1)) },

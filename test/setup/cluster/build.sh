@@ -8,9 +8,11 @@
 # A second run finds the stamp files and skips the build (prints "cached").
 # Cold build: about 5-9 minutes on 2 cores. Go is used for test set-up only.
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+# CI's PATH may lack the toolchain's directory.
+command -v go >/dev/null || PATH="$PATH:/usr/local/go/bin"
 command -v go >/dev/null || die "go toolchain not found (needed to build the test cluster binaries)"
 export GOTOOLCHAIN=local GOFLAGS=-buildvcs=false CGO_ENABLED=0
 

@@ -1,16 +1,16 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # variables used by the scripts that source this
 # Common paths and helpers for the local test cluster scripts. Sourced, not run.
 #
 # Environment honoured:
 #   MILVUS_MIGRATE_CACHE  machine-level cache (built binaries, images); default ~/.cache/milvus-migrate
 #   MILVUS_MIGRATE_STATE  per-checkout runtime state root; default <repo>/.cache
-#   KUBE_VERSION          Kubernetes release to build (default v1.35.8; must match kube/go.mod)
 
 CLUSTER_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$CLUSTER_DIR/../../.." && pwd)"
 
-KUBE_VERSION="${KUBE_VERSION:-v1.35.8}"
-CACHE_ROOT="${MILVUS_MIGRATE_CACHE:-$HOME/.cache/milvus-migrate}"
+# The Kubernetes release is the one kube/go.mod requires (v1.35.8).
+KUBE_VERSION="$(awk '$1 == "k8s.io/kubernetes" {print $2; exit}' "$CLUSTER_DIR/kube/go.mod")"
+CACHE_ROOT="${MILVUS_MIGRATE_CACHE:-${HOME:-/root}/.cache/milvus-migrate}"
 KUBE_CACHE="$CACHE_ROOT/kube-$KUBE_VERSION"
 KUBE_BIN="$KUBE_CACHE/bin"            # kube + symlinks etcd, kube-apiserver, kubelet, kubectl, ...
 PAUSE_TAR="$KUBE_CACHE/pause-image.tar"

@@ -6,7 +6,9 @@
 # Each kind gets its own venv under <repo>/.cache/venv/<kind> (the `milvus` wheels of 2.3.5 and
 # 2.2.16 share a package name, so they cannot live together). A stamp file per venv records the
 # pinned requirement set and the Python used; when it matches, the kind is skipped, so a second
-# run takes well under a second. pip's own download cache (~/.cache/pip) makes re-creation fast.
+# run takes well under a second. The wheels are kept in <repo>/.cache/wheels/<kind> so that a
+# venv is rebuilt without the network (pip's own cache, ~/.cache/pip, stays empty on this machine,
+# so it does not make a re-install any faster).
 #
 # Python is used for the test servers only; the product itself is TypeScript.
 # Env: MILVUS_PYTHON=/path/to/python3 to choose the interpreter (default: python3 on PATH).
@@ -16,12 +18,15 @@ set -euo pipefail
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$SCRIPT_DIR/../../.." && pwd)"
 VENV_ROOT="$REPO_ROOT/.cache/venv"
+WHEEL_ROOT="$REPO_ROOT/.cache/wheels"
 PYTHON="${MILVUS_PYTHON:-python3}"
 
 # Pinned requirement sets, one per venv. Keep in sync with test/support/milvus-server.ts.
 #   milvus 2.3.5 / 2.2.16: the embedded server wheels (command `milvus-server`, no dependencies).
-#   milvus-lite 3.2.2 needs pymilvus in the same venv; pymilvus 2.5.x fails against it (databases
-#   are not honoured, connections fail), 3.0.x works.
+#   milvus-lite 3.2.2 needs pymilvus in the same venv: its gRPC server is built on pymilvus's
+#   generated protobuf stubs, so the pymilvus version decides which protocol the server speaks.
+#   With pymilvus 2.5.18 it starts and answers, but databases are silently ignored (a collection
+#   created in db1 is not listed in db1); with 3.0.2 they work.
 declare -A REQS=(
   [milvus-2.3.5]="milvus==2.3.5"
   [milvus-2.2.16]="milvus==2.2.16"
@@ -49,18 +54,43 @@ else
 fi
 
 if ! command -v "$PYTHON" >/dev/null 2>&1; then
-  echo "install.sh: '$PYTHON' not found; set MILVUS_PYTHON to a Python 3.8-3.11 interpreter" >&2
+  echo "install.sh: '$PYTHON' not found; set MILVUS_PYTHON to a Python 3 interpreter (3.11 is the one checked)" >&2
   exit 1
 fi
 PY_VERSION="$("$PYTHON" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')"
+PYTHON="$("$PYTHON" -c 'import sys; print(sys.executable)')" # absolute (pyenv shims, pip --python)
 
-mkdir -p "$VENV_ROOT"
+mkdir -p "$VENV_ROOT" "$WHEEL_ROOT"
 
 # Serialize concurrent runs (several test workers may call this at once).
 exec 9>"$VENV_ROOT/.install.lock"
 if command -v flock >/dev/null 2>&1; then
   flock 9
 fi
+
+# The milvus-server wrapper decompresses ~250 MB of binaries (milvus and its .so files, xz) into
+# every data dir on every start: 4-8 s of CPU. Do it once per venv into <venv>/prepared;
+# test/support/milvus-server.ts hard-links the result (with the wrapper's .lzma.md5 files) into
+# each new data dir, and the wrapper then finds them up to date and skips the work.
+prepare_binaries() {
+  local kind="$1"
+  local venv="$VENV_ROOT/$kind"
+  [[ "${BINS[$kind]}" == "milvus-server" ]] || return 0
+  local pstamp="$venv/prepared/.prepared-stamp"
+  if [[ -f "$pstamp" && -x "$venv/prepared/bin/milvus" ]]; then
+    return 0
+  fi
+  rm -rf "$venv/prepared.tmp"
+  "$venv/bin/python" -c 'import sys, milvus; milvus._initialize_data_files(sys.argv[1])' "$venv/prepared.tmp"
+  if [[ ! -x "$venv/prepared.tmp/bin/milvus" ]]; then
+    echo "install.sh: could not prepare the milvus binaries of $kind" >&2
+    exit 1
+  fi
+  date -u +%FT%TZ >"$venv/prepared.tmp/.prepared-stamp"
+  rm -rf "$venv/prepared"
+  mv "$venv/prepared.tmp" "$venv/prepared"
+  echo "install.sh: $kind binaries prepared in $venv/prepared"
+}
 
 install_kind() {
   local kind="$1"
@@ -73,23 +103,72 @@ install_kind() {
   if [[ "${MILVUS_INSTALL_FORCE:-}" != "1" && -f "$stamp" && -x "$venv/bin/$bin" ]] \
      && [[ "$(cat "$stamp")" == "$want" ]]; then
     echo "install.sh: $kind up to date ($reqs)"
+    prepare_binaries "$kind"
     return 0
   fi
 
   local start=$SECONDS
   echo "install.sh: installing $kind ($reqs) with Python $PY_VERSION into $venv"
   rm -rf "$venv"
-  "$PYTHON" -m venv "$venv"
+  # A venv without its own pip is created in 0.2 s instead of 6 s; the interpreter's pip (>= 22.3)
+  # installs into it with --python. Older pips get a venv with ensurepip instead.
+  local pip
+  if "$PYTHON" -m pip --python "$PYTHON" --version >/dev/null 2>&1; then
+    "$PYTHON" -m venv --without-pip "$venv"
+    pip=("$PYTHON" -m pip --python "$venv/bin/python")
+  else
+    "$PYTHON" -m venv "$venv"
+    pip=("$venv/bin/python" -m pip)
+  fi
+  pip+=(--disable-pip-version-check --no-input -q)
+  # Wheelhouse: download once (with every dependency), then install from it offline.
+  local wheels="$WHEEL_ROOT/$kind"
+  local wstamp="$wheels/.downloaded-stamp"
+  if [[ ! -f "$wstamp" || "$(cat "$wstamp")" != "$want" ]]; then
+    rm -rf "$wheels"
+    mkdir -p "$wheels"
+    # shellcheck disable=SC2086
+    "${pip[@]}" download -d "$wheels" $reqs
+    printf '%s' "$want" >"$wstamp"
+  fi
   # shellcheck disable=SC2086
-  "$venv/bin/python" -m pip install --disable-pip-version-check --no-input -q $reqs
+  if ! "${pip[@]}" install --no-index --find-links "$wheels" $reqs; then
+    echo "install.sh: offline install of $kind failed; retrying from the registry" >&2
+    rm -f "$wstamp"
+    # shellcheck disable=SC2086
+    "${pip[@]}" install $reqs
+  fi
   if [[ ! -x "$venv/bin/$bin" ]]; then
     echo "install.sh: $kind installed but $venv/bin/$bin is missing" >&2
     exit 1
   fi
   printf '%s' "$want" >"$stamp"
+  prepare_binaries "$kind"
   echo "install.sh: $kind installed in $((SECONDS - start)) s"
 }
 
+if [[ ${#kinds[@]} -eq 1 ]]; then
+  install_kind "${kinds[0]}"
+  exit 0
+fi
+
+# Several kinds: install them side by side (downloads and byte-compiling overlap), each with its
+# own log, shown when it is done.
+declare -A PIDS=()
+LOG_DIR="$(mktemp -d)"
+trap 'rm -rf "$LOG_DIR"' EXIT
 for kind in "${kinds[@]}"; do
-  install_kind "$kind"
+  install_kind "$kind" >"$LOG_DIR/$kind.log" 2>&1 &
+  PIDS[$kind]=$!
 done
+failed=()
+for kind in "${kinds[@]}"; do
+  if ! wait "${PIDS[$kind]}"; then
+    failed+=("$kind")
+  fi
+  cat "$LOG_DIR/$kind.log"
+done
+if [[ ${#failed[@]} -gt 0 ]]; then
+  echo "install.sh: failed: ${failed[*]}" >&2
+  exit 1
+fi

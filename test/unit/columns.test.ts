@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import { DataType } from '../../src/adapters/milvus/proto.js';
+import type { FieldData } from '../../src/adapters/milvus/types.js';
+import { columnCells, float32Bits, sparseCanonical } from '../../src/engine/cells.js';
+import {
+  columnLength,
+  compressNullable,
+  estimateBytes,
+  primaryKeys,
+  selectRows,
+} from '../../src/engine/columns.js';
+import { KeySampler } from '../../src/engine/verify.js';
+
+const base = { field_id: '0', is_dynamic: false, valid_data: [] as boolean[] };
+const page: FieldData[] = [
+  {
+    ...base,
+    type: DataType.Int64!,
+    field_name: 'id',
+    scalars: { long_data: { data: ['-9223372036854775808', '7', '9223372036854775807'] } },
+  },
+  {
+    ...base,
+    type: DataType.FloatVector!,
+    field_name: 'v',
+    vectors: { dim: '2', float_vector: { data: [1, 2, 3, 4, 5, 6] } },
+  },
+  {
+    ...base,
+    type: DataType.Float16Vector!,
+    field_name: 'h',
+    vectors: { dim: '2', float16_vector: Buffer.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]) },
+  },
+  {
+    ...base,
+    type: DataType.VarChar!,
+    field_name: 's',
+    valid_data: [true, false, true],
+    scalars: { string_data: { data: ['a', '', 'c'] } },
+  },
+];
+
+describe('columns', () => {
+  it('counts rows and reads exact int64 keys', () => {
+    expect(page.map(columnLength)).toEqual([3, 3, 3, 3]);
+    expect(primaryKeys(page, 'id')).toEqual([-(2n ** 63n), 7n, 2n ** 63n - 1n]);
+  });
+
+  it('selects rows across scalar, float and byte vectors', () => {
+    const sel = selectRows(page, [2, 0]);
+    expect(sel[0]!.scalars!.long_data!.data).toEqual(['9223372036854775807', '-9223372036854775808']);
+    expect(sel[1]!.vectors!.float_vector!.data).toEqual([5, 6, 1, 2]);
+    expect([...(sel[2]!.vectors!.float16_vector as Buffer)]).toEqual([9, 10, 11, 12, 1, 2, 3, 4]);
+    expect(sel[3]!.valid_data).toEqual([true, true]);
+  });
+
+  it('keeps values of nullable columns only where valid, as Insert expects', () => {
+    const c = compressNullable(page[3]!);
+    expect(c.scalars!.string_data!.data).toEqual(['a', 'c']);
+    expect(c.valid_data).toEqual([true, false, true]);
+  });
+
+  it('estimates wire bytes', () => {
+    expect(estimateBytes(page)).toBeGreaterThanOrEqual(3 * 8 + 6 * 4 + 12);
+  });
+});
+
+describe('cells', () => {
+  it('compares floats by bits, so -0 and 0 differ and NaN equals itself', () => {
+    expect(float32Bits(-0)).not.toBe(float32Bits(0));
+    expect(float32Bits(Number.NaN)).toBe(float32Bits(Number.NaN));
+  });
+
+  it('renders nulls as null and JSON by value', () => {
+    expect(columnCells(page[3]!)).toEqual(['"a"', 'null', '"c"']);
+    const j: FieldData = {
+      ...base,
+      type: DataType.JSON!,
+      field_name: 'j',
+      scalars: { json_data: { data: [Buffer.from('{"b":1,"a":[1,{"y":2,"x":1}]}')] } },
+    };
+    const k: FieldData = {
+      ...j,
+      scalars: { json_data: { data: [Buffer.from('{"a":[1,{"x":1,"y":2}],"b":1}')] } },
+    };
+    expect(columnCells(j)).toEqual(columnCells(k));
+  });
+
+  it('compares sparse vectors as maps', () => {
+    const a = Buffer.alloc(16);
+    a.writeUInt32LE(9, 0);
+    a.writeFloatLE(0.5, 4);
+    a.writeUInt32LE(2, 8);
+    a.writeFloatLE(1.5, 12);
+    const b = Buffer.concat([a.subarray(8), a.subarray(0, 8)]);
+    expect(sparseCanonical(a)).toBe(sparseCanonical(b));
+  });
+});
+
+describe('KeySampler', () => {
+  it('keeps a bounded sample spread over everything seen', () => {
+    const s = new KeySampler(100);
+    const all = Array.from({ length: 100_000 }, (_v, i) => BigInt(i));
+    for (let i = 0; i < all.length; i += 1000) s.add(all.slice(i, i + 1000));
+    const sample = s.sample();
+    expect(sample.length).toBeGreaterThanOrEqual(100);
+    expect(sample.length).toBeLessThan(200);
+    expect(Number(sample[sample.length - 1])).toBeGreaterThan(90_000);
+  });
+});

@@ -5,6 +5,7 @@
  * problems), 2 the input is invalid, 130 canceled.
  */
 import { Command, Option } from 'commander';
+import { MilvusClient } from '../adapters/milvus/client.js';
 import { UserError } from '../adapters/milvus/errors.js';
 import { loadInputFiles, type MigrationInput } from '../api/input.js';
 import { errorText, plan, runMigration } from '../engine/engine.js';
@@ -123,6 +124,34 @@ program
     if (o.output === 'json') process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
     else process.stdout.write(`${statusText(status)}\n`);
     process.exitCode = status.phase === 'Succeeded' ? 0 : status.phase === 'Canceled' ? 130 : 1;
+  });
+
+program
+  .command('ping')
+  .description(
+    'Connect to one Milvus endpoint and print the version it reports (no credentials: for reachability checks).',
+  )
+  .requiredOption('--endpoint <endpoint>', 'host:port, http://host:port or https://host[:port]')
+  .option('--database <db>', 'database', 'default')
+  .option('--username <user>', 'user name (the password is read from MILVUS_PASSWORD)')
+  .action(async (o: { endpoint: string; database: string; username?: string }) => {
+    let c: MilvusClient | undefined;
+    try {
+      c = new MilvusClient({
+        side: 'server',
+        endpoint: o.endpoint,
+        database: o.database,
+        credentials: o.username
+          ? { username: o.username, password: process.env.MILVUS_PASSWORD ?? '' }
+          : undefined,
+        timeoutMs: 15_000,
+      });
+      process.stdout.write(`${await c.getVersion()}\n`);
+    } catch (err) {
+      fail(err, err instanceof UserError ? 2 : 1);
+    } finally {
+      c?.close();
+    }
   });
 
 function statusText(s: Awaited<ReturnType<typeof runMigration>>): string {

@@ -39,6 +39,14 @@ export function rangeExpr(pk: string, r: KeyRange): string {
   return parts.join(' and ');
 }
 
+/**
+ * A filter that matches every row. Needed wherever partitions are named: milvus-lite ignores
+ * partition_names for count(*) with an empty filter, and an empty filter also requires a limit.
+ */
+export function matchAllExpr(pk: string, kind: KeyKind): string {
+  return kind === 'int64' ? `${pk} >= ${INT64_MIN + 1n} or ${pk} < ${INT64_MIN + 1n}` : `${pk} >= ""`;
+}
+
 /** The filter selecting exactly these keys (-2^63, which 2.3 cannot parse, by comparison). */
 export function inExpr(pk: string, keys: Key[]): string {
   const hasMin = keys.some((k) => k === INT64_MIN);

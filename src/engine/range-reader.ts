@@ -7,9 +7,10 @@
  * servers that sort (Milvus) the sample is the smallest keys, which makes the splits exact pages.
  */
 import type { MilvusClient } from '../adapters/milvus/client.js';
+import { DataType } from '../adapters/milvus/proto.js';
 import type { FieldData, FieldSchema } from '../adapters/milvus/types.js';
 import { estimateBytes, pageRows, primaryKeys } from './columns.js';
-import { compareKeys, INT64_MAX, type Key, type KeyRange, rangeExpr } from './keys.js';
+import { compareKeys, INT64_MAX, type Key, type KeyRange, matchAllExpr, rangeExpr } from './keys.js';
 
 /** Milvus refuses offset + limit above 16384 (maxQueryResultWindow). */
 export const MAX_QUERY_ROWS = 16384;
@@ -53,7 +54,10 @@ export class RangeReader {
   }
 
   private expr(r: KeyRange): string {
-    return rangeExpr(this.pk.name, r);
+    return (
+      rangeExpr(this.pk.name, r) ||
+      matchAllExpr(this.pk.name, this.pk.data_type === DataType.Int64 ? 'int64' : 'varchar')
+    );
   }
 
   count(r: KeyRange): Promise<number> {
@@ -91,7 +95,7 @@ export class RangeReader {
     try {
       res = await this.source.query({
         collection_name: this.collection,
-        expr: this.expr(r) || this.allExpr(),
+        expr: this.expr(r),
         output_fields: this.outputFields,
         partition_names: this.partitions,
         params: { limit: Math.min(n, MAX_QUERY_ROWS) },
@@ -128,7 +132,7 @@ export class RangeReader {
   private async split(r: KeyRange, n: number): Promise<KeyRange[] | null> {
     const res = await this.source.query({
       collection_name: this.collection,
-      expr: this.expr(r) || this.allExpr(),
+      expr: this.expr(r),
       output_fields: [this.pk.name],
       partition_names: this.partitions,
       // With iterator semantics Milvus returns the smallest matching keys (the sample is then sorted).
@@ -155,13 +159,6 @@ export class RangeReader {
     }
     parts.push({ lo, hi: r.hi });
     return parts;
-  }
-
-  /** A filter that matches every row (an empty filter needs a limit, which paging must not depend on). */
-  private allExpr(): string {
-    return this.pk.data_type === 5
-      ? `${this.pk.name} >= -9223372036854775807 or ${this.pk.name} < -9223372036854775807`
-      : `${this.pk.name} >= ""`;
   }
 }
 

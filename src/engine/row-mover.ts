@@ -13,7 +13,7 @@ import { DataType } from '../adapters/milvus/proto.js';
 import type { FieldData, FieldSchema } from '../adapters/milvus/types.js';
 import type { Logger } from '../util/logger.js';
 import { compressNullable, estimateBytes, primaryKeys, selectRows } from './columns.js';
-import { inExpr, type Key, keyToJson, rangeExpr } from './keys.js';
+import { type Key, keyToJson, matchAllExpr, rangeExpr } from './keys.js';
 import { MAX_QUERY_ROWS, type Page, RangeReader } from './range-reader.js';
 import { retrying } from './retry.js';
 import {
@@ -177,12 +177,14 @@ export class QueryInsertMover implements RowMover {
     partition?: string,
   ): Promise<number[]> {
     const parts = partition ? [partition] : [];
-    const expr = rangeExpr(pk.name, page.range);
+    const expr =
+      rangeExpr(pk.name, page.range) ||
+      matchAllExpr(pk.name, pk.data_type === DataType.Int64 ? 'int64' : 'varchar');
     const n = await job.target.count(job.targetName, expr, parts);
     if (n === 0) return page.keys.map((_k, i) => i);
     const res = await job.target.query({
       collection_name: job.targetName,
-      expr: expr || inExpr(pk.name, page.keys),
+      expr,
       output_fields: [pk.name],
       partition_names: parts,
       params: { limit: Math.min(MAX_QUERY_ROWS, Math.max(n, 1)) },

@@ -215,6 +215,16 @@ function describeValue(v: unknown): string {
   );
 }
 
+/** JSON-valued parameters ("params": {"nlist": 64}) compare by value, not by spacing. */
+function sameValue(a: string, b: string): boolean {
+  if (a === b) return true;
+  try {
+    return JSON.stringify(JSON.parse(a)) === JSON.stringify(JSON.parse(b));
+  } catch {
+    return false;
+  }
+}
+
 function diffKv(
   what: string,
   want: KeyValue[] | undefined,
@@ -225,7 +235,7 @@ function diffKv(
   const g = kvMap(got);
   for (const [k, v] of w) {
     if (!g.has(k)) out.push(`${what} ${k}=${v} was not kept`);
-    else if (g.get(k) !== v) out.push(`${what} ${k} is ${g.get(k)} instead of ${v}`);
+    else if (!sameValue(g.get(k)!, v)) out.push(`${what} ${k} is ${g.get(k)} instead of ${v}`);
   }
 }
 

@@ -3,10 +3,11 @@
  * partition), then the content of a sample of rows, or of every row, compared cell by cell.
  */
 import type { MilvusClient } from '../adapters/milvus/client.js';
+import { DataType } from '../adapters/milvus/proto.js';
 import type { FieldData } from '../adapters/milvus/types.js';
 import { columnCells } from './cells.js';
 import { pageRows, primaryKeys } from './columns.js';
-import { inExpr, type Key, rangeExpr } from './keys.js';
+import { inExpr, type Key, matchAllExpr, rangeExpr } from './keys.js';
 import { MAX_QUERY_ROWS, RangeReader } from './range-reader.js';
 import type { CollectionModel } from './schema.js';
 import { partitionKeyField, primaryField } from './schema.js';
@@ -34,10 +35,13 @@ export async function countBoth(
   ]);
   const partitionMismatches: string[] = [];
   if (!partitionKeyField(model.schema) && model.partitions.length > 1) {
+    // With partitions named, count through a filter: milvus-lite ignores partition_names otherwise.
+    const pk = primaryField(model.schema);
+    const all = matchAllExpr(pk.name, pk.data_type === DataType.Int64 ? 'int64' : 'varchar');
     for (const p of model.partitions) {
       const [s, t] = await Promise.all([
-        source.count(sourceName, '', [p]),
-        target.count(targetName, '', [p]),
+        source.count(sourceName, all, [p]),
+        target.count(targetName, all, [p]),
       ]);
       const expected = s - (foldedByPartition.get(p) ?? 0);
       if (t !== expected)

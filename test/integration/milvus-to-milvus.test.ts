@@ -183,18 +183,13 @@ describe('Milvus 2.3.5 → Milvus 2.3.5', () => {
     const env = { MILVUS_MIGRATE_PAGE_BYTES: '40000', LOG_LEVEL: 'debug' };
     for (let kill = 0; kill < 2; kill++) {
       const child = startCli(['run', '-f', file, '--state-dir', stateDir], env);
+      const closed = new Promise((r) => child.on('close', r));
       let pages = 0;
-      await new Promise<void>((resolve) => {
-        child.stderr.on('data', (d: Buffer) => {
-          pages += (d.toString().match(/page copied/g) ?? []).length;
-          if (pages >= 3 + kill * 5) {
-            child.kill('SIGKILL');
-            resolve();
-          }
-        });
-        child.on('close', () => resolve());
+      child.stderr.on('data', (d: Buffer) => {
+        pages += (d.toString().match(/page copied/g) ?? []).length;
+        if (pages >= 3 + kill * 5) child.kill('SIGKILL');
       });
-      await new Promise((r) => child.on('close', r));
+      await closed;
     }
     const partial = await dstAdmin.count('varchar_killed');
     const total = await srcAdmin.count(VARCHAR_TRICKY.name);

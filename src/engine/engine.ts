@@ -387,7 +387,7 @@ async function describeTarget(
     target.showPartitions(name),
     target.describeIndexes(name),
   ]);
-  const model = modelFrom(d, partitions, indexes);
+  const model = modelFrom(d, partitions, indexes, await target.listAliases(name));
   const listed = new Set(model.aliases);
   for (const a of aliases) {
     if (listed.has(a)) continue;

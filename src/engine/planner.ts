@@ -102,11 +102,12 @@ export async function planMigration(
       continue;
     }
     const desc = await source.describeCollection(c.name);
-    const [partitions, indexes] = await Promise.all([
+    const [partitions, indexes, aliases] = await Promise.all([
       source.showPartitions(c.name),
       source.describeIndexes(c.name),
+      source.listAliases(c.name),
     ]);
-    const model = modelFrom(desc, partitions, indexes);
+    const model = modelFrom(desc, partitions, indexes, aliases);
     plan.model = model;
     plan.description = c.description ?? model.description;
     plan.targetSchema = targetSchema(model, targetName, c.description);

@@ -68,6 +68,7 @@ export function modelFrom(
   d: DescribeCollectionResponse,
   partitions: string[],
   indexes: IndexDescription[],
+  listedAliases: string[] = [],
 ): CollectionModel {
   return {
     name: d.collection_name || d.schema.name,
@@ -79,7 +80,8 @@ export function modelFrom(
     numPartitions: Number(d.num_partitions ?? 0),
     partitions,
     indexes,
-    aliases: d.aliases ?? [],
+    // DescribeCollection lists aliases on Milvus; milvus-lite only answers ListAliases.
+    aliases: [...new Set([...(d.aliases ?? []), ...listedAliases])].sort(),
   };
 }
 

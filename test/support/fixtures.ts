@@ -225,3 +225,67 @@ export async function seedBigRows(c: MilvusClient, count = 1200): Promise<void> 
   }
   await indexAndLoad(c, BIG_ROWS.name, 'vec', { index_type: 'FLAT', metric_type: 'IP', params: '{}' });
 }
+
+/** milvus-lite can hold what Milvus 2.3 cannot: nullable, defaults, BM25, sparse, several vectors. */
+export const LITE_RICH: CollectionDef = {
+  name: 'lite_rich',
+  description: 'nullable, defaults, BM25, sparse, several vector fields',
+  fields: [
+    { name: 'id', type: 'Int64', primary: true },
+    { name: 'text', type: 'VarChar', maxLength: 1000, typeParams: { enable_analyzer: 'true' } },
+    { name: 'sparse', type: 'SparseFloatVector' },
+    { name: 'dense', type: 'FloatVector', dim: 8 },
+    { name: 'dense2', type: 'FloatVector', dim: 4 },
+    { name: 'user_sparse', type: 'SparseFloatVector' },
+    { name: 'maybe', type: 'Int32', nullable: true },
+    { name: 'note', type: 'VarChar', maxLength: 50, nullable: true, defaultValue: { string_data: 'n/a' } },
+    { name: 'score', type: 'Double', defaultValue: { double_data: 1.5 } },
+    { name: 'meta', type: 'JSON', nullable: true },
+  ],
+  dynamic: true,
+  functions: [
+    { name: 'bm25', type: 1, input_field_names: ['text'], output_field_names: ['sparse'], params: [] },
+  ],
+};
+
+export async function seedLiteRich(c: MilvusClient, count = 800): Promise<void> {
+  const def = LITE_RICH;
+  await createCollection(c, def);
+  await c.createPartition(def.name, 'recent');
+  const r = rng(9);
+  const rows = Array.from({ length: count }, (_v, i) => ({
+    id: BigInt(i * 3 - 700) * (i % 2 ? -1n : 1n) * 1_000_003n,
+    text: `hello world ${i} quick brown fox ${i % 7 === 0 ? 'migration' : ''}`,
+    dense: vector(r, 8),
+    dense2: vector(r, 4),
+    user_sparse: { [i % 50]: 0.5, 1000: Math.fround(r()) },
+    maybe: i % 3 === 0 ? null : i,
+    note: i % 4 === 0 ? null : `n${i}`,
+    score: i * 0.25,
+    meta: i % 5 === 0 ? null : { i, nested: { a: [i, 'x'] } },
+    [`k${i % 2}`]: i,
+  }));
+  const writable = { ...def, fields: def.fields.filter((f) => f.name !== 'sparse') };
+  await insertRows(c, writable, rows.slice(0, count / 2));
+  await insertRows(c, writable, rows.slice(count / 2), 'recent');
+  await c.createIndex(def.name, 'sparse', 'bm25_idx', [
+    { key: 'index_type', value: 'SPARSE_INVERTED_INDEX' },
+    { key: 'metric_type', value: 'BM25' },
+  ]);
+  await c.createIndex(def.name, 'user_sparse', 'us_idx', [
+    { key: 'index_type', value: 'SPARSE_INVERTED_INDEX' },
+    { key: 'metric_type', value: 'IP' },
+  ]);
+  await c.createIndex(def.name, 'dense2', 'd2', [
+    { key: 'index_type', value: 'FLAT' },
+    { key: 'metric_type', value: 'L2' },
+  ]);
+  await indexAndLoad(
+    c,
+    def.name,
+    'dense',
+    { index_type: 'HNSW', metric_type: 'COSINE', params: '{"M":8,"efConstruction":32}' },
+    'dense_idx',
+  );
+  await c.createAlias(def.name, 'lite_rich_alias');
+}

@@ -238,6 +238,24 @@ export class MilvusClient {
     }
   }
 
+  /** Aliases of a collection; [] where the server does not implement ListAliases (Milvus 2.3). */
+  async listAliases(collection: string): Promise<string[]> {
+    try {
+      const r = await this.call<{ aliases: string[] }>('ListAliases', {
+        db_name: this.database,
+        collection_name: collection,
+      });
+      return r.aliases ?? [];
+    } catch (err) {
+      if (
+        err instanceof MilvusError &&
+        (err.grpcCode === 12 || /unimplemented|not implement|unknown method/i.test(err.message))
+      )
+        return [];
+      throw err;
+    }
+  }
+
   async getLoadState(collection: string): Promise<number> {
     const r = await this.call<T.GetLoadStateResponse>('GetLoadState', {
       db_name: this.database,

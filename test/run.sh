@@ -58,6 +58,8 @@ stamp "lint"
 npm run --silent lint
 stamp "type-check"
 npm run --silent typecheck
+stamp "build (the CLI tests run dist/ as a user would)"
+npm run --silent build
 
 wait "$milvus_pid" || { tail -50 .cache/milvus-install.log; echo "Milvus test server install failed (log above)"; exit 1; }
 

@@ -200,10 +200,11 @@ class Converter {
     }
 
     const out = { type } as StructuralSchema;
+    const bag = out as unknown as Json; // for keywords copied by name
     const handled = new Set<string>(['type', ...DROPPED]);
     for (const key of COPIED) {
       handled.add(key);
-      if (node[key] !== undefined) (out as Json)[key] = node[key];
+      if (node[key] !== undefined) bag[key] = node[key];
     }
     if (node.const !== undefined) {
       handled.add('const');
@@ -284,7 +285,7 @@ class Converter {
     for (const [key, value] of Object.entries(node)) {
       if (handled.has(key)) continue;
       if (key.startsWith('x-kubernetes-')) {
-        (out as Json)[key] = value;
+        bag[key] = value;
         continue;
       }
       fail(`keyword "${key}" cannot be expressed in a Kubernetes structural schema`);
@@ -339,16 +340,26 @@ export function versionSchema(): StructuralSchema {
     if (!node) throw new Error(`CRD schema: spec.${field} is missing from the zod schema`);
     node['x-kubernetes-validations'] = [...(node['x-kubernetes-validations'] ?? []), immutable(field)];
   }
-  spec.description ??=
-    'What to migrate: source and target clusters and the collections. source, target and collections are ' +
-    'fixed once the object exists; suspend and verify may change.';
-  status.description ??= 'What the controller observed; written only through the status subresource.';
+  const withDescription = (s: StructuralSchema, fallback: string): StructuralSchema => {
+    const { type, description, ...rest } = s;
+    return { type, description: description ?? fallback, ...rest };
+  };
   return {
     type: 'object',
     description:
       `${KIND} copies Milvus collections from a source cluster to a target cluster: exact schema, every ` +
       'row, then verification.',
-    properties: { spec, status },
+    properties: {
+      spec: withDescription(
+        spec,
+        'What to migrate: source and target clusters and the collections. source, target and collections ' +
+          'are fixed once the object exists; suspend and verify may change.',
+      ),
+      status: withDescription(
+        status,
+        'What the controller observed; written only through the status subresource.',
+      ),
+    },
     required: ['spec'],
   };
 }
@@ -382,11 +393,14 @@ export const PRINTER_COLUMNS: PrinterColumn[] = [
     description: 'Target Milvus endpoint.',
     priority: 1,
   },
+  // Not `.spec.collections[*].name`: the API server's table convertor prints only the FIRST match of
+  // a JSONPath (apiextensions-apiserver tableconvertor: results[0][0]), so a list of names would show
+  // one collection; the controller writes a "done/total" string instead.
   {
     name: 'Collections',
     type: 'string',
-    jsonPath: '.spec.collections[*].name',
-    description: 'Collections to migrate.',
+    jsonPath: '.status.collectionsDone',
+    description: 'Collections finished / collections in the migration.',
     priority: 1,
   },
 ];

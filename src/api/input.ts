@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
 import type { z } from 'zod';
 import type { Credentials } from '../adapters/milvus/client.js';
+import { parseEndpoint } from '../adapters/milvus/endpoint.js';
 import { UserError } from '../adapters/milvus/errors.js';
 import { API_VERSION_FULL, KIND, type MilvusMigration, milvusMigration } from './migration.js';
 
@@ -43,7 +44,12 @@ export function loadInputFiles(files: string[]): MigrationInput {
     }
     docs.push(...parseYaml(text, file));
   }
-  return fromDocuments(docs);
+  const input = fromDocuments(docs);
+  // The Secrets come with the files: a missing or incomplete one is invalid input, found before
+  // any server is contacted.
+  credentialsFor(input, 'source');
+  credentialsFor(input, 'target');
+  return input;
 }
 
 export function parseYaml(text: string, file: string): { file: string; index: number; value: unknown }[] {
@@ -86,7 +92,8 @@ export function fromDocuments(docs: { file: string; index: number; value: unknow
         );
       }
       const parsed = milvusMigration.safeParse(v);
-      if (!parsed.success) throw new UserError(`${where(d)}: ${formatZodError(parsed.error)}`, 'InvalidSpec');
+      if (!parsed.success)
+        throw new UserError(`${where(d)}: ${formatZodError(parsed.error, v)}`, 'InvalidSpec');
       migrations.push({ d, m: parsed.data });
     } else if (v.kind === 'Secret') {
       secrets.push(parseSecret(d, v));
@@ -138,6 +145,9 @@ function parseSecret(d: { file: string; index: number }, v: Record<string, unkno
 
 /** Cross-field rules the schema cannot express. */
 export function checkSpec(m: MilvusMigration): void {
+  // The schema's pattern is loose (e.g. "host:19530x" passes it): parse as the client will.
+  parseEndpoint(m.spec.source.endpoint, 'spec.source');
+  parseEndpoint(m.spec.target.endpoint, 'spec.target');
   const seen = new Map<string, string>();
   const sources = new Set<string>();
   for (const c of m.spec.collections) {
@@ -160,15 +170,26 @@ export function checkSpec(m: MilvusMigration): void {
 }
 
 /** zod issues as one readable sentence per problem, with the field path. */
-export function formatZodError(err: z.ZodError): string {
+export function formatZodError(err: z.ZodError, input?: unknown): string {
   return err.issues
     .map((i) => {
       const path = i.path.join('.').replace(/\.(\d+)/g, '[$1]') || '(top level)';
+      // The offending value (zod 4 does not report it), quoted when it is short and plain.
+      let value: unknown = input;
+      for (const k of i.path) value = (value as Record<PropertyKey, unknown> | undefined)?.[k];
+      const shown =
+        (typeof value === 'string' && value.length <= 200) || typeof value === 'number'
+          ? `${JSON.stringify(value)} `
+          : '';
       if (i.code === 'unrecognized_keys')
         return `${path}: unknown field(s) ${i.keys.map((k) => `"${k}"`).join(', ')}: remove or correct the name`;
-      if (i.code === 'invalid_type' && /received undefined/.test(i.message))
-        return `${path}: required field is missing`;
-      if (i.code === 'invalid_type' && i.input === undefined) return `${path}: required field is missing`;
+      if (i.code === 'invalid_type' && (/received undefined/.test(i.message) || i.input === undefined))
+        return `${path}: required field is missing: add ${String(i.path[i.path.length - 1] ?? 'it')}`;
+      if (i.code === 'invalid_value' && i.values.length)
+        return `${path}: ${shown}is not allowed: use one of ${i.values.map(String).join(', ')}`;
+      if (i.code === 'too_small' && i.origin === 'array')
+        return `${path}: the list is empty: add at least ${i.minimum === 1 ? 'one' : String(i.minimum)} ${path === 'spec.collections' ? 'collection (- name: my_collection)' : 'entry'}`;
+      if (i.code === 'invalid_format') return `${path}: ${shown}is not valid: ${i.message}`;
       return `${path}: ${i.message}`;
     })
     .join('; ');
@@ -184,7 +205,7 @@ export function credentialsFor(input: MigrationInput, side: 'source' | 'target')
     const elsewhere = input.secrets.find((x) => x.name === ref.name);
     throw new UserError(
       elsewhere
-        ? `spec.${side}.secretRef: Secret "${ref.name}" is in namespace "${elsewhere.namespace}", not in the migration's namespace "${ns}": Secrets are only read from the migration's own namespace`
+        ? `spec.${side}.secretRef: Secret "${ref.name}" is in namespace "${elsewhere.namespace}", not in the migration's namespace "${ns}": Secrets are only read from the migration's own namespace: create the Secret in namespace "${ns}" (metadata.namespace)`
         : `spec.${side}.secretRef: Secret "${ref.name}" was not found in namespace "${ns}": add it to the input (-f secret.yaml)`,
       'SecretNotFound',
     );

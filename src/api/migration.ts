@@ -123,6 +123,9 @@ export const COLLECTION_PHASES = [
 ] as const;
 export type CollectionPhase = (typeof COLLECTION_PHASES)[number];
 
+/** Bound on status.errors so the object stays far below etcd's 1.5 MiB limit. */
+const MAX_STATUS_ERRORS_BOUND = 20;
+
 export const condition = z.object({
   type: z.string(),
   status: z.enum(['True', 'False', 'Unknown']),
@@ -158,9 +161,15 @@ export const migrationStatus = z.object({
   startTime: z.string().optional(),
   completionTime: z.string().optional(),
   progress: z.string().optional().describe('Copied share of all source rows, e.g. "42%".'),
+  rows: z.string().max(64).optional().describe('Rows copied / rows on the source, e.g. "1200/3000".'),
+  collectionsDone: z.string().max(32).optional().describe('Collections finished / total, e.g. "1/2".'),
   collections: z.array(collectionStatus).optional(),
   conditions: z.array(condition).optional(),
-  errors: z.array(errorEntry).optional().describe('Bounded log of errors, newest last.'),
+  errors: z
+    .array(errorEntry)
+    .max(MAX_STATUS_ERRORS_BOUND)
+    .optional()
+    .describe('Bounded log of errors, newest last.'),
 });
 
 export const milvusMigration = z.object({
@@ -180,5 +189,4 @@ export type Condition = z.infer<typeof condition>;
 export type ErrorEntry = z.infer<typeof errorEntry>;
 export type MilvusMigration = z.infer<typeof milvusMigration>;
 
-/** Bound on status.errors so the object stays far below etcd's 1.5 MiB limit. */
-export const MAX_STATUS_ERRORS = 20;
+export const MAX_STATUS_ERRORS = MAX_STATUS_ERRORS_BOUND;

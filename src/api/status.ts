@@ -77,6 +77,16 @@ export function applyPhaseConditions(
   }
 }
 
+/** progress, rows and collectionsDone: the figures `kubectl get` shows. */
+export function summarize(s: MigrationStatus): void {
+  const cs = s.collections ?? [];
+  s.progress = overallProgress(cs);
+  const copied = cs.reduce((n, c) => n + c.copiedEntities, 0);
+  const total = cs.reduce((n, c) => n + (c.sourceEntities ?? 0), 0);
+  s.rows = `${copied}/${total}`;
+  s.collectionsDone = `${cs.filter((c) => c.phase === 'Succeeded').length}/${cs.length}`;
+}
+
 export function overallProgress(collections: CollectionStatus[]): string {
   let total = 0;
   let copied = 0;

@@ -9,7 +9,7 @@ import { LoadState } from '../adapters/milvus/proto.js';
 import { hybridTimestamp } from '../adapters/milvus/types.js';
 import { credentialsFor, type MigrationInput } from '../api/input.js';
 import type { CollectionStatus, MigrationStatus } from '../api/migration.js';
-import { applyPhaseConditions, now, overallProgress, pushError } from '../api/status.js';
+import { applyPhaseConditions, now, pushError, summarize } from '../api/status.js';
 import { type Logger, logger as rootLogger } from '../util/logger.js';
 import { type CollectionPlan, type Plan, planMigration, planProblems } from './planner.js';
 import type { Page } from './range-reader.js';
@@ -141,7 +141,7 @@ export async function runMigration(input: MigrationInput, opts: EngineOptions): 
       const clog = log.child({ collection: cp.sourceName, target: cp.targetName });
       try {
         await migrateCollection(cp, cs, clients, input, opts, clog, () => {
-          status.progress = overallProgress(status.collections!);
+          summarize(status);
           emit();
         });
       } catch (err) {
@@ -167,7 +167,7 @@ export async function runMigration(input: MigrationInput, opts: EngineOptions): 
         emit();
       }
     }
-    status.progress = overallProgress(status.collections!);
+    summarize(status);
     const failed = status.collections!.filter((c) => c.phase === 'Failed');
     if (failed.length) {
       return fail(

@@ -169,8 +169,25 @@ async function checkDatabase(c: MilvusClient, side: string, db: string, problems
   try {
     dbs = await c.listDatabases();
   } catch (err) {
-    // Without the ListDatabases privilege, the ShowCollections that follows tells us instead.
-    if (isPermissionDenied(err)) return;
+    // Without the privilege (2.3 also answers so for a database that does not exist), ask
+    // ShowCollections in that database instead.
+    if (isPermissionDenied(err)) {
+      try {
+        await c.showCollections();
+      } catch (inner) {
+        if (
+          inner instanceof MilvusError &&
+          (inner.code === 800 || /database not (found|exist)/i.test(inner.message))
+        ) {
+          problems.push(
+            `${side} database "${db}" does not exist (databases there: not listed: the user may not list databases): check spec.${side}.database${side === 'target' ? ' or create the database on the target first' : ''}`,
+          );
+          return;
+        }
+        throw inner;
+      }
+      return;
+    }
     if (err instanceof MilvusError && /unimplemented|not implement/i.test(err.message) && db === 'default')
       return;
     throw err;

@@ -6,7 +6,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { logger } from '../../util/logger.js';
 import { type Endpoint, parseEndpoint } from './endpoint.js';
-import { MilvusError, type MilvusStatus, statusError, UserError } from './errors.js';
+import { isPermissionDenied, MilvusError, type MilvusStatus, statusError, UserError } from './errors.js';
 import { decode, encode, root, SERVICE } from './proto.js';
 import type * as T from './types.js';
 
@@ -157,7 +157,14 @@ export class MilvusClient {
   /** gRPC failures become messages that say what is wrong and what to do; no credentials in them. */
   private translate(method: string, err: grpc.ServiceError): MilvusError {
     const where = `${this.side} ${this.endpoint.address}`;
-    const details = err.details || err.message;
+    // grpc-js wraps the cause in boilerplate and OpenSSL errors span lines: keep the cause only.
+    const details = (err.details || err.message)
+      .replace(/^No connection established\. Last error: (Error: )?/, '')
+      .replace(/[0-9A-F]+:error:[0-9A-F]+:SSL routines:[^:]*:([^:]+):\S*/g, '$1')
+      .replace(/\.?\s*Resolution note:\s*$/, '')
+      .replace(/ \(\d{4}-\d\d-\d\dT[\d:.]+Z\)/g, '')
+      .replace(/\s+/g, ' ')
+      .trim();
     let msg: string;
     switch (err.code) {
       case grpc.status.UNAVAILABLE:
@@ -165,12 +172,18 @@ export class MilvusClient {
           msg = `TLS with the ${where} failed (${details}): check https:// vs plain host:port in the endpoint and the CA in the Secret (ca.crt)`;
         } else if (/protocol error|http2|frame|ECONNRESET|socket closed/i.test(details)) {
           msg = `the ${where} did not speak plain gRPC (${details}): if the server uses TLS write the endpoint as https://host:port; check it is a Milvus gRPC port (usually 19530)`;
+        } else if (/^Failed to connect\b/.test(details) && !this.endpoint.tls) {
+          // The TCP connection was accepted (refusals say ECONNREFUSED) but no HTTP/2 session came
+          // up: typically a TLS server reached with a plain endpoint.
+          msg = `the ${where} did not complete a plain gRPC connection (${details}): if the server uses TLS write the endpoint as https://host:port; otherwise check it is a Milvus gRPC port (usually 19530) and that this machine or pod can reach it`;
         } else {
           msg = `cannot reach the ${where} (${details}): check the endpoint, that the server runs and that this machine or pod can reach it`;
         }
         break;
       case grpc.status.UNAUTHENTICATED:
-        msg = `the ${where} refused the credentials${this.user ? ` of user "${this.user}"` : ''}: check the Secret's username and password (or token)`;
+        msg = this.metadata.get('authorization').length
+          ? `the ${where} refused the credentials${this.user ? ` of user "${this.user}"` : ''}: check the Secret's username and password (or token)`
+          : `the ${where} requires authentication and no credentials were given: add spec.${this.side}.secretRef naming a Secret with username and password (or token)`;
         break;
       case grpc.status.PERMISSION_DENIED:
         msg = `the ${where} denied ${method} (permission denied): grant the user the privilege or use another user`;
@@ -249,7 +262,10 @@ export class MilvusClient {
     } catch (err) {
       if (
         err instanceof MilvusError &&
-        (err.grpcCode === 12 || /unimplemented|not implement|unknown method/i.test(err.message))
+        (err.grpcCode === 12 ||
+          // A read-only role lacks the privilege on 2.3; DescribeCollection lists aliases there.
+          isPermissionDenied(err) ||
+          /unimplemented|not implement|unknown method/i.test(err.message))
       )
         return [];
       throw err;

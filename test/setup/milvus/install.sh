@@ -6,7 +6,7 @@
 # Each kind gets its own venv under <repo>/.cache/venv/<kind> (the `milvus` wheels of 2.3.5 and
 # 2.2.16 share a package name, so they cannot live together). A stamp file per venv records the
 # pinned requirement set and the Python used; when it matches, the kind is skipped, so a second
-# run takes well under a second. The wheels are kept in <repo>/.cache/wheels/<kind> so that a
+# run takes well under a second. The wheels are kept in the machine cache (~/.cache/milvus-migrate/wheels/<kind>) so that a
 # venv is rebuilt without the network (pip's own cache, ~/.cache/pip, stays empty on this machine,
 # so it does not make a re-install any faster).
 #
@@ -18,7 +18,8 @@ set -euo pipefail
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$SCRIPT_DIR/../../.." && pwd)"
 VENV_ROOT="$REPO_ROOT/.cache/venv"
-WHEEL_ROOT="$REPO_ROOT/.cache/wheels"
+# Wheels live in the machine-level cache so that a fresh clone (CI) installs without downloading.
+WHEEL_ROOT="${MILVUS_MIGRATE_CACHE:-$HOME/.cache/milvus-migrate}/wheels"
 PYTHON="${MILVUS_PYTHON:-python3}"
 
 # Pinned requirement sets, one per venv. Keep in sync with test/support/milvus-server.ts.

@@ -142,6 +142,17 @@ export async function runMigration(input: MigrationInput, opts: EngineOptions): 
       try {
         await migrateCollection(cp, cs, clients, input, opts, clog, () => {
           summarize(status);
+          // The top-level phase says Verifying while a collection is being verified.
+          const phase = cs.phase === 'Verifying' ? 'Verifying' : 'Running';
+          if (status.phase !== phase) {
+            applyPhaseConditions(
+              status,
+              phase,
+              phase === 'Verifying' ? 'Verifying' : 'Copying',
+              `${phase.toLowerCase()} ${cs.name}`,
+              gen,
+            );
+          }
           emit();
         });
       } catch (err) {

@@ -3,6 +3,8 @@ import type { Logger } from '../util/logger.js';
 export interface RetryOptions {
   /** Give up once this much time has passed since the first failure. */
   forMs: number;
+  /** A different limit for some errors (a dead server need not be waited for as long as a quota). */
+  forMsFor?: (err: unknown) => number | undefined;
   retryIf: (err: unknown) => boolean;
   log: Logger;
   what: string;
@@ -26,7 +28,7 @@ export async function retrying<T>(fn: () => Promise<T>, o: RetryOptions): Promis
       attempt++;
       if (!o.retryIf(err)) throw err;
       const elapsed = Date.now() - started;
-      if (elapsed > o.forMs) {
+      if (elapsed > (o.forMsFor?.(err) ?? o.forMs)) {
         const msg = err instanceof Error ? err.message : String(err);
         throw new Error(
           `${o.what} kept failing for ${Math.round(elapsed / 1000)} s (${attempt} attempts): ${msg}. ` +

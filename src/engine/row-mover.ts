@@ -8,7 +8,7 @@
  * target and only the keys missing there are inserted. A fresh target skips those look-ups.
  */
 import type { MilvusClient } from '../adapters/milvus/client.js';
-import { isTransient } from '../adapters/milvus/errors.js';
+import { isRateLimited, isTransient } from '../adapters/milvus/errors.js';
 import { DataType } from '../adapters/milvus/proto.js';
 import type { FieldData, FieldSchema } from '../adapters/milvus/types.js';
 import type { Logger } from '../util/logger.js';
@@ -116,7 +116,7 @@ export class QueryInsertMover implements RowMover {
       ? [{ read: [] }]
       : job.model.partitions.map((p) => ({ read: [p], write: p }));
     for (const scope of scopes) {
-      const reader = new RangeReader(job.source, job.sourceName, pk, fields, scope.read, {
+      const reader = new RangeReader(this.retryingSource(job), job.sourceName, pk, fields, scope.read, {
         pageBytes: this.opts.pageBytes,
         estimatedRowBytes: estimateRowBytes(job.model),
         guaranteeTs: job.readTs,
@@ -143,6 +143,23 @@ export class QueryInsertMover implements RowMover {
       }
     }
     return progress;
+  }
+
+  /** Source reads retry rate limiting (as long as writes do) and lost connections (a minute). */
+  private retryingSource(job: CopyJob): CopyJob['source'] {
+    const o = {
+      forMs: this.opts.retryForMs,
+      forMsFor: (err: unknown) => (isRateLimited(err) ? undefined : 60_000),
+      retryIf: isTransient,
+      log: job.log,
+      signal: job.signal,
+    };
+    return {
+      query: (req) =>
+        retrying(() => job.source.query(req), { ...o, what: `query on source ${job.sourceName}` }),
+      count: (...args) =>
+        retrying(() => job.source.count(...args), { ...o, what: `count(*) on source ${job.sourceName}` }),
+    };
   }
 
   /** Writes the rows of a page that the target does not hold yet; returns how many were written. */

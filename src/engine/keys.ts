@@ -1,3 +1,5 @@
+import { DataType } from '../adapters/milvus/proto.js';
+
 /**
  * Primary keys and the filter expressions built from them. Keys are int64 (as bigint: JavaScript
  * numbers lose precision past 2^53) or VarChar strings. Every literal is escaped: a key with a quote,
@@ -43,8 +45,11 @@ export function rangeExpr(pk: string, r: KeyRange): string {
  * A filter that matches every row. Needed wherever partitions are named: milvus-lite ignores
  * partition_names for count(*) with an empty filter, and an empty filter also requires a limit.
  */
-export function matchAllExpr(pk: string, kind: KeyKind): string {
-  return kind === 'int64' ? `${pk} >= ${INT64_MIN + 1n} or ${pk} < ${INT64_MIN + 1n}` : `${pk} >= ""`;
+export function matchAllExpr(pk: { name: string; data_type: number }): string {
+  const n = pk.name;
+  return pk.data_type === DataType.Int64
+    ? `${n} >= ${INT64_MIN + 1n} or ${n} < ${INT64_MIN + 1n}`
+    : `${n} >= ""`;
 }
 
 /** The filter selecting exactly these keys (-2^63, which 2.3 cannot parse, by comparison). */

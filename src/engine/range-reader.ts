@@ -7,7 +7,6 @@
  * servers that sort (Milvus) the sample is the smallest keys, which makes the splits exact pages.
  */
 import type { MilvusClient } from '../adapters/milvus/client.js';
-import { DataType } from '../adapters/milvus/proto.js';
 import type { FieldData, FieldSchema } from '../adapters/milvus/types.js';
 import { estimateBytes, pageRows, primaryKeys } from './columns.js';
 import { compareKeys, INT64_MAX, type Key, type KeyRange, matchAllExpr, rangeExpr } from './keys.js';
@@ -54,10 +53,7 @@ export class RangeReader {
   }
 
   private expr(r: KeyRange): string {
-    return (
-      rangeExpr(this.pk.name, r) ||
-      matchAllExpr(this.pk.name, this.pk.data_type === DataType.Int64 ? 'int64' : 'varchar')
-    );
+    return rangeExpr(this.pk.name, r) || matchAllExpr(this.pk);
   }
 
   count(r: KeyRange): Promise<number> {

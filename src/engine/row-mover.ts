@@ -194,9 +194,7 @@ export class QueryInsertMover implements RowMover {
     partition?: string,
   ): Promise<number[]> {
     const parts = partition ? [partition] : [];
-    const expr =
-      rangeExpr(pk.name, page.range) ||
-      matchAllExpr(pk.name, pk.data_type === DataType.Int64 ? 'int64' : 'varchar');
+    const expr = rangeExpr(pk.name, page.range) || matchAllExpr(pk);
     const n = await job.target.count(job.targetName, expr, parts);
     if (n === 0) return page.keys.map((_k, i) => i);
     const res = await job.target.query({

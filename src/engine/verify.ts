@@ -3,7 +3,6 @@
  * partition), then the content of a sample of rows, or of every row, compared cell by cell.
  */
 import type { MilvusClient } from '../adapters/milvus/client.js';
-import { DataType } from '../adapters/milvus/proto.js';
 import type { FieldData } from '../adapters/milvus/types.js';
 import { columnCells } from './cells.js';
 import { pageRows, primaryKeys } from './columns.js';
@@ -37,7 +36,7 @@ export async function countBoth(
   if (!partitionKeyField(model.schema) && model.partitions.length > 1) {
     // With partitions named, count through a filter: milvus-lite ignores partition_names otherwise.
     const pk = primaryField(model.schema);
-    const all = matchAllExpr(pk.name, pk.data_type === DataType.Int64 ? 'int64' : 'varchar');
+    const all = matchAllExpr(pk);
     for (const p of model.partitions) {
       const [s, t] = await Promise.all([
         source.count(sourceName, all, [p]),

@@ -154,6 +154,32 @@ program
     }
   });
 
+program
+  .command('worker')
+  .description(
+    'Run one migration inside an operator copy pod (input from the environment; see src/controller/worker.ts).',
+  )
+  .action(async () => {
+    const { runWorker } = await import('../controller/worker.js');
+    const abort = new AbortController();
+    const onSignal = (sig: string) => {
+      logger.warn({ signal: sig }, 'canceling: finishing the current request, then stopping');
+      abort.abort(new Error(`canceled by ${sig}`));
+    };
+    process.on('SIGTERM', () => onSignal('SIGTERM'));
+    process.on('SIGINT', () => onSignal('SIGINT'));
+    const { exitCode } = await runWorker({ signal: abort.signal });
+    process.exitCode = exitCode;
+  });
+
+program
+  .command('controller')
+  .description('Run the Kubernetes operator: watch MilvusMigrations and run their copy Jobs.')
+  .action(async () => {
+    const { runController } = await import('../controller/controller.js');
+    await runController();
+  });
+
 function statusText(s: Awaited<ReturnType<typeof runMigration>>): string {
   const lines = [`phase ${s.phase}  progress ${s.progress ?? '-'}`];
   for (const c of s.collections ?? []) {

@@ -69,3 +69,32 @@ export class MemoryStateStore implements StateStore {
 export function targetKey(endpoint: string, database: string, name: string): string {
   return `${endpoint}/${database}/${name}`;
 }
+
+/**
+ * The operator's copy pods: the controller decides once, before the first Job, which target
+ * collections are this migration's (those that did not exist yet) and passes the list in. A
+ * resumed pod treats exactly those as its own; anything else that exists on the target is refused.
+ */
+export class FixedStateStore implements StateStore {
+  private state: MigrationState;
+
+  constructor(endpoint: string, database: string, ownedTargets: string[]) {
+    this.state = { targets: {} };
+    for (const name of ownedTargets) {
+      this.state.targets[targetKey(endpoint, database, name)] = {
+        state: 'created',
+        endpoint,
+        database,
+        sourceName: '',
+      };
+    }
+  }
+
+  async load(): Promise<MigrationState> {
+    return structuredClone(this.state);
+  }
+
+  async save(state: MigrationState): Promise<void> {
+    this.state = structuredClone(state);
+  }
+}

@@ -1,0 +1,382 @@
+/**
+ * `milvus-migrate controller`: watches MilvusMigrations and their Jobs, and for each one runs
+ * observe → decide (pure, decide.ts) → act. Level-triggered: every reconcile re-reads the object,
+ * its Secrets' existence, its Job and the copy pod's last reported status; a periodic resync covers
+ * missed events. The copy itself runs in a Job (worker.ts); pods get no API access and report
+ * progress through `MMSTATUS` lines in their log.
+ */
+import http from 'node:http';
+import type { V1Job } from '@kubernetes/client-node';
+import { Kube, type MigrationObject, statusCode } from '../adapters/kubernetes/kube.js';
+import { MilvusClient } from '../adapters/milvus/client.js';
+import { checkSpec, credentialsFromSecret, formatZodError } from '../api/input.js';
+import {
+  API_VERSION_FULL,
+  KIND,
+  type MigrationStatus,
+  migrationStatus,
+  milvusMigration,
+} from '../api/migration.js';
+import { applyPhaseConditions } from '../api/status.js';
+import { errorText, reasonOf } from '../engine/engine.js';
+import { logger } from '../util/logger.js';
+import { type Action, decide, type Observed, type ObservedJob } from './decide.js';
+import {
+  DEFAULT_IMAGE,
+  jobManifest,
+  jobName,
+  MANAGED_BY,
+  MANAGER,
+  NAME_LABEL,
+  OWNED_TARGETS_ANNOTATION,
+} from './job.js';
+import { WorkQueue } from './queue.js';
+import { lastStatusIn, STATUS_PREFIX } from './worker.js';
+
+const log = logger.child({ component: 'controller' });
+export const RESYNC_MS = 30_000;
+
+export interface ControllerOptions {
+  kube?: Kube;
+  namespace?: string;
+  image?: string;
+  healthPort?: number;
+  resyncMs?: number;
+}
+
+class Conflict extends Error {}
+
+/** Lines of a pod log that tell why it failed: pino errors' messages, else the last plain lines. */
+export function errorLines(logText: string, max = 5): string[] {
+  const out: string[] = [];
+  for (const line of logText.split('\n')) {
+    const t = line.trim();
+    if (!t || t.startsWith(STATUS_PREFIX)) continue;
+    try {
+      const j = JSON.parse(t) as { level?: number; msg?: string };
+      if (typeof j.level === 'number' && j.level >= 50 && j.msg) out.push(j.msg);
+    } catch {
+      out.push(t);
+    }
+  }
+  return out.slice(-max).map((l) => (l.length > 500 ? `${l.slice(0, 497)}...` : l));
+}
+
+export class Controller {
+  readonly kube: Kube;
+  private readonly queue: WorkQueue;
+  private readonly image: string;
+  private readonly lastProgress = new Map<string, number>();
+  private informers: { stop(): Promise<void> }[] = [];
+  private resync?: NodeJS.Timeout;
+  private server?: http.Server;
+  private ready = false;
+  private stopping = false;
+  private keys = new Set<string>();
+
+  constructor(private readonly opts: ControllerOptions = {}) {
+    this.kube = opts.kube ?? new Kube();
+    this.image = opts.image ?? process.env.MM_IMAGE ?? DEFAULT_IMAGE;
+    this.queue = new WorkQueue(
+      (key) => this.reconcile(key),
+      (key, err, retryMs) =>
+        log.warn({ key, retryMs, err: errorText(err) }, 'reconcile failed; retrying with back-off'),
+    );
+  }
+
+  async start(): Promise<void> {
+    const ns = this.opts.namespace;
+    this.startHealth(this.opts.healthPort ?? 8081);
+    const migrations = this.kube.migrationInformer(ns);
+    const key = (o: { metadata?: { namespace?: string; name?: string } }) =>
+      `${o.metadata?.namespace}/${o.metadata?.name}`;
+    const onMigration = (o: MigrationObject) => {
+      this.keys.add(key(o));
+      this.queue.add(key(o));
+    };
+    migrations.on('add', onMigration);
+    migrations.on('update', onMigration);
+    migrations.on('delete', (o) => {
+      this.keys.delete(key(o));
+      this.lastProgress.delete(key(o));
+    });
+    const jobs = this.kube.jobInformer(`${MANAGED_BY}=${MANAGER}`, ns);
+    const onJob = (j: V1Job) => {
+      const owner = j.metadata?.labels?.[NAME_LABEL];
+      if (owner) this.queue.add(`${j.metadata?.namespace}/${owner}`);
+    };
+    jobs.on('add', onJob);
+    jobs.on('update', onJob);
+    jobs.on('delete', onJob);
+    for (const inf of [migrations, jobs] as {
+      on(v: 'error', cb: (e: unknown) => void): void;
+      start(): Promise<void>;
+    }[]) {
+      inf.on('error', (err) => {
+        if (this.stopping) return;
+        log.warn({ err: errorText(err) }, 'watch ended; restarting in 5 s');
+        setTimeout(() => {
+          if (!this.stopping)
+            inf.start().catch((e: unknown) => log.warn({ err: errorText(e) }, 'watch restart failed'));
+        }, 5000).unref();
+      });
+    }
+    this.informers = [migrations, jobs];
+    await migrations.start();
+    await jobs.start();
+    this.resync = setInterval(() => {
+      for (const k of this.keys) this.queue.add(k);
+    }, this.opts.resyncMs ?? RESYNC_MS);
+    this.ready = true;
+    log.info({ namespace: ns ?? '(all)', image: this.image }, 'controller started');
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.ready = false;
+    if (this.resync) clearInterval(this.resync);
+    this.queue.stop();
+    await Promise.allSettled(this.informers.map((i) => i.stop()));
+    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    log.info('controller stopped');
+  }
+
+  private startHealth(port: number): void {
+    this.server = http.createServer((req, res) => {
+      if (req.url === '/healthz') {
+        res.writeHead(200).end('ok');
+      } else if (req.url === '/readyz') {
+        res.writeHead(this.ready ? 200 : 503).end(this.ready ? 'ok' : 'starting');
+      } else {
+        res.writeHead(404).end();
+      }
+    });
+    this.server.on('error', (err) => log.error({ err: errorText(err) }, 'health server failed'));
+    this.server.listen(port);
+  }
+
+  /** One reconcile; returns when to look again (ms), if at all. Retries conflicts at once. */
+  async reconcile(key: string): Promise<number | undefined> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.reconcileOnce(key);
+      } catch (err) {
+        if (err instanceof Conflict && attempt < 3) continue;
+        throw err;
+      }
+    }
+  }
+
+  private async reconcileOnce(key: string): Promise<number | undefined> {
+    const [namespace, name] = key.split('/') as [string, string];
+    const obj = await this.kube.getMigration(namespace, name);
+    if (!obj) return undefined;
+    const observed = await this.observe(obj);
+    const actions = decide(observed);
+    if (actions.length) log.debug({ key, actions: actions.map((a) => a.type) }, 'reconcile');
+    return this.act(obj, observed, actions);
+  }
+
+  async observe(obj: MigrationObject): Promise<Observed> {
+    const meta = obj.metadata!;
+    const namespace = meta.namespace!;
+    const name = meta.name!;
+    const parsedStatus = migrationStatus.safeParse(obj.status ?? {});
+    const annotation = meta.annotations?.[OWNED_TARGETS_ANNOTATION];
+    let ownedTargets: string[] | undefined;
+    if (annotation !== undefined) {
+      try {
+        ownedTargets = JSON.parse(annotation) as string[];
+      } catch {
+        ownedTargets = undefined;
+      }
+    }
+    const spec = (obj.spec ?? {}) as { suspend?: unknown };
+    const o: Observed = {
+      migration: {
+        name,
+        namespace,
+        uid: meta.uid ?? '',
+        generation: meta.generation ?? 1,
+        ...(meta.resourceVersion ? { resourceVersion: meta.resourceVersion } : {}),
+        deleting: Boolean(meta.deletionTimestamp),
+        suspend: spec.suspend === true,
+        status: parsedStatus.success ? parsedStatus.data : {},
+        ...(ownedTargets ? { ownedTargets } : {}),
+      },
+      missingSecrets: [],
+      now: Date.now(),
+      lastProgressPatch: this.lastProgress.get(`${namespace}/${name}`) ?? 0,
+    };
+    const parsed = milvusMigration.safeParse({ ...obj, apiVersion: API_VERSION_FULL, kind: KIND });
+    if (!parsed.success) {
+      o.specError = formatZodError(parsed.error, obj);
+      return o;
+    }
+    try {
+      checkSpec(parsed.data);
+    } catch (err) {
+      o.specError = errorText(err);
+      return o;
+    }
+    const refs = new Set(
+      [parsed.data.spec.source.secretRef?.name, parsed.data.spec.target.secretRef?.name].filter(
+        (n): n is string => Boolean(n),
+      ),
+    );
+    for (const ref of refs) {
+      // Only ever the migration's own namespace.
+      if (!(await this.kube.getSecret(namespace, ref))) o.missingSecrets.push(ref);
+    }
+    const job = await this.kube.getJob(namespace, jobName(name));
+    if (job?.metadata?.ownerReferences?.some((r) => r.uid === meta.uid)) {
+      const conds = job.status?.conditions ?? [];
+      const on = (t: string) => conds.find((c) => c.type === t && c.status === 'True');
+      const failed = on('Failed');
+      const oj: ObservedJob = {
+        name: job.metadata!.name!,
+        uid: job.metadata!.uid!,
+        deleting: Boolean(job.metadata?.deletionTimestamp),
+        complete: Boolean(on('Complete')),
+        failed: Boolean(failed),
+        ...(failed
+          ? { failureMessage: `${failed.reason ?? ''}${failed.message ? `: ${failed.message}` : ''}` }
+          : {}),
+      };
+      o.job = oj;
+      const pod = await this.kube.newestPod(namespace, oj.uid);
+      if (pod?.metadata?.name && pod.status?.phase !== 'Pending') {
+        const text = await this.kube.podLog(namespace, pod.metadata.name, 50);
+        if (text) {
+          const s = lastStatusIn(text);
+          if (s) o.podStatus = s;
+          o.podErrors = errorLines(text);
+        }
+      }
+    }
+    return o;
+  }
+
+  private async act(obj: MigrationObject, o: Observed, actions: Action[]): Promise<number | undefined> {
+    const meta = obj.metadata!;
+    const ns = meta.namespace!;
+    const name = meta.name!;
+    const key = `${ns}/${name}`;
+    let resourceVersion = meta.resourceVersion;
+    let requeue: number | undefined;
+    const involved = { namespace: ns, name, uid: meta.uid ?? '' };
+    for (const a of actions) {
+      switch (a.type) {
+        case 'computeOwnedTargets': {
+          const owned = await this.computeOwnedTargets(obj, o);
+          try {
+            await this.kube.patchMigration(ns, name, {
+              metadata: {
+                resourceVersion,
+                annotations: { [OWNED_TARGETS_ANNOTATION]: JSON.stringify(owned) },
+              },
+            });
+          } catch (err) {
+            if (statusCode(err) === 409) throw new Conflict('conflict');
+            throw err;
+          }
+          log.info({ key, ownedTargets: owned }, 'recorded the target collections this migration will own');
+          requeue = 0;
+          break;
+        }
+        case 'createJob': {
+          const m = milvusMigration.parse({ ...obj, apiVersion: API_VERSION_FULL, kind: KIND });
+          await this.kube.createJob(jobManifest(m, a.ownedTargets, this.image));
+          log.info({ key, job: jobName(name) }, 'created the copy Job');
+          break;
+        }
+        case 'deleteJob':
+          await this.kube.deleteJob(ns, a.name);
+          log.info({ key, job: a.name }, 'deleted the copy Job');
+          break;
+        case 'patchStatus': {
+          try {
+            const res = await this.kube.patchStatus(ns, name, {
+              metadata: { resourceVersion },
+              status: a.status,
+            });
+            resourceVersion = res.metadata?.resourceVersion;
+          } catch (err) {
+            if (statusCode(err) === 409) throw new Conflict('conflict');
+            throw err;
+          }
+          if (a.progress) this.lastProgress.set(key, o.now);
+          log.info({ key, phase: a.status.phase, progress: a.status.progress }, 'status updated');
+          break;
+        }
+        case 'event':
+          await this.kube
+            .event(involved, a.eventType, a.reason, a.message)
+            .catch((err: unknown) => log.warn({ key, err: errorText(err) }, 'could not record an event'));
+          break;
+        case 'requeue':
+          requeue = requeue === undefined ? a.afterMs : Math.min(requeue, a.afterMs);
+          break;
+      }
+    }
+    return requeue;
+  }
+
+  /** Target collections that do not exist yet: the ones this migration may create and resume. */
+  private async computeOwnedTargets(obj: MigrationObject, o: Observed): Promise<string[]> {
+    const m = milvusMigration.parse({ ...obj, apiVersion: API_VERSION_FULL, kind: KIND });
+    const t = m.spec.target;
+    let credentials: ReturnType<typeof credentialsFromSecret> | undefined;
+    try {
+      if (t.secretRef) {
+        const s = await this.kube.getSecret(m.metadata.namespace, t.secretRef.name);
+        const data: Record<string, Buffer> = {};
+        for (const [k, v] of Object.entries(s?.data ?? {})) data[k] = Buffer.from(v, 'base64');
+        credentials = credentialsFromSecret(data, `Secret "${t.secretRef.name}"`);
+      }
+      const client = new MilvusClient({
+        side: 'target',
+        endpoint: t.endpoint,
+        database: t.database,
+        ...(credentials ? { credentials } : {}),
+        ...(t.tls ? { tls: t.tls } : {}),
+        timeoutMs: 15_000,
+      });
+      try {
+        const existing = new Set(await client.showCollections());
+        return m.spec.collections.map((c) => c.targetName ?? c.name).filter((n) => !existing.has(n));
+      } finally {
+        client.close();
+      }
+    } catch (err) {
+      const reason = reasonOf(err);
+      const message = `cannot list the target's collections: ${errorText(err)}`;
+      const s: MigrationStatus = structuredClone(o.migration.status);
+      s.observedGeneration = o.migration.generation;
+      applyPhaseConditions(s, 'Pending', reason, message, o.migration.generation);
+      await this.kube
+        .patchStatus(m.metadata.namespace, m.metadata.name, { status: s })
+        .catch((e: unknown) => log.warn({ err: errorText(e) }, 'could not update the status'));
+      throw err;
+    }
+  }
+}
+
+/** Runs the controller until SIGTERM / SIGINT; then stops the watches and exits 0. */
+export async function runController(opts: ControllerOptions = {}): Promise<void> {
+  const c = new Controller({
+    ...opts,
+    ...(process.env.WATCH_NAMESPACE ? { namespace: process.env.WATCH_NAMESPACE } : {}),
+    healthPort: Number(process.env.MM_HEALTH_PORT ?? 8081),
+  });
+  const shutdown = (sig: string) => {
+    log.info({ signal: sig }, 'stopping');
+    c.stop().then(
+      () => process.exit(0),
+      () => process.exit(0),
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  await c.start();
+}

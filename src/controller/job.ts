@@ -1,0 +1,134 @@
+/**
+ * The copy Job of one MilvusMigration: the project's image running `worker`, restricted pod
+ * security, credentials only through secretKeyRef / Secret volumes of the migration's namespace.
+ */
+import { createHash } from 'node:crypto';
+import type { V1EnvVar, V1Job, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import { API_VERSION_FULL, KIND, type MilvusMigration } from '../api/migration.js';
+import { DEFAULT_SECRETS_DIR } from './worker.js';
+
+export const MANAGED_BY = 'app.kubernetes.io/managed-by';
+export const MANAGER = 'milvus-migrate';
+export const NAME_LABEL = 'migration.milvus.io/name';
+export const OWNED_TARGETS_ANNOTATION = 'migration.milvus.io/owned-targets';
+export const DEFAULT_IMAGE = 'milvus-migrate:dev';
+/** Exit code of a worker whose migration Failed for good (the engine already retried). */
+export const WORKER_FAILED_EXIT = 1;
+
+/** `<name>-copy`, shortened with a hash so the pods' job-name label stays within 63 characters. */
+export function jobName(name: string): string {
+  const full = `${name}-copy`;
+  if (full.length <= 63) return full;
+  const h = createHash('sha256').update(name).digest('hex').slice(0, 8);
+  return `${name.slice(0, 45).replace(/[-.]+$/, '')}-${h}-copy`;
+}
+
+export function jobManifest(m: MilvusMigration, ownedTargets: string[], image = DEFAULT_IMAGE): V1Job {
+  const meta = m.metadata;
+  const env: V1EnvVar[] = [
+    {
+      name: 'MM_MIGRATION',
+      value: JSON.stringify({
+        apiVersion: API_VERSION_FULL,
+        kind: KIND,
+        metadata: { name: meta.name, namespace: meta.namespace, uid: meta.uid, generation: meta.generation },
+        spec: m.spec,
+      }),
+    },
+    { name: 'MM_OWNED_TARGETS', value: JSON.stringify(ownedTargets) },
+  ];
+  const volumes: V1Volume[] = [];
+  const mounts: V1VolumeMount[] = [];
+  for (const side of ['source', 'target'] as const) {
+    const ref = m.spec[side].secretRef;
+    if (!ref) continue;
+    for (const key of ['username', 'password', 'token']) {
+      env.push({
+        name: `MM_${side.toUpperCase()}_${key.toUpperCase()}`,
+        valueFrom: { secretKeyRef: { name: ref.name, key, optional: true } },
+      });
+    }
+    volumes.push({
+      name: `${side}-tls`,
+      secret: {
+        secretName: ref.name,
+        optional: true,
+        defaultMode: 0o440,
+      },
+    });
+    mounts.push({ name: `${side}-tls`, mountPath: `${DEFAULT_SECRETS_DIR}/${side}`, readOnly: true });
+  }
+  const labels = {
+    [MANAGED_BY]: MANAGER,
+    'app.kubernetes.io/name': 'milvus-migrate',
+    [NAME_LABEL]: meta.name,
+  };
+  return {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: {
+      name: jobName(meta.name),
+      namespace: meta.namespace,
+      labels,
+      ownerReferences: [
+        {
+          apiVersion: API_VERSION_FULL,
+          kind: KIND,
+          name: meta.name,
+          uid: meta.uid ?? '',
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
+    },
+    spec: {
+      backoffLimit: 6,
+      // The engine retries transient errors itself: a Failed verdict (exit 1) is final.
+      podFailurePolicy: {
+        rules: [
+          { action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] },
+          {
+            action: 'FailJob',
+            onExitCodes: { containerName: 'copy', operator: 'In', values: [WORKER_FAILED_EXIT] },
+          },
+        ],
+      },
+      template: {
+        metadata: { labels },
+        spec: {
+          restartPolicy: 'Never',
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: 10001,
+            runAsGroup: 10001,
+            fsGroup: 10001,
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
+          containers: [
+            {
+              name: 'copy',
+              image,
+              imagePullPolicy: 'IfNotPresent',
+              args: ['worker'],
+              env,
+              volumeMounts: mounts,
+              securityContext: {
+                runAsNonRoot: true,
+                readOnlyRootFilesystem: true,
+                allowPrivilegeEscalation: false,
+                capabilities: { drop: ['ALL'] },
+              },
+              resources: {
+                requests: { cpu: '100m', memory: '128Mi' },
+                limits: { cpu: '2', memory: '1Gi' },
+              },
+            },
+          ],
+          volumes,
+        },
+      },
+    },
+  };
+}

@@ -1,25 +1,10 @@
-/**
- * End-to-end checks on a real Kubernetes cluster: whatever KUBECONFIG points at (the local cluster of
- * test/setup/cluster, kind on a laptop, a real cluster). Skipped when KUBECONFIG is not set (or
- * MM_SKIP_CLUSTER is). Talks to the cluster only through kubectl; everything runs in a fresh
- * namespace (Pod Security "restricted" enforced) that is deleted at the end, and the CRD is removed
- * again unless it was installed before.
- *
- * Environment:
- *   KUBECONFIG    the cluster (required)
- *   KUBECTL       kubectl binary (default: <state>/cluster/kubectl of the local cluster, else PATH)
- *   MM_IMAGE      the project's image, already on the node (default milvus-migrate:dev; never pulled
- *                 for a tag other than :latest — IfNotPresent)
- *   MM_HOST_IP    address at which pods reach this machine (default 10.88.0.1, the local cluster's
- *                 bridge; with kind e.g. the docker network gateway)
- */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCrd, CRD_FILE, CRD_NAME, type StructuralSchema } from '../../src/api/crd.js';
 import { API_VERSION_FULL, KIND } from '../../src/api/migration.js';
+import { createTestNamespace, KUBECTL, kc, kubectl, sleep } from '../support/kube.js';
 import { type MilvusTestServer, REPO_ROOT, startMilvus } from '../support/milvus-server.js';
 
 const enabled = Boolean(process.env.KUBECONFIG) && !process.env.MM_SKIP_CLUSTER;
@@ -37,50 +22,7 @@ const PKG_VERSION = (
   JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }
 ).version;
 
-function findKubectl(): string {
-  if (process.env.KUBECTL) return process.env.KUBECTL;
-  const state = process.env.MILVUS_MIGRATE_STATE ?? path.join(REPO_ROOT, '.cache');
-  const local = path.join(state, 'cluster', 'kubectl');
-  return existsSync(local) ? local : 'kubectl';
-}
-const KUBECTL = findKubectl();
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** kubectl with optional stdin; never throws (see kc). Killed after timeoutMs. */
-function kubectl(args: string[], input?: string, timeoutMs = 90_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(KUBECTL, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(new Error(`cannot run ${KUBECTL} (set KUBECTL): ${err.message}`));
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(input ?? '');
-  });
-}
-
-/** kubectl that must succeed; returns stdout. */
-async function kc(args: string[], input?: string, timeoutMs?: number): Promise<string> {
-  const r = await kubectl(args, input, timeoutMs);
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}): ${r.stderr || r.stdout}`);
-  return r.stdout;
-}
-
 const kn = (args: string[], input?: string) => kc(['-n', NS, ...args], input);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function migration(name: string, spec: Record<string, unknown>): string {
   return JSON.stringify({
@@ -240,28 +182,8 @@ let nsCreated = false;
     console.log(`[e2e] namespace ${NS}, image ${IMAGE}, host reachable from pods at ${HOST_IP}`);
 
     crdWasInstalled = (await kubectl(['get', 'crd', CRD_NAME, '-o', 'name'])).code === 0;
-    await kc(
-      ['create', '-f', '-'],
-      JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'Namespace',
-        metadata: {
-          name: NS,
-          labels: {
-            'app.kubernetes.io/created-by': 'milvus-migrate-e2e',
-            // Every pod of this test must pass the "restricted" Pod Security Standard.
-            'pod-security.kubernetes.io/enforce': 'restricted',
-          },
-        },
-      }),
-    );
+    await createTestNamespace(NS);
     nsCreated = true;
-    // Pods need the namespace's default ServiceAccount, which a controller creates shortly after.
-    for (let i = 0; (await kubectl(['-n', NS, 'get', 'serviceaccount', 'default'])).code !== 0; i++) {
-      if (i > 60)
-        throw new Error(`no default ServiceAccount in ${NS} after 30 s (is kube-controller-manager up?)`);
-      await sleep(500);
-    }
   });
 
   afterAll(async () => {

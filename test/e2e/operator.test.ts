@@ -7,7 +7,6 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +16,7 @@ import { CRD_FILE, CRD_NAME } from '../../src/api/crd.js';
 import { API_VERSION_FULL, KIND, type MigrationStatus } from '../../src/api/migration.js';
 import { ensureBuilt } from '../support/cli.js';
 import { PARTITION_KEY, seedPartitionKey } from '../support/fixtures.js';
+import { createTestNamespace, kc, kubectl, sleep } from '../support/kube.js';
 import { type MilvusTestServer, REPO_ROOT, startMilvus } from '../support/milvus-server.js';
 import { admin } from '../support/rows.js';
 
@@ -29,48 +29,7 @@ const NS = `mm-op-${randomBytes(4).toString('hex')}`;
 const WRONG_PASSWORD = `wrong-${randomBytes(6).toString('hex')}`;
 const ROWS = 400;
 
-function findKubectl(): string {
-  if (process.env.KUBECTL) return process.env.KUBECTL;
-  const local = path.join(
-    process.env.MILVUS_MIGRATE_STATE ?? path.join(REPO_ROOT, '.cache'),
-    'cluster',
-    'kubectl',
-  );
-  return existsSync(local) ? local : 'kubectl';
-}
-const KUBECTL = findKubectl();
-
-function kubectl(
-  args: string[],
-  input?: string,
-  timeoutMs = 90_000,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(KUBECTL, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(new Error(`cannot run ${KUBECTL}: ${err.message}`));
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(input ?? '');
-  });
-}
-
-async function kc(args: string[], input?: string, timeoutMs?: number): Promise<string> {
-  const r = await kubectl(args, input, timeoutMs);
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}): ${r.stderr || r.stdout}`);
-  return r.stdout;
-}
 const kn = (args: string[], input?: string, timeoutMs?: number) => kc(['-n', NS, ...args], input, timeoutMs);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -187,25 +146,8 @@ let deployed: DeployObject[] = [];
     crdWasInstalled = (await kubectl(['get', 'crd', CRD_NAME, '-o', 'name'])).code === 0;
     await kc(['apply', '-f', path.join(REPO_ROOT, CRD_FILE)]);
     await kc(['wait', '--for', 'condition=established', '--timeout=60s', `crd/${CRD_NAME}`]);
-    await kc(
-      ['create', '-f', '-'],
-      JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'Namespace',
-        metadata: {
-          name: NS,
-          labels: {
-            'app.kubernetes.io/created-by': 'milvus-migrate-e2e',
-            'pod-security.kubernetes.io/enforce': 'restricted',
-          },
-        },
-      }),
-    );
+    await createTestNamespace(NS);
     nsCreated = true;
-    for (let i = 0; (await kubectl(['-n', NS, 'get', 'serviceaccount', 'default'])).code !== 0; i++) {
-      if (i > 60) throw new Error(`no default ServiceAccount in ${NS} after 30 s`);
-      await sleep(500);
-    }
     [src, dst] = await Promise.all([
       startMilvus({ kind: 'milvus-2.3.5', auth: true, name: 'op-src' }),
       startMilvus({ kind: 'milvus-2.3.5', name: 'op-dst' }),

@@ -87,34 +87,33 @@ export class Kube {
   }
 
   /** Merge patch of the status subresource; with resourceVersion, a 409 means re-read. */
-  async patchStatus(namespace: string, name: string, body: object): Promise<MigrationObject> {
-    return (await this.custom.patchNamespacedCustomObjectStatus(
-      {
-        group: API_GROUP,
-        version: API_VERSION,
-        namespace,
-        plural: PLURAL,
-        name,
-        body,
-        fieldManager: 'milvus-migrate',
-      },
-      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-    )) as MigrationObject;
+  patchStatus(namespace: string, name: string, body: object): Promise<MigrationObject> {
+    return this.mergePatch('status', namespace, name, body);
   }
 
-  async patchMigration(namespace: string, name: string, body: object): Promise<MigrationObject> {
-    return (await this.custom.patchNamespacedCustomObject(
-      {
-        group: API_GROUP,
-        version: API_VERSION,
-        namespace,
-        plural: PLURAL,
-        name,
-        body,
-        fieldManager: 'milvus-migrate',
-      },
-      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-    )) as MigrationObject;
+  patchMigration(namespace: string, name: string, body: object): Promise<MigrationObject> {
+    return this.mergePatch('object', namespace, name, body);
+  }
+
+  private async mergePatch(
+    what: 'object' | 'status',
+    namespace: string,
+    name: string,
+    body: object,
+  ): Promise<MigrationObject> {
+    const req = {
+      group: API_GROUP,
+      version: API_VERSION,
+      namespace,
+      plural: PLURAL,
+      name,
+      body,
+      fieldManager: 'milvus-migrate',
+    };
+    const opts = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+    return (await (what === 'status'
+      ? this.custom.patchNamespacedCustomObjectStatus(req, opts)
+      : this.custom.patchNamespacedCustomObject(req, opts))) as MigrationObject;
   }
 
   async getSecret(namespace: string, name: string): Promise<V1Secret | undefined> {

@@ -4,7 +4,6 @@
  * end of the class so the read-only guarantee for sources is easy to audit (see ReadOnlyMilvus).
  */
 import * as grpc from '@grpc/grpc-js';
-import { logger } from '../../util/logger.js';
 import { type Endpoint, parseEndpoint } from './endpoint.js';
 import { isPermissionDenied, MilvusError, type MilvusStatus, statusError, UserError } from './errors.js';
 import { decode, encode, root, SERVICE } from './proto.js';
@@ -378,8 +377,4 @@ export class MilvusClient {
 
 function qualified(t: string): string {
   return t.replace(/^milvus\.proto\./, '');
-}
-
-export function logCall(side: string, method: string, extra: object = {}): void {
-  logger.debug({ side, method, ...extra }, 'milvus call');
 }

@@ -4,7 +4,7 @@
  * Exit codes: 0 the migration Succeeded (or the plan is OK), 1 it Failed (or the plan has
  * problems), 2 the input is invalid, 130 canceled.
  */
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { MilvusClient } from '../adapters/milvus/client.js';
 import { UserError } from '../adapters/milvus/errors.js';
 import { loadInputFiles, type MigrationInput } from '../api/input.js';
@@ -86,7 +86,13 @@ program
     new Option('-o, --output <format>', 'final status format').choices(['text', 'json']).default('text'),
   )
   .option('--state-dir <dir>', 'where runs remember the target collections they created', undefined)
-  .action(async (o: { file: string[]; output: string; stateDir?: string }) => {
+  .option(
+    '-w, --workers <n>',
+    'shards of each collection copied in parallel (1-32; large collections only)',
+    parseWorkers,
+    1,
+  )
+  .action(async (o: { file: string[]; output: string; stateDir?: string; workers: number }) => {
     const input = readInput(o.file);
     const view = new ProgressView();
     if (view.enabled && !process.env.LOG_LEVEL) logger.level = 'warn';
@@ -103,6 +109,7 @@ program
     const status = await runMigration(input, {
       state: stateStore(input, o.stateDir),
       signal: abort.signal,
+      workers: o.workers,
       onStatus: (s) => {
         view.update(s);
         if (!view.enabled && Date.now() - lastLogged > 5000) {
@@ -194,3 +201,11 @@ function statusText(s: Awaited<ReturnType<typeof runMigration>>): string {
 }
 
 program.parseAsync(process.argv).catch((err: unknown) => fail(err, 1));
+
+function parseWorkers(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 32) {
+    throw new InvalidArgumentError(`"${v}" is not a whole number from 1 to 32`);
+  }
+  return n;
+}

@@ -14,7 +14,7 @@ import { type Logger, logger as rootLogger } from '../util/logger.js';
 import { type CollectionPlan, type Plan, planMigration, planProblems } from './planner.js';
 import type { Page } from './range-reader.js';
 import { sleep } from './retry.js';
-import { DEFAULT_MOVER_OPTIONS, QueryInsertMover, type RowMover } from './row-mover.js';
+import { PassthroughMover, type RowMover } from './row-mover.js';
 import { type CollectionModel, diffModels, modelFrom, primaryField } from './schema.js';
 import { type StateStore, targetKey } from './state.js';
 import { compareAll, compareKeys, countBoth, KeySampler } from './verify.js';
@@ -22,6 +22,8 @@ import { compareAll, compareKeys, countBoth, KeySampler } from './verify.js';
 export interface EngineOptions {
   state: StateStore;
   mover?: RowMover;
+  /** Shards of each collection copied in parallel by the default mover. */
+  workers?: number;
   log?: Logger;
   signal?: AbortSignal;
   /** Called with a fresh copy of the status whenever it changes. */
@@ -264,7 +266,7 @@ async function migrateCollection(
   changed();
   const sampler = new KeySampler(1000);
   const folded = new Map<string, number>();
-  const mover = opts.mover ?? new QueryInsertMover(DEFAULT_MOVER_OPTIONS);
+  const mover = opts.mover ?? new PassthroughMover({ workers: opts.workers ?? 1 });
   const result = await mover.copy({
     source,
     target,
@@ -280,7 +282,7 @@ async function migrateCollection(
       cs.copiedEntities = p.copied;
       changed();
     },
-    onPage: (page: Page, partition) => {
+    onPage: (page: Page<unknown>, partition) => {
       sampler.add(page.keys);
       if (page.folded) folded.set(partition ?? '', (folded.get(partition ?? '') ?? 0) + page.folded);
     },

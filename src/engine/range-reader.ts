@@ -7,17 +7,20 @@
  * servers that sort (Milvus) the sample is the smallest keys, which makes the splits exact pages.
  */
 import type { MilvusClient } from '../adapters/milvus/client.js';
-import type { FieldData, FieldSchema } from '../adapters/milvus/types.js';
+import type { FieldData, FieldSchema, QueryRequestInput } from '../adapters/milvus/types.js';
+import { decodeColumn, type RawColumn } from '../adapters/milvus/wire.js';
 import { estimateBytes, pageRows, primaryKeys } from './columns.js';
 import { compareKeys, INT64_MAX, type Key, type KeyRange, matchAllExpr, rangeExpr } from './keys.js';
 
 /** Milvus refuses offset + limit above 16384 (maxQueryResultWindow). */
 export const MAX_QUERY_ROWS = 16384;
 
-export interface Page {
+export interface Page<T = FieldData[]> {
   range: KeyRange;
-  data: FieldData[];
+  data: T;
   keys: Key[];
+  /** Size of the page on the wire (or an estimate of it). */
+  bytes: number;
   /** count(*) of the range on the source, counting duplicate keys. */
   counted: number;
   /** Rows counted but not returned: duplicate keys folded into one, or unreadable keys. */
@@ -38,11 +41,42 @@ export interface ReaderOptions {
   guaranteeTs?: bigint;
 }
 
-export class RangeReader {
+/** One read page as a fetch strategy returns it: the rows, their keys and their size. */
+export interface Fetched<T> {
+  data: T;
+  keys: Key[];
+  bytes: number;
+}
+
+export type Fetch<T> = (req: QueryRequestInput) => Promise<Fetched<T>>;
+
+/** Pages decoded into FieldData objects: for verification, which compares values. */
+export function decodedFetch(source: Pick<MilvusClient, 'query'>, pk: FieldSchema): Fetch<FieldData[]> {
+  return async (req) => {
+    const res = await source.query(req);
+    const data = res.fields_data;
+    const keys = pageRows(data) ? primaryKeys(data, pk.name) : [];
+    return { data, keys, bytes: keys.length ? estimateBytes(data) : 0 };
+  };
+}
+
+/** Pages kept as encoded columns, only the primary key decoded: the copy's read path. */
+export function rawFetch(source: Pick<MilvusClient, 'queryRaw'>, pk: FieldSchema): Fetch<RawColumn[]> {
+  return async (req) => {
+    const res = await source.queryRaw(req);
+    const pkColumn = res.columns.find((c) => c.name === pk.name);
+    const keys = pkColumn ? primaryKeys([decodeColumn(pkColumn)], pk.name) : [];
+    if (!pkColumn && res.columns.length) throw new Error(`query result has no primary key column ${pk.name}`);
+    return { data: res.columns, keys, bytes: res.bytes };
+  };
+}
+
+export class RangeReader<T = FieldData[]> {
   private rowsPerPage: number;
 
   constructor(
     private readonly source: Pick<MilvusClient, 'query' | 'count'>,
+    private readonly fetch: Fetch<T>,
     private readonly collection: string,
     private readonly pk: FieldSchema,
     private readonly outputFields: string[],
@@ -61,7 +95,7 @@ export class RangeReader {
   }
 
   /** Pages in ascending key order; empty ranges yield nothing. */
-  async *pages(start: KeyRange = {}): AsyncGenerator<Page> {
+  async *pages(start: KeyRange = {}): AsyncGenerator<Page<T>> {
     const stack: KeyRange[] = [start];
     while (stack.length) {
       const r = stack.pop()!;
@@ -86,10 +120,10 @@ export class RangeReader {
     }
   }
 
-  private async readWhole(r: KeyRange, n: number, unsplittable = false): Promise<Page | undefined> {
-    let res: Awaited<ReturnType<MilvusClient['query']>>;
+  private async readWhole(r: KeyRange, n: number, unsplittable = false): Promise<Page<T> | undefined> {
+    let res: Fetched<T>;
     try {
-      res = await this.source.query({
+      res = await this.fetch({
         collection_name: this.collection,
         expr: this.expr(r),
         output_fields: this.outputFields,
@@ -104,9 +138,8 @@ export class RangeReader {
       }
       throw err;
     }
-    const data = res.fields_data;
-    const rows = pageRows(data);
-    const keys = rows ? primaryKeys(data, this.pk.name) : [];
+    const { data, keys, bytes } = res;
+    const rows = keys.length;
     let unreadable = 0;
     const folded = Math.max(0, n - rows);
     if (folded && typeof keys[0] !== 'string' && this.pk.data_type === 5 && r.hi === undefined) {
@@ -118,10 +151,10 @@ export class RangeReader {
       );
     }
     if (rows) {
-      const measured = estimateBytes(data) / rows;
+      const measured = bytes / rows;
       this.rowsPerPage = clampRows(this.opts.pageBytes / Math.max(1, measured * 1.15));
     }
-    return { range: r, data, keys, counted: n, folded, unreadable: Math.min(unreadable, folded) };
+    return { range: r, data, keys, bytes, counted: n, folded, unreadable: Math.min(unreadable, folded) };
   }
 
   /** Splits a range at keys sampled from it (every part is non-empty); null if it cannot be split. */

@@ -1,7 +1,11 @@
 /**
  * The row mover: copies every live row of one collection from the source to the target, exactly
- * once, and reports progress. It sits behind `RowMover` so a faster implementation (byte
- * passthrough, sharding) can replace it without touching the engine.
+ * once, and reports progress. The engine sees only `RowMover`.
+ *
+ * Bytes, not objects: a page's columns go from the query reply into the insert request as the
+ * encoded FieldData they arrived in (see adapters/milvus/wire.ts); only the primary key column is
+ * decoded, for paging and resumption. Reads overlap writes (pipeline.ts), and with `workers` > 1
+ * a collection is split into key ranges of equal counts that are copied in parallel (shards.ts).
  *
  * Exactly once without a separate checkpoint: the target itself is the checkpoint. When the target
  * collection already holds rows (a resumed run), each page's key range is first looked up on the
@@ -11,10 +15,12 @@ import type { MilvusClient } from '../adapters/milvus/client.js';
 import { isRateLimited, isTransient } from '../adapters/milvus/errors.js';
 import { DataType } from '../adapters/milvus/proto.js';
 import type { FieldData, FieldSchema } from '../adapters/milvus/types.js';
+import { decodeColumn, encodeColumn, type RawColumn } from '../adapters/milvus/wire.js';
 import type { Logger } from '../util/logger.js';
-import { compressNullable, estimateBytes, primaryKeys, selectRows } from './columns.js';
-import { type Key, keyToJson, matchAllExpr, rangeExpr } from './keys.js';
-import { MAX_QUERY_ROWS, type Page, RangeReader } from './range-reader.js';
+import { compressNullable, primaryKeys, selectRows } from './columns.js';
+import { type Key, type KeyRange, keyToJson, matchAllExpr, rangeExpr } from './keys.js';
+import { pipeline } from './pipeline.js';
+import { MAX_QUERY_ROWS, type Page, RangeReader, rawFetch } from './range-reader.js';
 import { retrying } from './retry.js';
 import {
   type CollectionModel,
@@ -24,6 +30,7 @@ import {
   primaryField,
   userFields,
 } from './schema.js';
+import { splitBalanced } from './shards.js';
 
 export interface CopyProgress {
   /** Rows written to the target by this run plus rows found already there. */
@@ -36,8 +43,8 @@ export interface CopyProgress {
 }
 
 export interface CopyJob {
-  source: Pick<MilvusClient, 'query' | 'count'>;
-  target: Pick<MilvusClient, 'query' | 'count' | 'insert'>;
+  source: Pick<MilvusClient, 'query' | 'queryRaw' | 'count'>;
+  target: Pick<MilvusClient, 'query' | 'count' | 'insertRaw'>;
   model: CollectionModel;
   sourceName: string;
   targetName: string;
@@ -51,7 +58,7 @@ export interface CopyJob {
   log: Logger;
   onProgress: (p: CopyProgress) => void;
   /** Every page read from the source, after it was written (sampling keys, folded rows per partition). */
-  onPage?: (page: Page, partition: string | undefined) => void;
+  onPage?: (page: Page<unknown>, partition: string | undefined) => void;
 }
 
 export interface RowMover {
@@ -59,12 +66,16 @@ export interface RowMover {
 }
 
 export interface MoverOptions {
-  /** Size of one read page on the wire. */
+  /** Size of one read page on the wire (one worker's; see pageBytesFor). */
   pageBytes: number;
   /** Cap of one insert request; Milvus and Zilliz Cloud refuse requests above 64 MB. */
   maxInsertBytes: number;
   /** How long rate-limit and quota errors may go on before the copy fails. */
   retryForMs: number;
+  /** Shards of one collection copied in parallel. */
+  workers: number;
+  /** Inserts in flight per worker (the next page is read meanwhile). */
+  writesInFlight: number;
 }
 
 export const DEFAULT_MOVER_OPTIONS: MoverOptions = {
@@ -72,6 +83,8 @@ export const DEFAULT_MOVER_OPTIONS: MoverOptions = {
   pageBytes: Number(process.env.MILVUS_MIGRATE_PAGE_BYTES) || 16 * 1024 * 1024,
   maxInsertBytes: 48 * 1024 * 1024,
   retryForMs: 10 * 60_000,
+  workers: 1,
+  writesInFlight: 2,
 };
 
 /** Fields to read: all user fields but function outputs, plus the dynamic field. */
@@ -103,27 +116,110 @@ export function estimateRowBytes(model: CollectionModel): number {
   return Math.max(16, total);
 }
 
-export class QueryInsertMover implements RowMover {
-  constructor(private readonly opts: MoverOptions = DEFAULT_MOVER_OPTIONS) {}
+export class PassthroughMover implements RowMover {
+  private readonly opts: MoverOptions;
+
+  constructor(opts: Partial<MoverOptions> = {}) {
+    this.opts = { ...DEFAULT_MOVER_OPTIONS, ...opts };
+    this.opts.workers = Math.max(1, Math.floor(this.opts.workers));
+  }
 
   async copy(job: CopyJob): Promise<CopyProgress> {
     const pk = primaryField(job.model.schema);
-    const fields = readFields(job.model);
     const progress: CopyProgress = { copied: 0, folded: 0, unreadable: 0, alreadyThere: 0 };
     // Query results carry no partition: read per partition and insert into the same one, except
     // with a partition key, where the target routes every row itself.
-    const scopes: { read: string[]; write?: string }[] = partitionKeyField(job.model.schema)
+    const scopes: Scope[] = partitionKeyField(job.model.schema)
       ? [{ read: [] }]
       : job.model.partitions.map((p) => ({ read: [p], write: p }));
+    // One failing shard stops the others: a partial copy is resumed by the next run anyway.
+    const stop = new AbortController();
+    const signal = job.signal ? AbortSignal.any([job.signal, stop.signal]) : stop.signal;
     for (const scope of scopes) {
-      const reader = new RangeReader(this.retryingSource(job), job.sourceName, pk, fields, scope.read, {
-        pageBytes: this.opts.pageBytes,
+      const ranges = await this.shardsOf(job, pk, scope, signal);
+      const results = await Promise.allSettled(
+        ranges.map((range) =>
+          this.copyRange(job, pk, scope, range, progress, ranges.length, signal).catch((err) => {
+            stop.abort(err);
+            throw err;
+          }),
+        ),
+      );
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw job.signal?.aborted ? job.signal.reason : failed.reason;
+    }
+    return progress;
+  }
+
+  private reader(job: CopyJob, pk: FieldSchema, scope: Scope, workers: number): RangeReader<RawColumn[]> {
+    const source = this.retryingSource(job);
+    return new RangeReader(
+      source,
+      rawFetch(source, pk),
+      job.sourceName,
+      pk,
+      readFields(job.model),
+      scope.read,
+      {
+        // Every worker holds its own pages: share the memory budget.
+        pageBytes: Math.max(1, Math.floor(this.opts.pageBytes / workers)),
         estimatedRowBytes: estimateRowBytes(job.model),
         guaranteeTs: job.readTs,
-      });
-      for await (const page of reader.pages()) {
-        job.signal?.throwIfAborted();
-        const written = await this.writePage(job, pk, page, scope);
+      },
+    );
+  }
+
+  /** Key ranges of about equal counts, one per worker; the whole range for small scopes. */
+  private async shardsOf(
+    job: CopyJob,
+    pk: FieldSchema,
+    scope: Scope,
+    signal: AbortSignal,
+  ): Promise<KeyRange[]> {
+    if (this.opts.workers === 1) return [{}];
+    const reader = this.reader(job, pk, scope, 1);
+    const total = await reader.count({});
+    // A shard of fewer than two pages is not worth the count(*) calls that find its bounds.
+    const rowsPerPage = Math.min(
+      MAX_QUERY_ROWS,
+      this.opts.pageBytes / this.opts.workers / estimateRowBytes(job.model),
+    );
+    const workers = Math.min(this.opts.workers, Math.floor(total / Math.max(1, 2 * rowsPerPage)));
+    if (workers <= 1) return [{}];
+    signal.throwIfAborted();
+    const t0 = Date.now();
+    const ranges = await splitBalanced({
+      count: (r) => reader.count(r),
+      pkType: pk.data_type,
+      total,
+      shards: workers,
+    });
+    job.log.info(
+      {
+        partition: scope.write,
+        shards: ranges.map((r) => [keyToJson(r.lo), keyToJson(r.hi)]),
+        ms: Date.now() - t0,
+      },
+      'collection split into shards',
+    );
+    return ranges;
+  }
+
+  private async copyRange(
+    job: CopyJob,
+    pk: FieldSchema,
+    scope: Scope,
+    range: KeyRange,
+    progress: CopyProgress,
+    workers: number,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const reader = this.reader(job, pk, scope, workers);
+    const shard = workers > 1 ? { lo: keyToJson(range.lo), hi: keyToJson(range.hi) } : undefined;
+    await pipeline(
+      reader.pages(range),
+      async (page) => {
+        const written = await this.writePage(job, pk, page, scope, signal);
         progress.copied += page.keys.length;
         progress.alreadyThere += page.keys.length - written;
         progress.folded += page.folded;
@@ -131,18 +227,20 @@ export class QueryInsertMover implements RowMover {
         job.log.debug(
           {
             partition: scope.write,
+            shard,
             lo: keyToJson(page.range.lo),
             hi: keyToJson(page.range.hi),
             rows: page.keys.length,
+            bytes: page.bytes,
             written,
           },
           'page copied',
         );
         job.onPage?.(page, scope.write);
         job.onProgress({ ...progress });
-      }
-    }
-    return progress;
+      },
+      { concurrency: this.opts.writesInFlight, signal },
+    );
   }
 
   /** Source reads retry rate limiting (as long as writes do) and lost connections (a minute). */
@@ -157,6 +255,8 @@ export class QueryInsertMover implements RowMover {
     return {
       query: (req) =>
         retrying(() => job.source.query(req), { ...o, what: `query on source ${job.sourceName}` }),
+      queryRaw: (req) =>
+        retrying(() => job.source.queryRaw(req), { ...o, what: `query on source ${job.sourceName}` }),
       count: (...args) =>
         retrying(() => job.source.count(...args), { ...o, what: `count(*) on source ${job.sourceName}` }),
     };
@@ -166,31 +266,70 @@ export class QueryInsertMover implements RowMover {
   private async writePage(
     job: CopyJob,
     pk: FieldSchema,
-    page: Page,
-    scope: { read: string[]; write?: string },
+    page: Page<RawColumn[]>,
+    scope: Scope,
+    signal: AbortSignal,
   ): Promise<number> {
-    let rows = page.data;
-    let count = page.keys.length;
+    const count = page.keys.length;
     if (!count) return 0;
+    let columns = page.data;
+    if (job.regenerateKeys) columns = columns.filter((c) => c.name !== pk.name);
+    let missing: number[] | undefined;
     if (job.resume) {
-      const missing = await this.missingOnTarget(job, pk, page, scope.write);
+      missing = await this.missingOnTarget(job, pk, page, scope.write);
       if (missing.length === 0) return 0;
-      if (missing.length < count) {
-        rows = selectRows(rows, missing);
-        count = missing.length;
-      }
+      if (missing.length === count) missing = undefined;
     }
-    let columns = rows.map(compressNullable);
-    if (job.regenerateKeys) columns = columns.filter((c) => c.field_name !== pk.name);
-    await this.insertBatched(job, columns, count, scope.write);
-    return count;
+    const rows = missing?.length ?? count;
+    if (!missing && page.bytes <= this.opts.maxInsertBytes) {
+      // The fast path: every column as it came, but nullable ones, which Insert wants compressed.
+      const cols = columns.map((c) => (c.hasNulls ? encodeColumn(compressNullable(decodeColumn(c))) : c));
+      await this.insert(job, cols, rows, scope.write, signal);
+      return rows;
+    }
+    // Some rows only, or a page above the request cap: pick rows out of decoded columns.
+    const decoded = columns.map(decodeColumn);
+    const idx = missing ?? Array.from({ length: count }, (_v, i) => i);
+    const chunks = Math.max(1, Math.ceil((page.bytes * (idx.length / count)) / this.opts.maxInsertBytes));
+    const per = Math.ceil(idx.length / chunks);
+    for (let start = 0; start < idx.length; start += per) {
+      const part = idx.slice(start, start + per);
+      const cols = selectRows(decoded, part).map((fd: FieldData) => encodeColumn(compressNullable(fd)));
+      await this.insert(job, cols, part.length, scope.write, signal);
+    }
+    return rows;
+  }
+
+  private insert(
+    job: CopyJob,
+    columns: RawColumn[],
+    rows: number,
+    partition: string | undefined,
+    signal: AbortSignal,
+  ): Promise<unknown> {
+    return retrying(
+      () =>
+        job.target.insertRaw({
+          collection_name: job.targetName,
+          ...(partition ? { partition_name: partition } : {}),
+          num_rows: rows,
+          columns: columns.map((c) => c.bytes),
+        }),
+      {
+        forMs: this.opts.retryForMs,
+        retryIf: isTransient,
+        log: job.log,
+        what: `insert into ${job.targetName}`,
+        signal,
+      },
+    );
   }
 
   /** Indexes (into the page) of rows whose keys the target does not have in the page's range. */
   private async missingOnTarget(
     job: CopyJob,
     pk: FieldSchema,
-    page: Page,
+    page: Page<RawColumn[]>,
     partition?: string,
   ): Promise<number[]> {
     const parts = partition ? [partition] : [];
@@ -211,35 +350,9 @@ export class QueryInsertMover implements RowMover {
     });
     return missing;
   }
+}
 
-  private async insertBatched(
-    job: CopyJob,
-    columns: FieldData[],
-    rows: number,
-    partition?: string,
-  ): Promise<void> {
-    const bytes = estimateBytes(columns);
-    const chunks = Math.max(1, Math.ceil(bytes / this.opts.maxInsertBytes));
-    const per = Math.ceil(rows / chunks);
-    for (let start = 0; start < rows; start += per) {
-      const idx = Array.from({ length: Math.min(per, rows - start) }, (_v, i) => start + i);
-      const part = chunks === 1 ? columns : selectRows(columns, idx);
-      await retrying(
-        () =>
-          job.target.insert({
-            collection_name: job.targetName,
-            ...(partition ? { partition_name: partition } : {}),
-            fields_data: part,
-            num_rows: idx.length,
-          }),
-        {
-          forMs: this.opts.retryForMs,
-          retryIf: isTransient,
-          log: job.log,
-          what: `insert into ${job.targetName}`,
-          signal: job.signal,
-        },
-      );
-    }
-  }
+interface Scope {
+  read: string[];
+  write?: string;
 }

@@ -7,7 +7,7 @@ import type { FieldData } from '../adapters/milvus/types.js';
 import { columnCells } from './cells.js';
 import { pageRows, primaryKeys } from './columns.js';
 import { inExpr, type Key, matchAllExpr, rangeExpr } from './keys.js';
-import { MAX_QUERY_ROWS, RangeReader } from './range-reader.js';
+import { decodedFetch, MAX_QUERY_ROWS, RangeReader } from './range-reader.js';
 import type { CollectionModel } from './schema.js';
 import { partitionKeyField, primaryField } from './schema.js';
 
@@ -108,7 +108,7 @@ export async function compareAll(
   limit = 10,
 ): Promise<{ compared: number; differences: string[] }> {
   const pk = primaryField(model.schema);
-  const reader = new RangeReader(source, sourceName, pk, fields, [], {
+  const reader = new RangeReader(source, decodedFetch(source, pk), sourceName, pk, fields, [], {
     pageBytes: 8 * 1024 * 1024,
     estimatedRowBytes: 4096,
   });

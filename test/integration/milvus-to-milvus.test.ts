@@ -185,7 +185,9 @@ describe('Milvus 2.3.5 → Milvus 2.3.5', () => {
     const file = yamlFor('killed', [{ name: VARCHAR_TRICKY.name, targetName: 'varchar_killed' }]);
     const env = { MILVUS_MIGRATE_PAGE_BYTES: '40000', LOG_LEVEL: 'debug' };
     for (let kill = 0; kill < 2; kill++) {
-      const child = startCli(['run', '-f', file, '--state-dir', stateDir], env);
+      // The second run copies in shards: resuming must not care how the first one split the work.
+      const workers = kill === 0 ? [] : ['--workers', '3'];
+      const child = startCli(['run', '-f', file, '--state-dir', stateDir, ...workers], env);
       const closed = new Promise((r) => child.on('close', r));
       let pages = 0;
       let log = '';
@@ -202,11 +204,29 @@ describe('Milvus 2.3.5 → Milvus 2.3.5', () => {
     const total = await srcAdmin.count(VARCHAR_TRICKY.name);
     expect(partial).toBeGreaterThan(0);
     expect(partial).toBeLessThan(total);
-    const res = await runCli(['run', '-f', file, '--state-dir', stateDir, '--output', 'json']);
+    const res = await runCli(
+      ['run', '-f', file, '--state-dir', stateDir, '--output', 'json', '--workers', '2'],
+      { env },
+    );
     expect(res.code, res.stderr.slice(-2000)).toBe(0);
+    expect(res.stderr).toMatch(/collection split into shards/);
     expect(await dstAdmin.count('varchar_killed')).toBe(total);
     await expectSameRows(VARCHAR_TRICKY.name, 'varchar_killed', 'pk');
   }, 600_000);
+
+  it('copies in parallel shards (extreme int64 keys, duplicates) with the same rows as one worker', async () => {
+    const file = yamlFor('sharded', [{ name: INT64_EXTREME.name, targetName: 'int64_sharded' }]);
+    const res = await runCli(
+      ['run', '-f', file, '--state-dir', stateDir, '--output', 'json', '--workers', '4'],
+      { env: { MILVUS_MIGRATE_PAGE_BYTES: '4000', LOG_LEVEL: 'debug' } },
+    );
+    expect(res.code, res.stderr.slice(-2000)).toBe(0);
+    const split = res.stderr.split('\n').find((l) => l.includes('collection split into shards'));
+    expect(JSON.parse(split!).shards).toHaveLength(4);
+    const status = JSON.parse(res.stdout);
+    expect(status.phase).toBe('Succeeded');
+    await expectSameRows(INT64_EXTREME.name, 'int64_sharded', 'id');
+  }, 300_000);
 
   it('cancels on SIGINT with the status Canceled, and a re-run completes without duplicates', async () => {
     const file = yamlFor('canceled', [{ name: INT64_EXTREME.name, targetName: 'int64_canceled' }]);

@@ -8,6 +8,13 @@ import { type Endpoint, parseEndpoint } from './endpoint.js';
 import { isPermissionDenied, MilvusError, type MilvusStatus, statusError, UserError } from './errors.js';
 import { decode, encode, root, SERVICE } from './proto.js';
 import type * as T from './types.js';
+import {
+  encodeInsert,
+  parseMutationResult,
+  parseQueryResults,
+  type RawMutationResult,
+  type RawQueryReply,
+} from './wire.js';
 
 export interface Credentials {
   username?: string;
@@ -106,11 +113,6 @@ export class MilvusClient {
   async call<Res>(method: string, request: object, opts: { timeoutMs?: number } = {}): Promise<Res> {
     const m = service.methods[method];
     if (!m) throw new Error(`unknown Milvus RPC ${method}`);
-    if (this.readOnly && !READ_RPCS.has(method)) {
-      throw new Error(
-        `refusing to send ${method} to the read-only ${this.side}: this is a bug, please report it`,
-      );
-    }
     const reqType = m.requestType.replace(/^\./, '');
     const resType = m.responseType.replace(/^\./, '');
     const path = `/${SERVICE}/${method}`;
@@ -137,6 +139,14 @@ export class MilvusClient {
     request: Req,
     timeoutMs: number,
   ): Promise<Res> {
+    const method = path.split('/').pop() ?? path;
+    if (this.readOnly && !READ_RPCS.has(method)) {
+      return Promise.reject(
+        new Error(
+          `refusing to send ${method} to the read-only ${this.side}: this is a bug, please report it`,
+        ),
+      );
+    }
     return new Promise((resolve, reject) => {
       this.client.makeUnaryRequest(
         path,
@@ -146,7 +156,7 @@ export class MilvusClient {
         this.metadata,
         { deadline: Date.now() + timeoutMs },
         (err, value) => {
-          if (err) reject(this.translate(path.split('/').pop() ?? path, err));
+          if (err) reject(this.translate(method, err));
           else resolve(value as Res);
         },
       );
@@ -285,8 +295,26 @@ export class MilvusClient {
    * is visible, which after the first call is immediate: how the copy reads page after page.
    */
   query(req: T.QueryRequestInput): Promise<T.QueryResults> {
+    return this.call<T.QueryResults>('Query', this.queryRequest(req));
+  }
+
+  /** Query whose reply columns stay encoded (see wire.ts): the copy's read path. */
+  async queryRaw(req: T.QueryRequestInput): Promise<RawQueryReply> {
+    const res = await this.raw(
+      `/${SERVICE}/Query`,
+      (r: object) => encode('QueryRequest', r),
+      parseQueryResults,
+      this.queryRequest(req),
+      this.timeoutMs,
+    );
+    const err = statusError('Query', res.status);
+    if (err) throw err;
+    return res;
+  }
+
+  private queryRequest(req: T.QueryRequestInput): object {
     const { params, guaranteeTs, ...rest } = req;
-    return this.call<T.QueryResults>('Query', {
+    return {
       db_name: this.database,
       use_default_consistency: false,
       ...(guaranteeTs === undefined
@@ -294,7 +322,7 @@ export class MilvusClient {
         : { consistency_level: 4, guarantee_timestamp: guaranteeTs.toString() }),
       ...rest,
       query_params: Object.entries(params ?? {}).map(([key, value]) => ({ key, value: String(value) })),
-    });
+    };
   }
 
   /** count(*): excludes deleted rows, counts duplicate keys. Strong unless `guaranteeTs` is given. */
@@ -368,6 +396,26 @@ export class MilvusClient {
     num_rows: number;
   }): Promise<T.MutationResult> {
     return this.call('Insert', { db_name: this.database, ...req });
+  }
+
+  /** Insert of pre-encoded FieldData columns (see wire.ts): the copy's write path. */
+  async insertRaw(req: {
+    collection_name: string;
+    partition_name?: string;
+    num_rows: number;
+    columns: Buffer[];
+  }): Promise<RawMutationResult> {
+    const { columns, ...header } = req;
+    const res = await this.raw(
+      `/${SERVICE}/Insert`,
+      (cols: Buffer[]) => encodeInsert({ db_name: this.database, ...header }, cols),
+      parseMutationResult,
+      columns,
+      this.timeoutMs,
+    );
+    const err = statusError('Insert', res.status);
+    if (err) throw err;
+    return res;
   }
 
   dropCollection(collection: string): Promise<MilvusStatus> {

@@ -1,0 +1,142 @@
+/**
+ * Byte-level handling of the two messages a copy moves in bulk: `QueryResults` (read) and
+ * `InsertRequest` (write). Both carry `repeated schema.FieldData`, the same protobuf type, so a
+ * column read from the source can be written to the target as the bytes it arrived in. Decoding
+ * every float of a 768-d vector into a JavaScript number and encoding it again is what made the
+ * copy CPU-bound; here only the few header fields of each column are parsed.
+ */
+import protobuf from 'protobufjs';
+import type { MilvusStatus } from './errors.js';
+import { decode, encode } from './proto.js';
+import type { FieldData } from './types.js';
+
+const { Reader, Writer } = protobuf;
+
+/** One column of a page, as its encoded `schema.FieldData` message. */
+export interface RawColumn {
+  name: string;
+  type: number;
+  /** The whole encoded FieldData (a view into the reply; never mutated). */
+  bytes: Buffer;
+  /** valid_data marks at least one null: Insert wants such a column's values compressed. */
+  hasNulls: boolean;
+}
+
+export interface RawQueryReply {
+  status?: MilvusStatus;
+  columns: RawColumn[];
+  /** Size of the reply on the wire. */
+  bytes: number;
+}
+
+const WIRE_VARINT = 0;
+const WIRE_LEN = 2;
+
+/** Parses a QueryResults message, keeping every FieldData as bytes. */
+export function parseQueryResults(buf: Buffer): RawQueryReply {
+  const r = Reader.create(buf);
+  const out: RawQueryReply = { columns: [], bytes: buf.length };
+  while (r.pos < r.len) {
+    const tag = r.uint32();
+    const field = tag >>> 3;
+    if (field === 1 && (tag & 7) === WIRE_LEN) {
+      out.status = decode<MilvusStatus>('common.Status', lengthDelimited(r, buf));
+    } else if (field === 2 && (tag & 7) === WIRE_LEN) {
+      out.columns.push(parseColumn(lengthDelimited(r, buf)));
+    } else {
+      r.skipType(tag & 7);
+    }
+  }
+  return out;
+}
+
+/** Reads a column's name, type and whether it holds nulls, skipping its values. */
+export function parseColumn(bytes: Buffer): RawColumn {
+  const r = Reader.create(bytes);
+  const col: RawColumn = { name: '', type: 0, bytes, hasNulls: false };
+  while (r.pos < r.len) {
+    const tag = r.uint32();
+    const wire = tag & 7;
+    switch (tag >>> 3) {
+      case 1:
+        col.type = r.int32();
+        break;
+      case 2:
+        col.name = r.string();
+        break;
+      case 7:
+        // repeated bool valid_data: packed (one byte per row) or, from some encoders, unpacked.
+        if (wire === WIRE_LEN) {
+          if (lengthDelimited(r, bytes).includes(0)) col.hasNulls = true;
+        } else if (wire === WIRE_VARINT && !r.bool()) col.hasNulls = true;
+        break;
+      default:
+        r.skipType(wire);
+    }
+  }
+  return col;
+}
+
+function lengthDelimited(r: protobuf.Reader, buf: Buffer): Buffer {
+  const len = r.uint32();
+  const start = r.pos;
+  r.skip(len);
+  return buf.subarray(start, start + len);
+}
+
+export function decodeColumn(col: RawColumn): FieldData {
+  return decode<FieldData>('schema.FieldData', col.bytes);
+}
+
+export function encodeColumn(fd: FieldData): RawColumn {
+  return parseColumn(encode('schema.FieldData', fd));
+}
+
+export interface InsertHeader {
+  db_name: string;
+  collection_name: string;
+  partition_name?: string;
+  num_rows: number;
+}
+
+const FIELDS_DATA_TAG = (5 << 3) | WIRE_LEN; // InsertRequest.fields_data
+
+/**
+ * An InsertRequest from a header and pre-encoded columns. Protobuf parsers merge fields in any
+ * order, so the header is encoded normally and the columns are appended as they are: one copy of
+ * the column bytes, into the request buffer.
+ */
+export function encodeInsert(header: InsertHeader, columns: Buffer[]): Buffer {
+  const head = encode('InsertRequest', header);
+  const parts: Buffer[] = [head];
+  let total = head.length;
+  for (const c of columns) {
+    const prefix = Buffer.from(Writer.create().uint32(FIELDS_DATA_TAG).uint32(c.length).finish());
+    parts.push(prefix, c);
+    total += prefix.length + c.length;
+  }
+  return Buffer.concat(parts, total);
+}
+
+export interface RawMutationResult {
+  status?: MilvusStatus;
+  insertCount: number;
+}
+
+/** Reads status and insert count of a MutationResult, skipping the echo of every inserted key. */
+export function parseMutationResult(buf: Buffer): RawMutationResult {
+  const r = Reader.create(buf);
+  const out: RawMutationResult = { insertCount: 0 };
+  while (r.pos < r.len) {
+    const tag = r.uint32();
+    const field = tag >>> 3;
+    if (field === 1 && (tag & 7) === WIRE_LEN) {
+      out.status = decode<MilvusStatus>('common.Status', lengthDelimited(r, buf));
+    } else if (field === 6 && (tag & 7) === WIRE_VARINT) {
+      out.insertCount = Number(r.int64().toString());
+    } else {
+      r.skipType(tag & 7);
+    }
+  }
+  return out;
+}

@@ -183,6 +183,8 @@ export function formatZodError(err: z.ZodError, input?: unknown): string {
           : '';
       if (i.code === 'unrecognized_keys')
         return `${path}: unknown field(s) ${i.keys.map((k) => `"${k}"`).join(', ')}: remove or correct the name`;
+      if (i.code === 'invalid_type' && i.expected === 'int' && typeof value === 'number')
+        return `${path}: ${shown}is not a whole number: use one, e.g. ${Math.max(1, Math.round(value))}`;
       if (i.code === 'invalid_type' && (/received undefined/.test(i.message) || i.input === undefined))
         return `${path}: required field is missing: add ${String(i.path[i.path.length - 1] ?? 'it')}`;
       if (i.code === 'invalid_value' && i.values.length)
@@ -190,6 +192,11 @@ export function formatZodError(err: z.ZodError, input?: unknown): string {
       if (i.code === 'too_small' && i.origin === 'array')
         return `${path}: the list is empty: add at least ${i.minimum === 1 ? 'one' : String(i.minimum)} ${path === 'spec.collections' ? 'collection (- name: my_collection)' : 'entry'}`;
       if (i.code === 'invalid_format') return `${path}: ${shown}is not valid: ${i.message}`;
+      if ((i.code === 'too_small' || i.code === 'too_big') && i.origin === 'number') {
+        const bound = i.code === 'too_small' ? `at least ${i.minimum}` : `at most ${i.maximum}`;
+        return `${path}: ${shown}is out of range: use a number ${bound}`;
+      }
+
       return `${path}: ${i.message}`;
     })
     .join('; ');

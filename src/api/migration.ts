@@ -90,6 +90,15 @@ export const migrationSpec = z
       .describe(
         'After the copy: count(*) only, count plus a sample of rows compared field by field, or every row.',
       ),
+    parallelism: z
+      .number()
+      .int()
+      .min(1)
+      .max(32)
+      .default(1)
+      .describe(
+        'Shards of each large collection copied at once: the key space is split into ranges of equal row counts. More helps while both clusters have spare capacity.',
+      ),
     suspend: z
       .boolean()
       .default(false)

@@ -41,7 +41,9 @@ const program = new Command()
   .name('milvus-migrate')
   .description('Migrate Milvus collections between clusters: exact schema, every row, verified.')
   .version(productVersion(), '-v, --version')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // Usage mistakes are bad input like a bad YAML: exit 2 (commander would say 1).
+  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 
 program
   .command('plan')
@@ -88,11 +90,10 @@ program
   .option('--state-dir <dir>', 'where runs remember the target collections they created', undefined)
   .option(
     '-w, --workers <n>',
-    'shards of each collection copied in parallel (1-32; large collections only)',
+    'shards of each large collection copied in parallel (1-32; default: spec.parallelism)',
     parseWorkers,
-    1,
   )
-  .action(async (o: { file: string[]; output: string; stateDir?: string; workers: number }) => {
+  .action(async (o: { file: string[]; output: string; stateDir?: string; workers?: number }) => {
     const input = readInput(o.file);
     const view = new ProgressView();
     if (view.enabled && !process.env.LOG_LEVEL) logger.level = 'warn';
@@ -109,7 +110,7 @@ program
     const status = await runMigration(input, {
       state: stateStore(input, o.stateDir),
       signal: abort.signal,
-      workers: o.workers,
+      ...(o.workers ? { workers: o.workers } : {}),
       onStatus: (s) => {
         view.update(s);
         if (!view.enabled && Date.now() - lastLogged > 5000) {

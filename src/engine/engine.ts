@@ -22,7 +22,7 @@ import { compareAll, compareKeys, countBoth, KeySampler } from './verify.js';
 export interface EngineOptions {
   state: StateStore;
   mover?: RowMover;
-  /** Shards of each collection copied in parallel by the default mover. */
+  /** Shards of each collection copied in parallel by the default mover (default spec.parallelism). */
   workers?: number;
   log?: Logger;
   signal?: AbortSignal;
@@ -266,7 +266,7 @@ async function migrateCollection(
   changed();
   const sampler = new KeySampler(1000);
   const folded = new Map<string, number>();
-  const mover = opts.mover ?? new PassthroughMover({ workers: opts.workers ?? 1 });
+  const mover = opts.mover ?? new PassthroughMover({ workers: opts.workers ?? spec.parallelism });
   const result = await mover.copy({
     source,
     target,

@@ -101,7 +101,8 @@ export class RangeReader<T = FieldData[]> {
       const r = stack.pop()!;
       const n = await this.count(r);
       if (n === 0) continue;
-      if (n <= this.rowsPerPage) {
+      // A little over one page is read whole: splitting it would make two half pages.
+      if (n <= Math.min(MAX_QUERY_ROWS, Math.ceil(this.rowsPerPage * 1.25))) {
         const page = await this.readWhole(r, n);
         if (page) {
           yield page;
@@ -152,7 +153,7 @@ export class RangeReader<T = FieldData[]> {
     }
     if (rows) {
       const measured = bytes / rows;
-      this.rowsPerPage = clampRows(this.opts.pageBytes / Math.max(1, measured * 1.15));
+      this.rowsPerPage = clampRows(this.opts.pageBytes / Math.max(1, measured));
     }
     return { range: r, data, keys, bytes, counted: n, folded, unreadable: Math.min(unreadable, folded) };
   }

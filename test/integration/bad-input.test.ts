@@ -158,6 +158,8 @@ interface Case {
   files: () => string[];
   /** Replaces the -f arguments (e.g. a path that does not exist). */
   fileArgs?: () => string[];
+  /** More command-line arguments. */
+  args?: string[];
   setup?: () => Promise<void>;
   exit: 1 | 2;
   /** What is wrong … what to do. */
@@ -252,6 +254,19 @@ const CASES: Case[] = [
     files: () => withSecret(mig({ verify: 'fast' })),
     exit: 2,
     message: /spec\.verify: "fast" is not allowed: use one of count, sample, full/,
+  },
+  {
+    name: 'parallelism out of range',
+    files: () => withSecret(rawMig('  collections: [{name: books}]\n  parallelism: 0')),
+    exit: 2,
+    message: /spec\.parallelism: 0 is out of range: use a number at least 1/,
+  },
+  {
+    name: '--workers out of range',
+    files: () => withSecret(mig()),
+    args: ['--workers', '64'],
+    exit: 2,
+    message: /--workers .*"64" is not a whole number from 1 to 32/,
   },
   {
     name: 'two entries write the same target collection',
@@ -487,9 +502,12 @@ describe('bad input: refused with a message that says what is wrong and what to 
     const before = await snapshot();
     const stateDir = mkdtempSync(path.join(tmpdir(), 'mm-bad-state-'));
     const files = c.fileArgs?.() ?? c.files().flatMap((text) => ['-f', yamlFile(text)]);
-    const res = await runCli(['run', ...files, '--output', 'json', '--state-dir', stateDir], {
-      timeoutMs: 60_000,
-    });
+    const res = await runCli(
+      ['run', ...files, ...(c.args ?? []), '--output', 'json', '--state-dir', stateDir],
+      {
+        timeoutMs: 60_000,
+      },
+    );
     const out = `exit ${res.code}\n--- stdout\n${res.stdout.slice(-3000)}\n--- stderr\n${res.stderr.slice(-3000)}`;
 
     expect(res.code, out).toBe(c.exit);

@@ -234,6 +234,7 @@ const MIGRATION = {
     target: { endpoint: '10.0.0.2:19530', database: 'default' },
     collections: [{ name: 'books' }],
     verify: 'sample' as const,
+    parallelism: 1,
     suspend: false,
   },
 };

@@ -42,6 +42,8 @@ const program = new Command()
   .description('Migrate Milvus collections between clusters: exact schema, every row, verified.')
   .version(productVersion(), '-v, --version')
   .showHelpAfterError()
+  // One prefix for every message this program writes, as for bad YAML.
+  .configureOutput({ outputError: (str, write) => write(str.replace(/^error: /, 'milvus-migrate: ')) })
   // Usage mistakes are bad input like a bad YAML: exit 2 (commander would say 1).
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 

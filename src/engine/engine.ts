@@ -235,19 +235,15 @@ async function migrateCollection(
     await opts.state.save(state);
     log.info('target collection created');
   }
-  await ensureTargetShape(cp, model, target, log);
-  const kept = await describeTarget(target, cp.targetName, model.aliases);
-  const wanted: CollectionModel = {
-    ...model,
-    name: cp.targetName,
-    description: cp.description,
-    schema: cp.targetSchema!,
-  };
-  for (const w of diffModels(wanted, kept)) warnings.push(`target did not keep: ${w}`);
-  if (warnings.length) log.warn({ warnings }, 'target did not keep every schema element');
+  // A collection created by this run is filled before it is indexed and loaded: the target then
+  // spends no CPU on index builds and query nodes while rows stream in, and builds each index once.
+  // A resumed one is completed first, because finding what is missing needs count(*) and queries.
+  const fresh = !cp.resume;
+  if (fresh) await ensurePartitions(cp, target);
+  else await ensureTargetShape(cp, model, target, log);
 
   cs.phase = 'Copying';
-  const before = await target.count(cp.targetName);
+  const before = fresh ? 0 : await target.count(cp.targetName);
   const resume = before > 0;
   const pk = primaryField(model.schema);
   const regenerateKeys = pk.autoID && !acceptsExplicitKeys(model);
@@ -289,6 +285,16 @@ async function migrateCollection(
   });
   cs.copiedEntities = result.copied;
   log.info({ copied: result.copied, alreadyThere: result.alreadyThere, folded: result.folded }, 'copy done');
+  if (fresh) await ensureTargetShape(cp, model, target, log);
+  const kept = await describeTarget(target, cp.targetName, model.aliases);
+  const wanted: CollectionModel = {
+    ...model,
+    name: cp.targetName,
+    description: cp.description,
+    schema: cp.targetSchema!,
+  };
+  for (const w of diffModels(wanted, kept)) warnings.push(`target did not keep: ${w}`);
+  if (warnings.length) log.warn({ warnings }, 'target did not keep every schema element');
 
   cs.phase = 'Verifying';
   changed();
@@ -354,8 +360,7 @@ async function ensureTargetShape(
   log: Logger,
 ): Promise<void> {
   const name = cp.targetName;
-  const have = new Set(await target.showPartitions(name));
-  for (const p of cp.partitionsToCreate) if (!have.has(p)) await target.createPartition(name, p);
+  await ensurePartitions(cp, target);
   const indexes = await target.describeIndexes(name);
   const indexed = new Set(indexes.map((i) => i.field_name));
   for (const idx of model.indexes) {
@@ -376,6 +381,11 @@ async function ensureTargetShape(
     }
   }
   log.debug('target shape ensured');
+}
+
+async function ensurePartitions(cp: CollectionPlan, target: MilvusClient): Promise<void> {
+  const have = new Set(await target.showPartitions(cp.targetName));
+  for (const p of cp.partitionsToCreate) if (!have.has(p)) await target.createPartition(cp.targetName, p);
 }
 
 async function waitLoaded(target: MilvusClient, name: string): Promise<void> {

@@ -10,7 +10,16 @@ import type { MilvusClient } from '../adapters/milvus/client.js';
 import type { FieldData, FieldSchema, QueryRequestInput } from '../adapters/milvus/types.js';
 import { decodeColumn, type RawColumn } from '../adapters/milvus/wire.js';
 import { estimateBytes, pageRows, primaryKeys } from './columns.js';
-import { compareKeys, INT64_MAX, type Key, type KeyRange, matchAllExpr, rangeExpr } from './keys.js';
+import {
+  compareKeys,
+  INT64_MAX,
+  INT64_MIN,
+  type Key,
+  type KeyRange,
+  keyLiteral,
+  matchAllExpr,
+  rangeExpr,
+} from './keys.js';
 
 /** Milvus refuses offset + limit above 16384 (maxQueryResultWindow). */
 export const MAX_QUERY_ROWS = 16384;
@@ -32,6 +41,8 @@ export interface Page<T = FieldData[]> {
 export interface ReaderOptions {
   /** Target size of one page on the wire. */
   pageBytes: number;
+  /** A page read larger than this is not returned but split at its own keys and read again. */
+  maxPageBytes?: number;
   /** Estimated bytes per row before any page was measured. */
   estimatedRowBytes: number;
   /**
@@ -104,6 +115,10 @@ export class RangeReader<T = FieldData[]> {
       // A little over one page is read whole: splitting it would make two half pages.
       if (n <= Math.min(MAX_QUERY_ROWS, Math.ceil(this.rowsPerPage * 1.25))) {
         const page = await this.readWhole(r, n);
+        if (Array.isArray(page)) {
+          for (let i = page.length - 1; i >= 0; i--) stack.push(page[i]!);
+          continue;
+        }
         if (page) {
           yield page;
           continue;
@@ -117,19 +132,25 @@ export class RangeReader<T = FieldData[]> {
       }
       // Nothing to split at: every row of the range has one key (duplicates). Read it whole.
       const page = await this.readWhole(r, n, true);
-      if (page) yield page;
+      if (page && !Array.isArray(page)) yield page;
     }
   }
 
-  private async readWhole(r: KeyRange, n: number, unsplittable = false): Promise<Page<T> | undefined> {
+  /** The range's rows as one page; or smaller ranges when it came back too big; undefined when refused. */
+  private async readWhole(
+    r: KeyRange,
+    n: number,
+    unsplittable = false,
+  ): Promise<Page<T> | KeyRange[] | undefined> {
     let res: Fetched<T>;
+    const limit = Math.min(n, MAX_QUERY_ROWS);
     try {
       res = await this.fetch({
         collection_name: this.collection,
         expr: this.expr(r),
         output_fields: this.outputFields,
         partition_names: this.partitions,
-        params: { limit: Math.min(n, MAX_QUERY_ROWS) },
+        params: { limit },
         guaranteeTs: this.opts.guaranteeTs,
       });
     } catch (err) {
@@ -141,6 +162,19 @@ export class RangeReader<T = FieldData[]> {
     }
     const { data, keys, bytes } = res;
     const rows = keys.length;
+    if (rows === limit && n > limit) {
+      // Rows beyond the limit exist and were not returned: never count them as duplicates.
+      throw new Error(
+        `range ${this.expr(r)} of ${this.collection} holds ${n} rows but could not be split below ${limit}: stopping rather than skipping rows; please report this`,
+      );
+    }
+    if (this.opts.maxPageBytes && bytes > this.opts.maxPageBytes && rows > 1) {
+      const parts = cutAt(r, dedupeSorted(keys), Math.ceil(bytes / this.opts.pageBytes));
+      if (parts.length > 1) {
+        this.rowsPerPage = clampRows(this.opts.pageBytes / Math.max(1, bytes / rows));
+        return parts;
+      }
+    }
     let unreadable = 0;
     const folded = Math.max(0, n - rows);
     if (folded && typeof keys[0] !== 'string' && this.pk.data_type === 5 && r.hi === undefined) {
@@ -158,20 +192,39 @@ export class RangeReader<T = FieldData[]> {
     return { range: r, data, keys, bytes, counted: n, folded, unreadable: Math.min(unreadable, folded) };
   }
 
-  /** Splits a range at keys sampled from it (every part is non-empty); null if it cannot be split. */
-  private async split(r: KeyRange, n: number): Promise<KeyRange[] | null> {
+  private async sampleKeys(expr: string, n: number): Promise<Key[]> {
     const res = await this.source.query({
       collection_name: this.collection,
-      expr: this.expr(r),
+      expr,
       output_fields: [this.pk.name],
       partition_names: this.partitions,
-      // With iterator semantics Milvus returns the smallest matching keys (the sample is then sorted).
-      params: { limit: Math.min(n, MAX_QUERY_ROWS), iterator: 'True', reduce_stop_for_best: 'True' },
+      // Milvus returns the smallest matching keys for a plain limit (the sample is then sorted). Not
+      // with `reduce_stop_for_best`: that stops at a segment's end, sometimes after a single key.
+      params: { limit: Math.min(n, MAX_QUERY_ROWS) },
       guaranteeTs: this.opts.guaranteeTs,
     });
-    const serverOrder = res.fields_data.length ? primaryKeys(res.fields_data, this.pk.name) : [];
+    return res.fields_data.length ? primaryKeys(res.fields_data, this.pk.name) : [];
+  }
+
+  /** Splits a range at keys sampled from it (every part is non-empty); null if it cannot be split. */
+  private async split(r: KeyRange, n: number): Promise<KeyRange[] | null> {
+    const serverOrder = await this.sampleKeys(this.expr(r), n);
     const ascending = serverOrder.every((k, i) => i === 0 || compareKeys(serverOrder[i - 1]!, k) < 0);
-    const keys = dedupeSorted(serverOrder);
+    let keys = dedupeSorted(serverOrder);
+    if (keys.length === 1 && n > 1) {
+      // One key in the sample: either every row has it (duplicates), or the server returned too
+      // few keys. Only rows with other keys decide.
+      const others = `(${this.expr(r)}) and ${notKeyExpr(this.pk.name, keys[0]!)}`;
+      const more = await this.source.count(this.collection, others, this.partitions, this.opts.guaranteeTs);
+      if (more === 0) return null;
+      keys = dedupeSorted([...keys, ...(await this.sampleKeys(others, more))]);
+      if (keys.length <= 1) {
+        throw new Error(
+          `range ${this.expr(r)} of ${this.collection} counts ${more} rows with other keys than ${String(keys[0])} but no query returns them: stopping rather than skipping rows; please report this`,
+        );
+      }
+      return cutAt(r, keys, 2);
+    }
     if (keys.length <= 1) return null;
     // A sorted sample holds the smallest keys: cut every rowsPerPage keys for exact pages. An
     // unsorted one is spread over the range: cut so that each part holds about one page.
@@ -190,6 +243,24 @@ export class RangeReader<T = FieldData[]> {
     parts.push({ lo, hi: r.hi });
     return parts;
   }
+}
+
+/** Cuts a range into `parts` ranges at keys of it (sorted, distinct); every part holds one of them. */
+function cutAt(r: KeyRange, keys: Key[], parts: number): KeyRange[] {
+  const step = Math.max(1, Math.ceil(keys.length / Math.max(2, parts)));
+  const out: KeyRange[] = [];
+  let lo = r.lo;
+  for (let i = step; i < keys.length; i += step) {
+    out.push({ lo, hi: keys[i]! });
+    lo = keys[i]!;
+  }
+  out.push({ lo, hi: r.hi });
+  return out;
+}
+
+/** Every key but k; -2^63 is written as a bound because Milvus 2.3 cannot parse its literal. */
+function notKeyExpr(pk: string, k: Key): string {
+  return k === INT64_MIN ? `${pk} >= ${INT64_MIN + 1n}` : `${pk} != ${keyLiteral(k)}`;
 }
 
 function clampRows(x: number): number {

@@ -163,6 +163,8 @@ export class PassthroughMover implements RowMover {
       {
         // Every worker holds its own pages: share the memory budget.
         pageBytes: Math.max(1, Math.floor(this.opts.pageBytes / workers)),
+        // Insert requests are pages: a page above the cap is read again in parts, never decoded.
+        maxPageBytes: this.opts.maxInsertBytes,
         estimatedRowBytes: estimateRowBytes(job.model),
         guaranteeTs: job.readTs,
       },

@@ -263,6 +263,7 @@ async function migrateCollection(
   const sampler = new KeySampler(1000);
   const folded = new Map<string, number>();
   const mover = opts.mover ?? new PassthroughMover({ workers: opts.workers ?? spec.parallelism });
+  log.info({ resume, workers: opts.workers ?? spec.parallelism }, 'copy started');
   const result = await mover.copy({
     source,
     target,

@@ -100,6 +100,10 @@ export function jobManifest(
     },
     spec: {
       backoffLimit: 6,
+      // A replacement pod only once the old one has really stopped (not merely "terminating"), so
+      // that a killed or deleted copy pod and its successor never write to the target together.
+      // (Also the only value Kubernetes allows with a podFailurePolicy.)
+      podReplacementPolicy: 'Failed',
       // The engine retries transient errors itself: a Failed verdict (exit 1) is final.
       podFailurePolicy: {
         rules: [

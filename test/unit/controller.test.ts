@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { MigrationStatus } from '../../src/api/migration.js';
 import { applyPhaseConditions } from '../../src/api/status.js';
 import { type Action, decide, type Observed } from '../../src/controller/decide.js';
-import { jobManifest, jobName } from '../../src/controller/job.js';
+import { jobManifest, jobName, workerEnvFrom } from '../../src/controller/job.js';
 import {
   lastStatusIn,
   ownedTargets,
@@ -436,6 +436,7 @@ describe('the copy Job', () => {
       controller: true,
     });
     expect(j.spec?.backoffLimit).toBe(6);
+    expect(j.spec?.podReplacementPolicy).toBe('Failed');
     const pod = j.spec!.template.spec!;
     expect(pod.automountServiceAccountToken).toBe(false);
     expect(pod.securityContext).toMatchObject({
@@ -460,6 +461,14 @@ describe('the copy Job', () => {
     });
     expect(env.MM_TARGET_PASSWORD).toBeUndefined();
     expect(pod.volumes?.[0]?.secret).toMatchObject({ secretName: 'src', optional: true });
+  });
+
+  it('hands the controller’s MILVUS_MIGRATE_PAGE_BYTES (and nothing else) to the copy pods', () => {
+    const env = workerEnvFrom({ MILVUS_MIGRATE_PAGE_BYTES: '2000', NODE_OPTIONS: '--x', LOG_LEVEL: 'debug' });
+    expect(env).toEqual([{ name: 'MILVUS_MIGRATE_PAGE_BYTES', value: '2000' }]);
+    const c = jobManifest(MIGRATION, ['books'], 'img:1', env).spec!.template.spec!.containers[0]!;
+    expect(c.env?.find((e) => e.name === 'MILVUS_MIGRATE_PAGE_BYTES')?.value).toBe('2000');
+    expect(workerEnvFrom({})).toEqual([]);
   });
 
   it('keeps the pod label within 63 characters', () => {

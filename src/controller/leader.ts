@@ -116,18 +116,27 @@ export class LeaderElector {
 
   private async tick(): Promise<void> {
     if (this.stopped) return;
+    let becameLeader = false;
     try {
-      const won = await this.tryAcquireOrRenew();
-      if (won) {
+      if (await this.tryAcquireOrRenew()) {
         this.lastRenew = this.now();
-        if (!this.leading) {
-          this.leading = true;
-          log.info({ identity: this.identity }, 'became the leader');
-          await this.opts.onStartedLeading();
-        }
+        becameLeader = !this.leading;
+        this.leading = true;
       }
     } catch (err) {
       log.warn({ err: errorText(err) }, 'could not read or write the Lease');
+    }
+    if (becameLeader) {
+      log.info({ identity: this.identity }, 'became the leader');
+      try {
+        await this.opts.onStartedLeading();
+      } catch (err) {
+        // A leader that cannot work must not keep the Lease: step down (the process restarts).
+        log.error({ err: errorText(err) }, 'could not start reconciling as the leader; stepping down');
+        this.leading = false;
+        this.opts.onStoppedLeading();
+        return;
+      }
     }
     if (this.leading && this.now() - this.lastRenew > this.renewDeadlineMs) {
       // Another replica may take over after leaseDuration: stop before it can.

@@ -42,8 +42,8 @@ const KILLABLE: CollectionDef = {
     { name: 'vec', type: 'FloatVector', dim: 32 },
   ],
 };
-const KILL_ROWS = Number(process.env.MM_E2E_KILL_ROWS ?? 3000);
-const PAGE_BYTES = process.env.MM_E2E_PAGE_BYTES ?? '2000';
+const KILL_ROWS = Number(process.env.MM_E2E_KILL_ROWS ?? 2000);
+const PAGE_BYTES = process.env.MM_E2E_PAGE_BYTES ?? '4000';
 const CONTROLLER_NS = 'milvus-migrate';
 const LEASE = 'milvus-migrate-controller';
 const RERUN = 'migration.milvus.io/rerun';
@@ -113,30 +113,38 @@ function migration(name: string, spec: Record<string, unknown>): string {
   });
 }
 
-/** Rows copied so far according to the status (the pod's progress, patched every 5 s). */
-function copiedOf(o: Obj): number {
-  return (o.status?.collections ?? []).reduce((n, c) => n + c.copiedEntities, 0);
+/** Rows on the target now (0 while the collection is not there or not loaded yet). */
+async function targetRows(targetName: string): Promise<number> {
+  try {
+    if (!(await dstAdmin!.showCollections()).includes(targetName)) return 0;
+    return await dstAdmin!.count(targetName);
+  } catch {
+    return 0;
+  }
 }
 
-/** Waits until the copy is under way (some rows copied, not all), for a kill or a delete. */
-async function waitUntilMidCopy(name: string, total: number, timeoutMs = 120_000): Promise<number> {
+/**
+ * Waits until the copy is under way — rows on the target, not all — for a kill or a delete. Read on
+ * the target itself: the status lags by up to ~7 s (pod report + patch interval), and the resume
+ * after a kill costs time per page of the whole collection, so the copy is kept short.
+ */
+async function waitUntilMidCopy(name: string, targetName: string, timeoutMs = 120_000): Promise<number> {
   const t0 = Date.now();
   for (;;) {
-    const o = await getMigration(name);
-    const copied = copiedOf(o);
-    if (o.status?.phase === 'Succeeded' || copied >= total)
+    const n = await targetRows(targetName);
+    if (n >= KILL_ROWS || (n === 0 && (await getMigration(name)).status?.phase === 'Succeeded'))
       throw new Error(
         `${name} finished before it could be interrupted: make the copy slower (MM_E2E_PAGE_BYTES, MM_E2E_KILL_ROWS)`,
       );
-    if (copied > 0) {
-      console.log(`[e2e] ${name}: ${copied}/${total} rows copied after ${(Date.now() - t0) / 1000} s`);
-      return copied;
+    if (n > 0) {
+      console.log(`[e2e] ${name}: ${n}/${KILL_ROWS} rows on the target after ${(Date.now() - t0) / 1000} s`);
+      return n;
     }
     if (Date.now() - t0 > timeoutMs)
       throw new Error(
-        `${name}: no progress in ${timeoutMs / 1000} s: ${JSON.stringify(o.status)}\n${controllerLog.slice(-4000)}`,
+        `${name}: no rows on the target after ${timeoutMs / 1000} s: ${JSON.stringify((await getMigration(name)).status)}\n${controllerLog.slice(-4000)}`,
       );
-    await sleep(500);
+    await sleep(200);
   }
 }
 
@@ -484,7 +492,7 @@ let deployed: DeployObject[] = [];
         collections: [{ name: KILLABLE.name, targetName: 'kill_pod' }],
       }),
     );
-    await waitUntilMidCopy('podkill', KILL_ROWS);
+    await waitUntilMidCopy('podkill', 'kill_pod');
     const pods = await kn([
       'get',
       'pods',
@@ -526,7 +534,7 @@ let deployed: DeployObject[] = [];
           deletionPolicy: policy,
         }),
       );
-    await Promise.all([waitUntilMidCopy('del-drop', KILL_ROWS), waitUntilMidCopy('del-keep', KILL_ROWS)]);
+    await Promise.all([waitUntilMidCopy('del-drop', 'kill_drop'), waitUntilMidCopy('del-keep', 'kill_keep')]);
     await kn(['delete', 'mmig', 'del-drop', 'del-keep', '--wait=false']);
     const [dropSecs, keepSecs] = await Promise.all([
       waitGone(['mmig', 'del-drop'], 150_000),
@@ -657,7 +665,7 @@ let deployed: DeployObject[] = [];
         collections: [{ name: KILLABLE.name, targetName: 'kill_controller' }],
       }),
     );
-    await waitUntilMidCopy('incluster', KILL_ROWS);
+    await waitUntilMidCopy('incluster', 'kill_controller');
     const held = await lease(CONTROLLER_NS);
     console.log(`[e2e] Lease ${CONTROLLER_NS}/${LEASE}: holder ${held.holderIdentity}`);
     expect(held.holderIdentity?.startsWith(`${first}_`)).toBe(true);
@@ -698,5 +706,9 @@ let deployed: DeployObject[] = [];
     );
     const logs = await kc(['-n', CONTROLLER_NS, 'logs', 'deployment/milvus-migrate-controller']);
     expect(logs).not.toMatch(/forbidden/i);
+    console.log(
+      `[e2e] kubectl get milvusmigrations -o wide (all of this run)\n${await kn(['get', 'milvusmigrations', '-o', 'wide'])}\n` +
+        `[e2e] kubectl describe milvusmigration incluster\n${await kn(['describe', 'milvusmigration', 'incluster'])}`,
+    );
   }, 500_000);
 });

@@ -176,6 +176,7 @@ export function decide(o: Observed): Action[] {
     const reason = o.specReason ?? 'InvalidSpec';
     if (cur.phase === 'Failed' && stalledReason(cur) === reason && cur.observedGeneration === gen) return [];
     const s = withPhase(cur, 'Failed', reason, o.specError, gen);
+    withCollectionList(s, m, 'Pending');
     pushError(s, o.specError);
     return [
       { type: 'patchStatus', status: s },
@@ -239,6 +240,7 @@ export function decide(o: Observed): Action[] {
     const out: Action[] = [{ type: 'requeue', afterMs: 30_000 }];
     if (cur.phase !== 'Failed' || stalledReason(cur) !== 'SecretNotFound' || cur.observedGeneration !== gen) {
       const s = withPhase(cur, 'Failed', 'SecretNotFound', msg, gen);
+      withCollectionList(s, m, 'Pending');
       pushError(s, msg);
       out.unshift(
         { type: 'patchStatus', status: s },

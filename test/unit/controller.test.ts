@@ -229,6 +229,17 @@ describe('decide()', () => {
     const a = decide(observed({ specError: msg, specReason: 'CrossNamespaceSecret' }));
     expect(types(a)).toEqual(['patchStatus', 'event']);
     expect(cond(patched(a), 'Stalled')).toMatchObject({ status: 'True', reason: 'CrossNamespaceSecret' });
+    // The collections are listed (not started) when the spec could be read.
+    const withList = decide(
+      observed(
+        { specError: msg, specReason: 'CrossNamespaceSecret' },
+        { collections: [{ name: 'a', targetName: 'a' }] },
+      ),
+    );
+    expect(patched(withList)).toMatchObject({
+      collectionsDone: '0/1',
+      collections: [{ name: 'a', targetName: 'a', phase: 'Pending', copiedEntities: 0 }],
+    });
     expect(a[1]).toMatchObject({ eventType: 'Warning', reason: 'CrossNamespaceSecret' });
     expect(
       decide(observed({ specError: msg, specReason: 'CrossNamespaceSecret' }, { status: patched(a) })),

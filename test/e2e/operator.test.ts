@@ -47,6 +47,7 @@ const PAGE_BYTES = process.env.MM_E2E_PAGE_BYTES ?? '4000';
 const CONTROLLER_NS = 'milvus-migrate';
 const LEASE = 'milvus-migrate-controller';
 const RERUN = 'migration.milvus.io/rerun';
+const CLEANUP_TIMEOUT_S = 20;
 
 const kn = (args: string[], input?: string, timeoutMs?: number) => kc(['-n', NS, ...args], input, timeoutMs);
 
@@ -190,6 +191,38 @@ async function waitGone(args: string[], timeoutMs: number): Promise<number> {
   return (Date.now() - t0) / 1000;
 }
 
+/**
+ * A TCP relay to the target on all interfaces (copy pods reach it at HOST_IP): closing it makes the
+ * target unreachable mid-run without stopping the shared test server.
+ */
+async function relayTo(port: number): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(port, '127.0.0.1');
+    for (const [a, b] of [
+      [client, upstream],
+      [upstream, client],
+    ] as const) {
+      sockets.add(a);
+      a.pipe(b);
+      a.on('error', () => b.destroy());
+      a.on('close', () => {
+        sockets.delete(a);
+        b.destroy();
+      });
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '0.0.0.0', r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        for (const s of sockets) s.destroy();
+      }),
+  };
+}
+
 const srcSpec = () => ({ endpoint: `${HOST_IP}:${src!.port}`, secretRef: { name: 'src-milvus' } });
 const dstSpec = () => ({ endpoint: `${HOST_IP}:${dst!.port}` });
 
@@ -275,6 +308,8 @@ let deployed: DeployObject[] = [];
         MM_HEALTH_PORT: String(healthPort),
         MM_METRICS_PORT: String(metricsPort),
         MILVUS_MIGRATE_PAGE_BYTES: PAGE_BYTES,
+        // Short, so that the unreachable-target deletion case takes seconds, not minutes.
+        MM_CLEANUP_TIMEOUT_SECONDS: String(CLEANUP_TIMEOUT_S),
         LOG_LEVEL: 'debug',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -565,6 +600,42 @@ let deployed: DeployObject[] = [];
     srcAdmin.close();
     console.log(`[e2e] delete: ${(Date.now() - t0) / 1000} s in all`);
   }, 400_000);
+
+  it('a deletion never hangs: target unreachable → the time box ends it, a Warning Event names what is left', async () => {
+    const t0 = Date.now();
+    const relay = await relayTo(dst!.port);
+    await kn(
+      ['apply', '-f', '-'],
+      migration('unreachable', {
+        source: srcSpec(),
+        target: { endpoint: `${HOST_IP}:${relay.port}` },
+        collections: [{ name: KILLABLE.name, targetName: 'kill_unreachable' }],
+        deletionPolicy: 'DropIncomplete',
+      }),
+    );
+    await waitUntilMidCopy('unreachable', 'kill_unreachable');
+    await relay.close();
+    const tDelete = Date.now();
+    await kn(['delete', 'mmig', 'unreachable', '--wait=false']);
+    const secs = await waitGone(['mmig', 'unreachable'], 150_000);
+    console.log(`[e2e] unreachable: gone ${secs} s after the delete (time box ${CLEANUP_TIMEOUT_S} s)`);
+    // It did try for the whole time box, then let go.
+    expect(Date.now() - tDelete).toBeGreaterThanOrEqual(CLEANUP_TIMEOUT_S * 1000);
+    const events = await kn([
+      'get',
+      'events',
+      '--field-selector',
+      'involvedObject.name=unreachable',
+      '-o',
+      'jsonpath={range .items[*]}{.reason}: {.message}{"\\n"}{end}',
+    ]);
+    console.log(`[e2e] unreachable: events\n${events}`);
+    expect(events).toMatch(/CleanupTimedOut: .*"kill_unreachable" may be left partly written/);
+    // Left as it was (the target was unreachable); the source untouched.
+    expect(await dstAdmin!.showCollections()).toContain('kill_unreachable');
+    await waitGone(['job', 'unreachable-copy'], 60_000);
+    console.log(`[e2e] unreachable: ${(Date.now() - t0) / 1000} s in all`);
+  }, 300_000);
 
   it('suspend stops the copy Job (Canceled); resume finishes it without duplicates', async () => {
     await kn(

@@ -148,6 +148,15 @@ export function checkSpec(m: MilvusMigration): void {
   // The schema's pattern is loose (e.g. "host:19530x" passes it): parse as the client will.
   parseEndpoint(m.spec.source.endpoint, 'spec.source');
   parseEndpoint(m.spec.target.endpoint, 'spec.target');
+  const ns = m.metadata.namespace;
+  for (const side of ['source', 'target'] as const) {
+    const other = m.spec[side].secretRef?.namespace;
+    if (other !== undefined && other !== '' && other !== ns)
+      throw new UserError(
+        `spec.${side}.secretRef.namespace "${other}" is not the migration's namespace "${ns}": Secrets are only read from the migration's own namespace. Copy the Secret into namespace "${ns}", then delete this MilvusMigration and create it again without secretRef.namespace (source and target cannot change once it exists)`,
+        'CrossNamespaceSecret',
+      );
+  }
   const seen = new Map<string, string>();
   const sources = new Set<string>();
   for (const c of m.spec.collections) {

@@ -33,6 +33,16 @@ const secretRef = z
       .describe(
         "Name of a Secret in the migration's own namespace with keys username+password or token; optional ca.crt, tls.crt, tls.key.",
       ),
+    // An explicit field rather than an unknown one: the API server would silently prune an unknown
+    // `namespace` key (clients without strict field validation get no error at all), and the user
+    // would think another namespace's Secret was used. Kept, it is refused with a clear reason.
+    namespace: z
+      .string()
+      .max(63)
+      .optional()
+      .describe(
+        "Leave empty. Secrets are only read from the migration's own namespace; any other namespace here is refused (status reason CrossNamespaceSecret).",
+      ),
   })
   .strict();
 
@@ -74,6 +84,8 @@ export const collectionSpec = z
   .strict();
 
 export const VERIFY_MODES = ['count', 'sample', 'full'] as const;
+export const DELETION_POLICIES = ['Retain', 'DropIncomplete'] as const;
+export type DeletionPolicy = (typeof DELETION_POLICIES)[number];
 
 export const migrationSpec = z
   .object({
@@ -103,6 +115,15 @@ export const migrationSpec = z
       .boolean()
       .default(false)
       .describe('Stop the copy and keep what was copied; set back to false to resume.'),
+    deletionPolicy: z
+      .enum(DELETION_POLICIES)
+      .default('Retain')
+      .describe(
+        'What happens to the target when this MilvusMigration is deleted (its copy Job is always stopped first). ' +
+          'Retain: leave every target collection as it is, partly copied ones included. ' +
+          'DropIncomplete: drop the target collections this migration created and that did not reach Succeeded; ' +
+          'collections that existed before, and succeeded ones, are never dropped. The source is never written.',
+      ),
   })
   .strict();
 
@@ -174,6 +195,13 @@ export const migrationStatus = z.object({
   collectionsDone: z.string().max(32).optional().describe('Collections finished / total, e.g. "1/2".'),
   collections: z.array(collectionStatus).optional(),
   conditions: z.array(condition).optional(),
+  lastRerun: z
+    .string()
+    .max(253)
+    .optional()
+    .describe(
+      'The value of the migration.milvus.io/rerun annotation the controller last started a copy Job for.',
+    ),
   errors: z
     .array(errorEntry)
     .max(MAX_STATUS_ERRORS_BOUND)

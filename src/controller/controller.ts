@@ -3,7 +3,8 @@
  * observe → decide (pure, decide.ts) → act. Level-triggered: every reconcile re-reads the object,
  * its Secrets' existence, its Job and the copy pod's last reported status; a periodic resync covers
  * missed events. The copy itself runs in a Job (worker.ts); pods get no API access and report
- * progress through `MMSTATUS` lines in their log.
+ * progress through `MMSTATUS` lines in their log. Only the holder of the leader Lease (leader.ts)
+ * watches and reconciles; every replica serves /healthz, /readyz and /metrics.
  */
 import http from 'node:http';
 import type { V1Job } from '@kubernetes/client-node';
@@ -12,15 +13,26 @@ import { MilvusClient } from '../adapters/milvus/client.js';
 import { checkSpec, credentialsFromSecret, formatZodError } from '../api/input.js';
 import {
   API_VERSION_FULL,
+  DELETION_POLICIES,
+  type DeletionPolicy,
   KIND,
   type MigrationStatus,
+  type MilvusMigration,
   migrationStatus,
   milvusMigration,
 } from '../api/migration.js';
 import { applyPhaseConditions } from '../api/status.js';
 import { errorText, reasonOf } from '../engine/engine.js';
 import { logger } from '../util/logger.js';
-import { type Action, decide, type Observed, type ObservedJob } from './decide.js';
+import {
+  type Action,
+  DEFAULT_CLEANUP_TIMEOUT_MS,
+  decide,
+  FINALIZER,
+  type Observed,
+  type ObservedJob,
+  RERUN_ANNOTATION,
+} from './decide.js';
 import {
   DEFAULT_IMAGE,
   jobManifest,
@@ -29,7 +41,10 @@ import {
   MANAGER,
   NAME_LABEL,
   OWNED_TARGETS_ANNOTATION,
+  workerEnvFrom,
 } from './job.js';
+import { controllerNamespace, LeaderElector } from './leader.js';
+import { ControllerMetrics, type MigrationFigures } from './metrics.js';
 import { WorkQueue } from './queue.js';
 import { lastStatusIn, STATUS_PREFIX } from './worker.js';
 
@@ -38,10 +53,18 @@ export const RESYNC_MS = 30_000;
 
 export interface ControllerOptions {
   kube?: Kube;
+  /** The one namespace to watch (all when undefined). */
   namespace?: string;
   image?: string;
   healthPort?: number;
+  metricsPort?: number;
   resyncMs?: number;
+  /** Where the leader Lease lives: the controller's own namespace. */
+  leaseNamespace?: string;
+  leaseDurationMs?: number;
+  cleanupTimeoutMs?: number;
+  /** Leadership lost without a shutdown: the caller must stop the process (a fresh start re-campaigns). */
+  onLostLeadership?: () => void;
 }
 
 class Conflict extends Error {}
@@ -68,11 +91,14 @@ export class Controller {
   private readonly image: string;
   private readonly lastProgress = new Map<string, number>();
   private informers: { stop(): Promise<void> }[] = [];
+  private migrationCache?: { list(): readonly MigrationObject[] };
   private resync?: NodeJS.Timeout;
   private server?: http.Server;
   private ready = false;
   private stopping = false;
   private keys = new Set<string>();
+  readonly metrics: ControllerMetrics;
+  readonly elector: LeaderElector;
 
   constructor(private readonly opts: ControllerOptions = {}) {
     this.kube = opts.kube ?? new Kube();
@@ -82,12 +108,51 @@ export class Controller {
       (key, err, retryMs) =>
         log.warn({ key, retryMs, err: errorText(err) }, 'reconcile failed; retrying with back-off'),
     );
+    this.metrics = new ControllerMetrics({
+      queueDepth: () => this.queue.depth,
+      isLeader: () => this.elector.isLeader,
+      migrations: () => this.figures(),
+    });
+    this.elector = new LeaderElector(this.kube.kc, {
+      namespace: opts.leaseNamespace ?? controllerNamespace(process.env, this.kube.kc),
+      ...(opts.leaseDurationMs ? { leaseDurationMs: opts.leaseDurationMs } : {}),
+      onStartedLeading: () => this.startReconciling(),
+      onStoppedLeading: () => {
+        this.stopReconciling().finally(() => (opts.onLostLeadership ?? (() => process.exit(1)))());
+      },
+    });
   }
 
+  /**
+   * Serves health and metrics and campaigns for the Lease; reconciling starts once leading.
+   * /readyz is 200 on every replica that runs (a follower is healthy, and ready to take over), so a
+   * rolling update is never blocked by the election; milvus_migrate_leader says who leads.
+   */
   async start(): Promise<void> {
-    const ns = this.opts.namespace;
     this.startHealth(this.opts.healthPort ?? 8081);
+    this.metrics.listen(this.opts.metricsPort ?? 8080);
+    this.elector.start();
+    this.ready = true;
+  }
+
+  private figures(): MigrationFigures[] {
+    return (this.migrationCache?.list() ?? []).map((o) => {
+      const s = migrationStatus.safeParse(o.status ?? {});
+      const cs = s.success ? (s.data.collections ?? []) : [];
+      return {
+        namespace: o.metadata?.namespace ?? '',
+        name: o.metadata?.name ?? '',
+        ...(s.success && s.data.phase ? { phase: s.data.phase } : {}),
+        copied: cs.reduce((n, c) => n + c.copiedEntities, 0),
+        total: cs.reduce((n, c) => n + (c.sourceEntities ?? 0), 0),
+      };
+    });
+  }
+
+  private async startReconciling(): Promise<void> {
+    const ns = this.opts.namespace;
     const migrations = this.kube.migrationInformer(ns);
+    this.migrationCache = migrations;
     const key = (o: { metadata?: { namespace?: string; name?: string } }) =>
       `${o.metadata?.namespace}/${o.metadata?.name}`;
     const onMigration = (o: MigrationObject) => {
@@ -127,17 +192,25 @@ export class Controller {
     this.resync = setInterval(() => {
       for (const k of this.keys) this.queue.add(k);
     }, this.opts.resyncMs ?? RESYNC_MS);
-    this.ready = true;
-    log.info({ namespace: ns ?? '(all)', image: this.image }, 'controller started');
+    log.info({ namespace: ns ?? '(all)', image: this.image }, 'controller started reconciling');
   }
 
-  async stop(): Promise<void> {
+  private async stopReconciling(): Promise<void> {
     this.stopping = true;
-    this.ready = false;
     if (this.resync) clearInterval(this.resync);
     this.queue.stop();
     await Promise.allSettled(this.informers.map((i) => i.stop()));
-    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+  }
+
+  /** Stops reconciling, releases the Lease (a successor need not wait for it to expire), closes servers. */
+  async stop(): Promise<void> {
+    this.ready = false;
+    await this.stopReconciling();
+    await this.elector.stop();
+    await Promise.all([
+      new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r())),
+      this.metrics.close(),
+    ]);
     log.info('controller stopped');
   }
 
@@ -157,14 +230,16 @@ export class Controller {
 
   /** One reconcile; returns when to look again (ms), if at all. Retries conflicts at once. */
   async reconcile(key: string): Promise<number | undefined> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.reconcileOnce(key);
-      } catch (err) {
-        if (err instanceof Conflict && attempt < 3) continue;
-        throw err;
+    return this.metrics.observe(async () => {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await this.reconcileOnce(key);
+        } catch (err) {
+          if (err instanceof Conflict && attempt < 3) continue;
+          throw err;
+        }
       }
-    }
+    });
   }
 
   private async reconcileOnce(key: string): Promise<number | undefined> {
@@ -191,7 +266,9 @@ export class Controller {
         ownedTargets = undefined;
       }
     }
-    const spec = (obj.spec ?? {}) as { suspend?: unknown };
+    const spec = (obj.spec ?? {}) as { suspend?: unknown; deletionPolicy?: unknown };
+    const policy = DELETION_POLICIES.find((p) => p === spec.deletionPolicy) ?? 'Retain';
+    const rerun = meta.annotations?.[RERUN_ANNOTATION];
     const o: Observed = {
       migration: {
         name,
@@ -200,61 +277,78 @@ export class Controller {
         generation: meta.generation ?? 1,
         ...(meta.resourceVersion ? { resourceVersion: meta.resourceVersion } : {}),
         deleting: Boolean(meta.deletionTimestamp),
+        ...(meta.deletionTimestamp ? { deletionTimestamp: new Date(meta.deletionTimestamp).getTime() } : {}),
+        finalizer: (meta.finalizers ?? []).includes(FINALIZER),
+        deletionPolicy: policy as DeletionPolicy,
         suspend: spec.suspend === true,
         status: parsedStatus.success ? parsedStatus.data : {},
         ...(ownedTargets ? { ownedTargets } : {}),
+        ...(rerun !== undefined ? { rerun } : {}),
       },
       missingSecrets: [],
       now: Date.now(),
       lastProgressPatch: this.lastProgress.get(`${namespace}/${name}`) ?? 0,
+      cleanupTimeoutMs: this.opts.cleanupTimeoutMs ?? DEFAULT_CLEANUP_TIMEOUT_MS,
     };
+    // The Job first: a deletion needs it whatever the spec says.
+    await this.observeJob(o, meta.uid);
     const parsed = milvusMigration.safeParse({ ...obj, apiVersion: API_VERSION_FULL, kind: KIND });
     if (!parsed.success) {
       o.specError = formatZodError(parsed.error, obj);
       return o;
     }
+    o.migration.collections = parsed.data.spec.collections.map((c) => ({
+      name: c.name,
+      targetName: c.targetName ?? c.name,
+    }));
     try {
       checkSpec(parsed.data);
     } catch (err) {
       o.specError = errorText(err);
+      o.specReason = reasonOf(err);
       return o;
     }
+    if (o.migration.deleting) return o;
     const refs = new Set(
       [parsed.data.spec.source.secretRef?.name, parsed.data.spec.target.secretRef?.name].filter(
         (n): n is string => Boolean(n),
       ),
     );
     for (const ref of refs) {
-      // Only ever the migration's own namespace.
+      // Only ever the migration's own namespace (checkSpec refused any other).
       if (!(await this.kube.getSecret(namespace, ref))) o.missingSecrets.push(ref);
     }
+    return o;
+  }
+
+  private async observeJob(o: Observed, uid: string | undefined): Promise<void> {
+    const { namespace, name } = o.migration;
     const job = await this.kube.getJob(namespace, jobName(name));
-    if (job?.metadata?.ownerReferences?.some((r) => r.uid === meta.uid)) {
-      const conds = job.status?.conditions ?? [];
-      const on = (t: string) => conds.find((c) => c.type === t && c.status === 'True');
-      const failed = on('Failed');
-      const oj: ObservedJob = {
-        name: job.metadata!.name!,
-        uid: job.metadata!.uid!,
-        deleting: Boolean(job.metadata?.deletionTimestamp),
-        complete: Boolean(on('Complete')),
-        failed: Boolean(failed),
-        ...(failed
-          ? { failureMessage: `${failed.reason ?? ''}${failed.message ? `: ${failed.message}` : ''}` }
-          : {}),
-      };
-      o.job = oj;
-      const pod = await this.kube.newestPod(namespace, oj.uid);
-      if (pod?.metadata?.name && pod.status?.phase !== 'Pending') {
-        const text = await this.kube.podLog(namespace, pod.metadata.name, 50);
-        if (text) {
-          const s = lastStatusIn(text);
-          if (s) o.podStatus = s;
-          o.podErrors = errorLines(text);
-        }
+    if (!job?.metadata?.ownerReferences?.some((r) => r.uid === uid)) return;
+    const conds = job.status?.conditions ?? [];
+    const on = (t: string) => conds.find((c) => c.type === t && c.status === 'True');
+    const failed = on('Failed');
+    const oj: ObservedJob = {
+      name: job.metadata!.name!,
+      uid: job.metadata!.uid!,
+      deleting: Boolean(job.metadata?.deletionTimestamp),
+      complete: Boolean(on('Complete')),
+      failed: Boolean(failed),
+      ...(failed
+        ? { failureMessage: `${failed.reason ?? ''}${failed.message ? `: ${failed.message}` : ''}` }
+        : {}),
+    };
+    o.job = oj;
+    if (o.migration.deleting) return;
+    const pod = await this.kube.newestPod(namespace, oj.uid);
+    if (pod?.metadata?.name && pod.status?.phase !== 'Pending') {
+      const text = await this.kube.podLog(namespace, pod.metadata.name, 50);
+      if (text) {
+        const s = lastStatusIn(text);
+        if (s) o.podStatus = s;
+        o.podErrors = errorLines(text);
       }
     }
-    return o;
   }
 
   private async act(obj: MigrationObject, o: Observed, actions: Action[]): Promise<number | undefined> {
@@ -265,8 +359,30 @@ export class Controller {
     let resourceVersion = meta.resourceVersion;
     let requeue: number | undefined;
     const involved = { namespace: ns, name, uid: meta.uid ?? '' };
+    const patchMeta = async (metadata: Record<string, unknown>) => {
+      try {
+        const res = await this.kube.patchMigration(ns, name, { metadata: { resourceVersion, ...metadata } });
+        resourceVersion = res.metadata?.resourceVersion;
+      } catch (err) {
+        if (statusCode(err) === 409) throw new Conflict('conflict');
+        if (statusCode(err) === 404) return; // gone already: nothing left to do
+        throw err;
+      }
+    };
     for (const a of actions) {
       switch (a.type) {
+        case 'addFinalizer':
+          await patchMeta({ finalizers: [...(meta.finalizers ?? []), FINALIZER] });
+          log.info({ key }, 'added the finalizer');
+          requeue = 0;
+          break;
+        case 'removeFinalizer':
+          await patchMeta({ finalizers: (meta.finalizers ?? []).filter((f) => f !== FINALIZER) });
+          log.info({ key, deletionPolicy: o.migration.deletionPolicy }, 'removed the finalizer');
+          break;
+        case 'dropTargets':
+          await this.dropTargets(obj, a.names, involved);
+          break;
         case 'computeOwnedTargets': {
           const owned = await this.computeOwnedTargets(obj, o);
           try {
@@ -286,13 +402,13 @@ export class Controller {
         }
         case 'createJob': {
           const m = milvusMigration.parse({ ...obj, apiVersion: API_VERSION_FULL, kind: KIND });
-          await this.kube.createJob(jobManifest(m, a.ownedTargets, this.image));
+          await this.kube.createJob(jobManifest(m, a.ownedTargets, this.image, workerEnvFrom()));
           log.info({ key, job: jobName(name) }, 'created the copy Job');
           break;
         }
         case 'deleteJob':
-          await this.kube.deleteJob(ns, a.name);
-          log.info({ key, job: a.name }, 'deleted the copy Job');
+          await this.kube.deleteJob(ns, a.name, a.propagation);
+          log.info({ key, job: a.name, propagation: a.propagation ?? 'Background' }, 'deleted the copy Job');
           break;
         case 'patchStatus': {
           try {
@@ -322,26 +438,71 @@ export class Controller {
     return requeue;
   }
 
+  /** A client of the target (never the source), with the credentials of its Secret. */
+  private async targetClient(m: MilvusMigration): Promise<MilvusClient> {
+    const t = m.spec.target;
+    let credentials: ReturnType<typeof credentialsFromSecret> | undefined;
+    if (t.secretRef) {
+      // The migration's own namespace only.
+      const s = await this.kube.getSecret(m.metadata.namespace, t.secretRef.name);
+      const data: Record<string, Buffer> = {};
+      for (const [k, v] of Object.entries(s?.data ?? {})) data[k] = Buffer.from(v, 'base64');
+      credentials = credentialsFromSecret(data, `Secret "${t.secretRef.name}"`);
+    }
+    return new MilvusClient({
+      side: 'target',
+      endpoint: t.endpoint,
+      database: t.database,
+      ...(credentials ? { credentials } : {}),
+      ...(t.tls ? { tls: t.tls } : {}),
+      timeoutMs: 15_000,
+    });
+  }
+
+  /**
+   * deletionPolicy DropIncomplete: drops those of `names` (owned, not Succeeded) that exist on the
+   * target. A failure is an Event and a retry with back-off; decide() gives up after the time box.
+   */
+  private async dropTargets(
+    obj: MigrationObject,
+    names: string[],
+    involved: { namespace: string; name: string; uid: string },
+  ): Promise<void> {
+    const key = `${involved.namespace}/${involved.name}`;
+    try {
+      const m = milvusMigration.parse({ ...obj, apiVersion: API_VERSION_FULL, kind: KIND });
+      const client = await this.targetClient(m);
+      const dropped: string[] = [];
+      try {
+        const existing = new Set(await client.showCollections());
+        for (const n of names.filter((x) => existing.has(x))) {
+          await client.dropCollection(n);
+          dropped.push(n);
+        }
+      } finally {
+        client.close();
+      }
+      const msg = dropped.length
+        ? `deletionPolicy DropIncomplete: dropped the unfinished target collection${dropped.length > 1 ? 's' : ''} ${dropped.map((d) => `"${d}"`).join(', ')}`
+        : 'deletionPolicy DropIncomplete: no unfinished target collection existed; nothing dropped';
+      log.info({ key, dropped }, msg);
+      await this.kube
+        .event(involved, 'Normal', 'TargetsDropped', msg)
+        .catch((err: unknown) => log.warn({ key, err: errorText(err) }, 'could not record an event'));
+    } catch (err) {
+      const msg = `deletionPolicy DropIncomplete: could not drop ${names.map((d) => `"${d}"`).join(', ')} on the target (${errorText(err)}); retrying until the deletion time box ends`;
+      await this.kube
+        .event(involved, 'Warning', 'CleanupFailed', msg)
+        .catch((e: unknown) => log.warn({ key, err: errorText(e) }, 'could not record an event'));
+      throw err;
+    }
+  }
+
   /** Target collections that do not exist yet: the ones this migration may create and resume. */
   private async computeOwnedTargets(obj: MigrationObject, o: Observed): Promise<string[]> {
     const m = milvusMigration.parse({ ...obj, apiVersion: API_VERSION_FULL, kind: KIND });
-    const t = m.spec.target;
-    let credentials: ReturnType<typeof credentialsFromSecret> | undefined;
     try {
-      if (t.secretRef) {
-        const s = await this.kube.getSecret(m.metadata.namespace, t.secretRef.name);
-        const data: Record<string, Buffer> = {};
-        for (const [k, v] of Object.entries(s?.data ?? {})) data[k] = Buffer.from(v, 'base64');
-        credentials = credentialsFromSecret(data, `Secret "${t.secretRef.name}"`);
-      }
-      const client = new MilvusClient({
-        side: 'target',
-        endpoint: t.endpoint,
-        database: t.database,
-        ...(credentials ? { credentials } : {}),
-        ...(t.tls ? { tls: t.tls } : {}),
-        timeoutMs: 15_000,
-      });
+      const client = await this.targetClient(m);
       try {
         const existing = new Set(await client.showCollections());
         return m.spec.collections.map((c) => c.targetName ?? c.name).filter((n) => !existing.has(n));
@@ -368,6 +529,13 @@ export async function runController(opts: ControllerOptions = {}): Promise<void>
     ...opts,
     ...(process.env.WATCH_NAMESPACE ? { namespace: process.env.WATCH_NAMESPACE } : {}),
     healthPort: Number(process.env.MM_HEALTH_PORT ?? 8081),
+    metricsPort: Number(process.env.MM_METRICS_PORT ?? 8080),
+    ...(process.env.MM_CLEANUP_TIMEOUT_SECONDS
+      ? { cleanupTimeoutMs: Number(process.env.MM_CLEANUP_TIMEOUT_SECONDS) * 1000 }
+      : {}),
+    ...(process.env.MM_LEASE_DURATION_SECONDS
+      ? { leaseDurationMs: Number(process.env.MM_LEASE_DURATION_SECONDS) * 1000 }
+      : {}),
   });
   const shutdown = (sig: string) => {
     log.info({ signal: sig }, 'stopping');

@@ -23,7 +23,23 @@ export function jobName(name: string): string {
   return `${name.slice(0, 45).replace(/[-.]+$/, '')}-${h}-copy`;
 }
 
-export function jobManifest(m: MilvusMigration, ownedTargets: string[], image = DEFAULT_IMAGE): V1Job {
+/**
+ * Settings of the controller's own environment handed on to the copy pods. Only these: the
+ * controller's operator chooses them, never the author of a MilvusMigration. MILVUS_MIGRATE_PAGE_BYTES
+ * caps the bytes of one copied page (tuning; the e2e tests make copies slow enough to interrupt).
+ */
+export const WORKER_ENV_PASSTHROUGH = ['MILVUS_MIGRATE_PAGE_BYTES'] as const;
+
+export function workerEnvFrom(env: Record<string, string | undefined> = process.env): V1EnvVar[] {
+  return WORKER_ENV_PASSTHROUGH.filter((n) => env[n]).map((name) => ({ name, value: env[name]! }));
+}
+
+export function jobManifest(
+  m: MilvusMigration,
+  ownedTargets: string[],
+  image = DEFAULT_IMAGE,
+  extraEnv: V1EnvVar[] = [],
+): V1Job {
   const meta = m.metadata;
   const env: V1EnvVar[] = [
     {
@@ -36,6 +52,7 @@ export function jobManifest(m: MilvusMigration, ownedTargets: string[], image = 
       }),
     },
     { name: 'MM_OWNED_TARGETS', value: JSON.stringify(ownedTargets) },
+    ...extraEnv,
   ];
   const volumes: V1Volume[] = [];
   const mounts: V1VolumeMount[] = [];
@@ -83,6 +100,10 @@ export function jobManifest(m: MilvusMigration, ownedTargets: string[], image = 
     },
     spec: {
       backoffLimit: 6,
+      // A replacement pod only once the old one has really stopped (not merely "terminating"), so
+      // that a killed or deleted copy pod and its successor never write to the target together.
+      // (Also the only value Kubernetes allows with a podFailurePolicy.)
+      podReplacementPolicy: 'Failed',
       // The engine retries transient errors itself: a Failed verdict (exit 1) is final.
       podFailurePolicy: {
         rules: [

@@ -66,6 +66,11 @@ export class WorkQueue {
     this.timers.clear();
   }
 
+  /** Keys scheduled and not yet running (the queue depth metric). */
+  get depth(): number {
+    return this.timers.size;
+  }
+
   get idle(): boolean {
     return this.running.size === 0;
   }

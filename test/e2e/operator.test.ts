@@ -4,10 +4,14 @@
  * namespace), the copy Jobs run the project's image in the cluster and reach two real Milvus
  * servers on this machine (source with authentication). Skipped without KUBECONFIG (or with
  * MM_SKIP_CLUSTER). Environment as in test/e2e/cluster.test.ts (KUBECTL, MM_IMAGE, MM_HOST_IP).
+ *
+ * The controller hands MILVUS_MIGRATE_PAGE_BYTES to its copy pods: small pages here make a copy of
+ * KILL_ROWS rows take long enough to kill pods, the controller, or delete the object mid-run.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
@@ -15,10 +19,11 @@ import type { MilvusClient } from '../../src/adapters/milvus/client.js';
 import { CRD_FILE, CRD_NAME } from '../../src/api/crd.js';
 import { API_VERSION_FULL, KIND, type MigrationStatus } from '../../src/api/migration.js';
 import { ensureBuilt } from '../support/cli.js';
-import { PARTITION_KEY, seedPartitionKey } from '../support/fixtures.js';
+import { sdkRows } from '../support/compare.js';
+import { PARTITION_KEY, rng, seedPartitionKey, vector } from '../support/fixtures.js';
 import { createTestNamespace, kc, kubectl, sleep } from '../support/kube.js';
 import { type MilvusTestServer, REPO_ROOT, startMilvus } from '../support/milvus-server.js';
-import { admin } from '../support/rows.js';
+import { admin, type CollectionDef, createCollection, indexAndLoad, insertRows } from '../support/rows.js';
 
 const enabled = Boolean(process.env.KUBECONFIG) && !process.env.MM_SKIP_CLUSTER;
 if (!enabled) console.log('test/e2e/operator.test.ts: skipped — set KUBECONFIG to run it');
@@ -28,6 +33,21 @@ const HOST_IP = process.env.MM_HOST_IP ?? '10.88.0.1';
 const NS = `mm-op-${randomBytes(4).toString('hex')}`;
 const WRONG_PASSWORD = `wrong-${randomBytes(6).toString('hex')}`;
 const ROWS = 400;
+/** A collection with explicit int64 keys (autoID keys would be regenerated): "exactly once" is checkable. */
+const KILLABLE: CollectionDef = {
+  name: 'killable',
+  fields: [
+    { name: 'id', type: 'Int64', primary: true },
+    { name: 'tag', type: 'VarChar', maxLength: 64 },
+    { name: 'vec', type: 'FloatVector', dim: 32 },
+  ],
+};
+const KILL_ROWS = Number(process.env.MM_E2E_KILL_ROWS ?? 2000);
+const PAGE_BYTES = process.env.MM_E2E_PAGE_BYTES ?? '4000';
+const CONTROLLER_NS = 'milvus-migrate';
+const LEASE = 'milvus-migrate-controller';
+const RERUN = 'migration.milvus.io/rerun';
+const CLEANUP_TIMEOUT_S = 20;
 
 const kn = (args: string[], input?: string, timeoutMs?: number) => kc(['-n', NS, ...args], input, timeoutMs);
 
@@ -43,7 +63,7 @@ function freePort(): Promise<number> {
 }
 
 interface Obj {
-  metadata: { generation: number };
+  metadata: { generation: number; finalizers?: string[] };
   status?: MigrationStatus;
 }
 
@@ -55,7 +75,12 @@ let controller: ChildProcess | undefined;
 let controllerLog = '';
 
 /** Polls until the phase is one of `phases`; fails with the controller's and the Job's logs. */
-async function waitForPhase(name: string, phases: string[], timeoutMs: number): Promise<Obj> {
+async function waitForPhase(
+  name: string,
+  phases: string[],
+  timeoutMs: number,
+  also: (o: Obj) => boolean = () => true,
+): Promise<Obj> {
   const t0 = Date.now();
   let last: Obj | undefined;
   const seen: string[] = [];
@@ -63,7 +88,7 @@ async function waitForPhase(name: string, phases: string[], timeoutMs: number): 
     last = await getMigration(name);
     const p = `${last.status?.phase ?? '-'} ${last.status?.progress ?? ''}`;
     if (seen[seen.length - 1] !== p) seen.push(p);
-    if (last.status?.phase && phases.includes(last.status.phase)) {
+    if (last.status?.phase && phases.includes(last.status.phase) && also(last)) {
       console.log(`[e2e] ${name}: ${seen.join(' → ')} in ${(Date.now() - t0) / 1000} s`);
       return last;
     }
@@ -88,6 +113,118 @@ function migration(name: string, spec: Record<string, unknown>): string {
     spec,
   });
 }
+
+/** Rows on the target now (0 while the collection is not there or not loaded yet). */
+async function targetRows(targetName: string): Promise<number> {
+  try {
+    if (!(await dstAdmin!.showCollections()).includes(targetName)) return 0;
+    return await dstAdmin!.count(targetName);
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Waits until the copy is under way — rows on the target, not all — for a kill or a delete. Read on
+ * the target itself: the status lags by up to ~7 s (pod report + patch interval), and the resume
+ * after a kill costs time per page of the whole collection, so the copy is kept short.
+ */
+async function waitUntilMidCopy(name: string, targetName: string, timeoutMs = 120_000): Promise<number> {
+  const t0 = Date.now();
+  for (;;) {
+    const n = await targetRows(targetName);
+    if (n >= KILL_ROWS || (n === 0 && (await getMigration(name)).status?.phase === 'Succeeded'))
+      throw new Error(
+        `${name} finished before it could be interrupted: make the copy slower (MM_E2E_PAGE_BYTES, MM_E2E_KILL_ROWS)`,
+      );
+    if (n > 0) {
+      console.log(`[e2e] ${name}: ${n}/${KILL_ROWS} rows on the target after ${(Date.now() - t0) / 1000} s`);
+      return n;
+    }
+    if (Date.now() - t0 > timeoutMs)
+      throw new Error(
+        `${name}: no rows on the target after ${timeoutMs / 1000} s: ${JSON.stringify((await getMigration(name)).status)}\n${controllerLog.slice(-4000)}`,
+      );
+    await sleep(200);
+  }
+}
+
+/** Every source row exactly once on the target: count(*) and the rows by key, field by field. */
+async function expectExactlyOnce(targetName: string): Promise<void> {
+  expect(await dstAdmin!.count(targetName)).toBe(KILL_ROWS);
+  const [s, t] = await Promise.all([
+    sdkRows({ endpoint: src!.endpoint, username: 'root', password: 'Milvus' }, KILLABLE.name, 'id', {
+      intKey: true,
+    }),
+    sdkRows({ endpoint: dst!.endpoint }, targetName, 'id', { intKey: true }),
+  ]);
+  expect(s.size).toBe(KILL_ROWS);
+  expect(t.size).toBe(KILL_ROWS);
+  for (const [k, row] of s) expect(t.get(k), `row ${k}`).toEqual(row);
+}
+
+async function seedKillable(c: MilvusClient): Promise<void> {
+  await createCollection(c, KILLABLE);
+  const r = rng(11);
+  await insertRows(
+    c,
+    KILLABLE,
+    Array.from({ length: KILL_ROWS }, (_v, i) => ({ id: i * 7 - 5000, tag: `tag-${i}`, vec: vector(r, 32) })),
+  );
+  await indexAndLoad(c, KILLABLE.name, 'vec');
+}
+
+async function lease(namespace: string): Promise<{ holderIdentity?: string; leaseTransitions?: number }> {
+  const l = JSON.parse(await kc(['-n', namespace, 'get', 'lease', LEASE, '-o', 'json'])) as {
+    spec: { holderIdentity?: string; leaseTransitions?: number };
+  };
+  return l.spec;
+}
+
+async function waitGone(args: string[], timeoutMs: number): Promise<number> {
+  const t0 = Date.now();
+  while ((await kubectl(['-n', NS, 'get', ...args, '-o', 'name'])).code === 0) {
+    if (Date.now() - t0 > timeoutMs)
+      throw new Error(`${args.join(' ')} still there after ${timeoutMs / 1000} s`);
+    await sleep(500);
+  }
+  return (Date.now() - t0) / 1000;
+}
+
+/**
+ * A TCP relay to the target on all interfaces (copy pods reach it at HOST_IP): closing it makes the
+ * target unreachable mid-run without stopping the shared test server.
+ */
+async function relayTo(port: number): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(port, '127.0.0.1');
+    for (const [a, b] of [
+      [client, upstream],
+      [upstream, client],
+    ] as const) {
+      sockets.add(a);
+      a.pipe(b);
+      a.on('error', () => b.destroy());
+      a.on('close', () => {
+        sockets.delete(a);
+        b.destroy();
+      });
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '0.0.0.0', r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        for (const s of sockets) s.destroy();
+      }),
+  };
+}
+
+const srcSpec = () => ({ endpoint: `${HOST_IP}:${src!.port}`, secretRef: { name: 'src-milvus' } });
+const dstSpec = () => ({ endpoint: `${HOST_IP}:${dst!.port}` });
 
 function secret(name: string, data: Record<string, string>): string {
   return JSON.stringify({
@@ -130,6 +267,7 @@ let src: MilvusTestServer | undefined;
 let dst: MilvusTestServer | undefined;
 let dstAdmin: MilvusClient | undefined;
 let healthPort = 0;
+let metricsPort = 0;
 interface DeployObject {
   kind: string;
   metadata: { name: string };
@@ -154,16 +292,24 @@ let deployed: DeployObject[] = [];
     ]);
     const srcAdmin = admin(src.endpoint, { username: 'root', password: 'Milvus' });
     await seedPartitionKey(srcAdmin, ROWS);
+    await seedKillable(srcAdmin);
     srcAdmin.close();
     dstAdmin = admin(dst.endpoint);
 
     healthPort = await freePort();
+    metricsPort = await freePort();
     controller = spawn(process.execPath, [path.join(REPO_ROOT, 'dist', 'cli', 'main.js'), 'controller'], {
       env: {
         ...process.env,
         MM_IMAGE: IMAGE,
         WATCH_NAMESPACE: NS,
+        // Out of the cluster: the Lease goes to the test namespace (removed with it).
+        POD_NAMESPACE: NS,
         MM_HEALTH_PORT: String(healthPort),
+        MM_METRICS_PORT: String(metricsPort),
+        MILVUS_MIGRATE_PAGE_BYTES: PAGE_BYTES,
+        // Short, so that the unreachable-target deletion case takes seconds, not minutes.
+        MM_CLEANUP_TIMEOUT_SECONDS: String(CLEANUP_TIMEOUT_S),
         LOG_LEVEL: 'debug',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -185,6 +331,20 @@ let deployed: DeployObject[] = [];
   }, 300_000);
 
   afterAll(async () => {
+    // Our finalizer needs a running controller: delete the migrations while one still runs, and
+    // strip the finalizer of any left (a failed test) so that the namespace can go.
+    if (nsCreated) {
+      await kubectl(
+        ['-n', NS, 'delete', 'mmig', '--all', '--wait=true', '--timeout=90s'],
+        undefined,
+        100_000,
+      );
+      const left = await kubectl(['-n', NS, 'get', 'mmig', '-o', 'name']);
+      for (const n of left.stdout.split('\n').filter(Boolean)) {
+        console.log(`[e2e] ${n} still there after delete: removing its finalizer by hand`);
+        await kubectl(['-n', NS, 'patch', n, '--type=merge', '-p', '{"metadata":{"finalizers":null}}']);
+      }
+    }
     if (controller && controller.exitCode === null) {
       const exited = new Promise((r) => controller!.once('exit', r));
       controller.kill('SIGTERM');
@@ -205,9 +365,15 @@ let deployed: DeployObject[] = [];
     await Promise.all([src?.stop(), dst?.stop()]);
   }, 900_000);
 
-  it('answers /healthz and /readyz', async () => {
+  it('answers /healthz and /readyz; holds the Lease in its own namespace, naming itself', async () => {
     expect((await fetch(`http://127.0.0.1:${healthPort}/healthz`)).status).toBe(200);
     expect((await fetch(`http://127.0.0.1:${healthPort}/readyz`)).status).toBe(200);
+    let l = await lease(NS).catch(() => ({}) as { holderIdentity?: string });
+    for (let i = 0; !l.holderIdentity && i < 20; i++) {
+      await sleep(500);
+      l = await lease(NS).catch(() => ({}));
+    }
+    expect(l.holderIdentity).toBe(`${process.env.HOSTNAME || os.hostname()}_${controller!.pid}`);
   });
 
   it('migrates a collection through a copy Job: Succeeded, Ready, counts equal', async () => {
@@ -245,7 +411,30 @@ let deployed: DeployObject[] = [];
       await kn(['get', 'milvusmigration', 'books', '-o', 'jsonpath={.metadata.annotations}']),
     ) as Record<string, string>;
     expect(JSON.parse(annotations['migration.milvus.io/owned-targets']!)).toEqual([PARTITION_KEY.name]);
+    expect(obj.metadata.finalizers).toContain('migration.milvus.io/cleanup');
   }, 300_000);
+
+  it('serves /metrics: reconciles, queue depth, migrations by phase, rows copied', async () => {
+    const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    const value = (line: string) =>
+      Number(text.match(new RegExp(`^${line.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm'))?.[1]);
+    expect(value('milvus_migrate_reconcile_total{result="success"}')).toBeGreaterThan(2);
+    expect(value('milvus_migrate_reconcile_duration_seconds_count')).toBeGreaterThan(2);
+    expect(value('milvus_migrate_workqueue_depth')).toBeGreaterThanOrEqual(0);
+    expect(value('milvus_migrate_leader')).toBe(1);
+    expect(value('milvus_migrate_migrations{phase="Succeeded"}')).toBeGreaterThanOrEqual(1);
+    expect(value(`milvus_migrate_rows_copied{namespace="${NS}",name="books"}`)).toBe(ROWS);
+    console.log(
+      `[e2e] /metrics (excerpt)\n${text
+        .split('\n')
+        .filter((l) =>
+          /^milvus_migrate_(reconcile_total|reconcile_errors|workqueue|leader|migrations|rows_)/.test(l),
+        )
+        .join('\n')}`,
+    );
+  });
 
   it('a wrong password ends Failed with a readable reason, the password nowhere', async () => {
     await kn(['apply', '-f', '-'], secret('bad-creds', { username: 'root', password: WRONG_PASSWORD }));
@@ -280,6 +469,173 @@ let deployed: DeployObject[] = [];
       expect(text.includes(WRONG_PASSWORD), `the password appears in the ${what}`).toBe(false);
     }
   }, 240_000);
+
+  it('re-run: the Failed migration, its Secret fixed and the rerun annotation set, ends Succeeded', async () => {
+    const before = await getMigration('badpw');
+    expect(before.status?.phase).toBe('Failed');
+    await kn(['apply', '-f', '-'], secret('bad-creds', { username: 'root', password: 'Milvus' }));
+    // Fixing the Secret alone changes nothing: Failed is final for its generation.
+    await sleep(3000);
+    expect((await getMigration('badpw')).status?.phase).toBe('Failed');
+    await kn(['annotate', 'mmig', 'badpw', `${RERUN}=fixed-secret`, '--overwrite']);
+    const obj = await waitForPhase(
+      'badpw',
+      ['Succeeded'],
+      240_000,
+      (o) => o.status?.lastRerun === 'fixed-secret',
+    );
+    expect(obj.metadata.generation).toBe(before.metadata.generation);
+    expect(obj.status?.collections?.[0]).toMatchObject({ targetName: 'pk_copy_2', targetEntities: ROWS });
+    expect(await dstAdmin!.count('pk_copy_2')).toBe(ROWS);
+    expect(await kn(['describe', 'mmig', 'badpw'])).toMatch(/Rerun/);
+    // The same value again does not start another Job.
+    await kn(['annotate', 'mmig', 'badpw', `${RERUN}=fixed-secret`, '--overwrite']);
+    await sleep(3000);
+    expect((await getMigration('badpw')).status?.phase).toBe('Succeeded');
+  }, 300_000);
+
+  it('refuses a Secret from another namespace with a reason that says what to do', async () => {
+    await kn(
+      ['apply', '-f', '-'],
+      migration('foreign', {
+        source: { ...srcSpec(), secretRef: { name: 'src-milvus', namespace: 'kube-system' } },
+        target: dstSpec(),
+        collections: [{ name: PARTITION_KEY.name, targetName: 'pk_foreign' }],
+      }),
+    );
+    // The field is kept by the API server (not pruned), so the controller sees and refuses it.
+    expect(await kn(['get', 'mmig', 'foreign', '-o', 'jsonpath={.spec.source.secretRef.namespace}'])).toBe(
+      'kube-system',
+    );
+    const obj = await waitForPhase('foreign', ['Failed', 'Succeeded', 'Running'], 60_000);
+    expect(obj.status?.phase).toBe('Failed');
+    const stalled = obj.status?.conditions?.find((c) => c.type === 'Stalled');
+    console.log(`[e2e] foreign: Stalled=${stalled?.status} ${stalled?.reason}: ${stalled?.message}`);
+    expect(stalled).toMatchObject({ status: 'True', reason: 'CrossNamespaceSecret' });
+    expect(stalled?.message).toMatch(/Copy the Secret into namespace/);
+    expect((await kubectl(['-n', NS, 'get', 'job', 'foreign-copy'])).code).not.toBe(0);
+    expect(await dstAdmin!.showCollections()).not.toContain('pk_foreign');
+  }, 120_000);
+
+  it('a copy pod killed mid-run is replaced; Succeeded with every row exactly once', async () => {
+    const t0 = Date.now();
+    await kn(
+      ['apply', '-f', '-'],
+      migration('podkill', {
+        source: srcSpec(),
+        target: dstSpec(),
+        collections: [{ name: KILLABLE.name, targetName: 'kill_pod' }],
+      }),
+    );
+    await waitUntilMidCopy('podkill', 'kill_pod');
+    const pods = await kn([
+      'get',
+      'pods',
+      '-l',
+      'job-name=podkill-copy',
+      '-o',
+      'jsonpath={.items[*].metadata.name}',
+    ]);
+    const victim = pods.trim().split(/\s+/)[0]!;
+    await kn(['delete', 'pod', victim, '--force', '--grace-period=0']);
+    const partial = await dstAdmin!.count('kill_pod');
+    console.log(`[e2e] podkill: deleted pod ${victim} with ${partial} rows on the target`);
+    const obj = await waitForPhase('podkill', ['Succeeded', 'Failed'], 300_000);
+    expect(obj.status?.phase, JSON.stringify(obj.status, null, 2)).toBe('Succeeded');
+    const after = (
+      await kn(['get', 'pods', '-l', 'job-name=podkill-copy', '-o', 'jsonpath={.items[*].metadata.name}'])
+    )
+      .trim()
+      .split(/\s+/);
+    expect(after).not.toContain(victim);
+    expect(after.length).toBeGreaterThanOrEqual(1);
+    await expectExactlyOnce('kill_pod');
+    expect(obj.status?.collections?.[0]?.targetEntities).toBe(KILL_ROWS);
+    console.log(`[e2e] podkill: ${(Date.now() - t0) / 1000} s in all`);
+  }, 400_000);
+
+  it('delete: DropIncomplete drops the partly written target, Retain keeps it; the Jobs stop', async () => {
+    const t0 = Date.now();
+    for (const [name, policy, target] of [
+      ['del-drop', 'DropIncomplete', 'kill_drop'],
+      ['del-keep', 'Retain', 'kill_keep'],
+    ] as const)
+      await kn(
+        ['apply', '-f', '-'],
+        migration(name, {
+          source: srcSpec(),
+          target: dstSpec(),
+          collections: [{ name: KILLABLE.name, targetName: target }],
+          deletionPolicy: policy,
+        }),
+      );
+    await Promise.all([waitUntilMidCopy('del-drop', 'kill_drop'), waitUntilMidCopy('del-keep', 'kill_keep')]);
+    await kn(['delete', 'mmig', 'del-drop', 'del-keep', '--wait=false']);
+    const [dropSecs, keepSecs] = await Promise.all([
+      waitGone(['mmig', 'del-drop'], 150_000),
+      waitGone(['mmig', 'del-keep'], 150_000),
+    ]);
+    console.log(`[e2e] delete: del-drop gone after ${dropSecs} s, del-keep after ${keepSecs} s`);
+    await waitGone(['job', 'del-drop-copy'], 60_000);
+    await waitGone(['job', 'del-keep-copy'], 60_000);
+    const collections = await dstAdmin!.showCollections();
+    expect(collections).not.toContain('kill_drop');
+    expect(collections).toContain('kill_keep');
+    const kept = await dstAdmin!.count('kill_keep');
+    console.log(`[e2e] delete: kill_keep kept with ${kept}/${KILL_ROWS} rows; kill_drop dropped`);
+    expect(kept).toBeGreaterThan(0);
+    expect(kept).toBeLessThan(KILL_ROWS);
+    const events = await kn([
+      'get',
+      'events',
+      '--field-selector',
+      'involvedObject.name=del-drop,reason=TargetsDropped',
+      '-o',
+      'jsonpath={.items[*].message}',
+    ]);
+    expect(events).toContain('"kill_drop"');
+    // The source is read-only to us: still all there.
+    const srcAdmin = admin(src!.endpoint, { username: 'root', password: 'Milvus' });
+    expect(await srcAdmin.count(KILLABLE.name)).toBe(KILL_ROWS);
+    srcAdmin.close();
+    console.log(`[e2e] delete: ${(Date.now() - t0) / 1000} s in all`);
+  }, 400_000);
+
+  it('a deletion never hangs: target unreachable → the time box ends it, a Warning Event names what is left', async () => {
+    const t0 = Date.now();
+    const relay = await relayTo(dst!.port);
+    await kn(
+      ['apply', '-f', '-'],
+      migration('unreachable', {
+        source: srcSpec(),
+        target: { endpoint: `${HOST_IP}:${relay.port}` },
+        collections: [{ name: KILLABLE.name, targetName: 'kill_unreachable' }],
+        deletionPolicy: 'DropIncomplete',
+      }),
+    );
+    await waitUntilMidCopy('unreachable', 'kill_unreachable');
+    await relay.close();
+    const tDelete = Date.now();
+    await kn(['delete', 'mmig', 'unreachable', '--wait=false']);
+    const secs = await waitGone(['mmig', 'unreachable'], 150_000);
+    console.log(`[e2e] unreachable: gone ${secs} s after the delete (time box ${CLEANUP_TIMEOUT_S} s)`);
+    // It did try for the whole time box, then let go.
+    expect(Date.now() - tDelete).toBeGreaterThanOrEqual(CLEANUP_TIMEOUT_S * 1000);
+    const events = await kn([
+      'get',
+      'events',
+      '--field-selector',
+      'involvedObject.name=unreachable',
+      '-o',
+      'jsonpath={range .items[*]}{.reason}: {.message}{"\\n"}{end}',
+    ]);
+    console.log(`[e2e] unreachable: events\n${events}`);
+    expect(events).toMatch(/CleanupTimedOut: .*"kill_unreachable" may be left partly written/);
+    // Left as it was (the target was unreachable); the source untouched.
+    expect(await dstAdmin!.showCollections()).toContain('kill_unreachable');
+    await waitGone(['job', 'unreachable-copy'], 60_000);
+    console.log(`[e2e] unreachable: ${(Date.now() - t0) / 1000} s in all`);
+  }, 300_000);
 
   it('suspend stops the copy Job (Canceled); resume finishes it without duplicates', async () => {
     await kn(
@@ -329,12 +685,14 @@ let deployed: DeployObject[] = [];
     expect(events).toMatch(/Suspended/);
   }, 360_000);
 
-  it('runs in the cluster from deploy/ (kustomize) with only its RBAC', async () => {
+  it('runs in the cluster from deploy/ with only its RBAC; a controller pod killed mid-run, Succeeded exactly once', async () => {
     // The child-process controller steps aside: one controller per namespace.
     const exited = new Promise((r) => controller!.once('exit', r));
     controller!.kill('SIGTERM');
     await Promise.race([exited, sleep(10_000)]);
     expect(controller!.exitCode).toBe(0);
+    // It released the Lease on the way out.
+    expect((await lease(NS)).holderIdentity ?? '').toBe('');
     const items = parseAllDocuments(await kc(['kustomize', path.join(REPO_ROOT, 'deploy')])).map(
       (d) => d.toJS() as DeployObject,
     );
@@ -346,6 +704,7 @@ let deployed: DeployObject[] = [];
       if (e.name === 'WATCH_NAMESPACE') e.value = NS;
       if (e.name === 'MM_IMAGE') e.value = IMAGE;
     }
+    c.env = [...(c.env ?? []), { name: 'MILVUS_MIGRATE_PAGE_BYTES', value: PAGE_BYTES }];
     deployed = objs;
     await kc(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objs }));
     const rollout = await kc(
@@ -354,17 +713,38 @@ let deployed: DeployObject[] = [];
       150_000,
     );
     console.log(`[e2e] ${rollout.trim()}`);
+    const controllerPod = async () =>
+      (
+        await kc([
+          '-n',
+          CONTROLLER_NS,
+          'get',
+          'pods',
+          '-l',
+          'app.kubernetes.io/component=controller',
+          '--field-selector=status.phase=Running',
+          '-o',
+          'jsonpath={.items[*].metadata.name}',
+        ])
+      ).trim();
+    const first = await controllerPod();
     await kn(
       ['apply', '-f', '-'],
       migration('incluster', {
-        source: { endpoint: `${HOST_IP}:${src!.port}`, secretRef: { name: 'src-milvus' } },
-        target: { endpoint: `${HOST_IP}:${dst!.port}` },
-        collections: [{ name: PARTITION_KEY.name, targetName: 'pk_incluster' }],
+        source: srcSpec(),
+        target: dstSpec(),
+        collections: [{ name: KILLABLE.name, targetName: 'kill_controller' }],
       }),
     );
+    await waitUntilMidCopy('incluster', 'kill_controller');
+    const held = await lease(CONTROLLER_NS);
+    console.log(`[e2e] Lease ${CONTROLLER_NS}/${LEASE}: holder ${held.holderIdentity}`);
+    expect(held.holderIdentity?.startsWith(`${first}_`)).toBe(true);
+    const t0 = Date.now();
+    await kc(['-n', CONTROLLER_NS, 'delete', 'pod', first, '--force', '--grace-period=0']);
     let obj: Obj;
     try {
-      obj = await waitForPhase('incluster', ['Succeeded', 'Failed'], 240_000);
+      obj = await waitForPhase('incluster', ['Succeeded', 'Failed'], 300_000);
     } catch (err) {
       const logs = await kubectl([
         '-n',
@@ -376,8 +756,30 @@ let deployed: DeployObject[] = [];
       throw new Error(`${(err as Error).message}\n--- in-cluster controller\n${logs.stdout}${logs.stderr}`);
     }
     expect(obj.status?.phase, JSON.stringify(obj.status, null, 2)).toBe('Succeeded');
-    expect(await dstAdmin!.count('pk_incluster')).toBe(ROWS);
-    const logs = await kc(['-n', 'milvus-migrate', 'logs', 'deployment/milvus-migrate-controller']);
+    console.log(
+      `[e2e] incluster: Succeeded ${(Date.now() - t0) / 1000} s after the controller pod was killed`,
+    );
+    await expectExactlyOnce('kill_controller');
+    // The replacement pod took the Lease over.
+    const second = await controllerPod();
+    expect(second).not.toBe(first);
+    const now = await lease(CONTROLLER_NS);
+    expect(now.holderIdentity?.startsWith(`${second}_`), JSON.stringify(now)).toBe(true);
+    // /metrics through the Service (the API server's service proxy: no port-forward needed).
+    const metrics = await kc([
+      'get',
+      '--raw',
+      `/api/v1/namespaces/${CONTROLLER_NS}/services/milvus-migrate-controller-metrics:metrics/proxy/metrics`,
+    ]);
+    expect(metrics).toMatch(/^milvus_migrate_leader 1$/m);
+    expect(metrics).toMatch(
+      new RegExp(`^milvus_migrate_rows_copied\\{namespace="${NS}",name="incluster"\\} ${KILL_ROWS}$`, 'm'),
+    );
+    const logs = await kc(['-n', CONTROLLER_NS, 'logs', 'deployment/milvus-migrate-controller']);
     expect(logs).not.toMatch(/forbidden/i);
-  }, 400_000);
+    console.log(
+      `[e2e] kubectl get milvusmigrations -o wide (all of this run)\n${await kn(['get', 'milvusmigrations', '-o', 'wide'])}\n` +
+        `[e2e] kubectl describe milvusmigration incluster\n${await kn(['describe', 'milvusmigration', 'incluster'])}`,
+    );
+  }, 500_000);
 });

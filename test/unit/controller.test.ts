@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { MigrationStatus } from '../../src/api/migration.js';
 import { applyPhaseConditions } from '../../src/api/status.js';
 import { type Action, decide, type Observed } from '../../src/controller/decide.js';
-import { jobManifest, jobName } from '../../src/controller/job.js';
+import { jobManifest, jobName, workerEnvFrom } from '../../src/controller/job.js';
 import {
   lastStatusIn,
   ownedTargets,
@@ -25,6 +25,8 @@ function observed(over: Partial<Observed> = {}, m: Partial<Observed['migration']
       suspend: false,
       status: {},
       ownedTargets: ['books'],
+      finalizer: true,
+      deletionPolicy: 'Retain',
       ...m,
     },
     missingSecrets: [],
@@ -216,8 +218,204 @@ describe('decide()', () => {
     expect(types(decide(observed({}, { generation: 2, status: failed })))).toContain('createJob');
   });
 
-  it('an object being deleted is left to the garbage collector', () => {
-    expect(decide(observed({ job: job() }, { deleting: true }))).toEqual([]);
+  it('a new object gets the finalizer before anything else', () => {
+    expect(decide(observed({}, { finalizer: false, ownedTargets: undefined }))).toEqual([
+      { type: 'addFinalizer' },
+    ]);
+  });
+
+  it('a refused Secret namespace → Failed/Stalled with its own reason, once per generation', () => {
+    const msg = 'spec.source.secretRef.namespace "other" is not the migration\'s namespace "ns1": ...';
+    const a = decide(observed({ specError: msg, specReason: 'CrossNamespaceSecret' }));
+    expect(types(a)).toEqual(['patchStatus', 'event']);
+    expect(cond(patched(a), 'Stalled')).toMatchObject({ status: 'True', reason: 'CrossNamespaceSecret' });
+    // The collections are listed (not started) when the spec could be read.
+    const withList = decide(
+      observed(
+        { specError: msg, specReason: 'CrossNamespaceSecret' },
+        { collections: [{ name: 'a', targetName: 'a' }] },
+      ),
+    );
+    expect(patched(withList)).toMatchObject({
+      collectionsDone: '0/1',
+      collections: [{ name: 'a', targetName: 'a', phase: 'Pending', copiedEntities: 0 }],
+    });
+    expect(a[1]).toMatchObject({ eventType: 'Warning', reason: 'CrossNamespaceSecret' });
+    expect(
+      decide(observed({ specError: msg, specReason: 'CrossNamespaceSecret' }, { status: patched(a) })),
+    ).toEqual([]);
+  });
+});
+
+describe('decide() on deletion', () => {
+  const COLLS = [{ name: 'books', targetName: 'books' }];
+  const deleting = (m: Partial<Observed['migration']> = {}) => ({
+    deleting: true,
+    deletionTimestamp: NOW - 1000,
+    collections: COLLS,
+    ...m,
+  });
+
+  it('Retain: stop the Job (Background) and let the object go at once; targets untouched', () => {
+    const a = decide(observed({ job: job() }, deleting()));
+    expect(a).toEqual([
+      { type: 'deleteJob', name: 'books-copy', propagation: 'Background' },
+      { type: 'removeFinalizer' },
+    ]);
+  });
+
+  it('DropIncomplete: stop the Job in the foreground, wait for it, then drop the unfinished owned targets', () => {
+    const st = running(10);
+    st.collections!.push({ name: 'done', targetName: 'done', phase: 'Succeeded', copiedEntities: 5 });
+    const m = deleting({
+      deletionPolicy: 'DropIncomplete',
+      ownedTargets: ['books', 'done', 'never_started'],
+      status: st,
+    });
+    expect(decide(observed({ job: job() }, m))).toEqual([
+      { type: 'deleteJob', name: 'books-copy', propagation: 'Foreground' },
+      { type: 'requeue', afterMs: 2000 },
+    ]);
+    // The Job still being deleted (its pod may still write): wait.
+    expect(decide(observed({ job: job({ deleting: true }) }, m))).toEqual([
+      { type: 'requeue', afterMs: 2000 },
+    ]);
+    // Gone: drop what this migration created and did not finish; never the Succeeded one.
+    expect(decide(observed({}, m))).toEqual([
+      { type: 'dropTargets', names: ['books', 'never_started'] },
+      { type: 'removeFinalizer' },
+    ]);
+  });
+
+  it('DropIncomplete drops nothing that existed before (not owned) or when the target was never looked at', () => {
+    expect(decide(observed({}, deleting({ deletionPolicy: 'DropIncomplete', ownedTargets: [] })))).toEqual([
+      { type: 'removeFinalizer' },
+    ]);
+    expect(
+      decide(observed({}, deleting({ deletionPolicy: 'DropIncomplete', ownedTargets: undefined }))),
+    ).toEqual([{ type: 'removeFinalizer' }]);
+  });
+
+  it('never hangs: past the time box the finalizer goes anyway, with a Warning Event naming what is left', () => {
+    const m = deleting({
+      deletionPolicy: 'DropIncomplete',
+      ownedTargets: ['books'],
+      deletionTimestamp: NOW - 121_000,
+    });
+    for (const o of [observed({ job: job({ deleting: true }) }, m), observed({}, m)]) {
+      const a = decide(o);
+      expect(types(a)).toEqual(['event', 'removeFinalizer']);
+      expect(a[0]).toMatchObject({ eventType: 'Warning', reason: 'CleanupTimedOut' });
+      expect((a[0] as { message: string }).message).toContain('"books" may be left partly written');
+    }
+    expect(types(decide(observed({ cleanupTimeoutMs: 300_000 }, m)))).toEqual([
+      'dropTargets',
+      'removeFinalizer',
+    ]);
+  });
+
+  it('without the finalizer (already cleaned up) there is nothing to do', () => {
+    expect(decide(observed({ job: job() }, deleting({ finalizer: false })))).toEqual([]);
+  });
+
+  it('a deletion with an invalid spec still stops the Job', () => {
+    expect(decide(observed({ job: job(), specError: 'bad' }, deleting()))).toEqual([
+      { type: 'deleteJob', name: 'books-copy', propagation: 'Background' },
+      { type: 'removeFinalizer' },
+    ]);
+  });
+});
+
+describe('decide(): suspend before the first progress report', () => {
+  it('Canceled lists every collection of the spec', () => {
+    const pending = decide(
+      observed(
+        {},
+        {
+          collections: [
+            { name: 'a', targetName: 'a2' },
+            { name: 'b', targetName: 'b' },
+          ],
+        },
+      ),
+    );
+    // Pending already lists them...
+    expect(patched(pending).collections?.map((c) => [c.name, c.targetName, c.phase])).toEqual([
+      ['a', 'a2', 'Pending'],
+      ['b', 'b', 'Pending'],
+    ]);
+    // ...and a suspend before any progress (status without collections, no pod status) keeps them.
+    const a = decide(
+      observed(
+        { job: job() },
+        {
+          suspend: true,
+          generation: 2,
+          status: status('Pending', 'JobCreated'),
+          collections: [
+            { name: 'a', targetName: 'a2' },
+            { name: 'b', targetName: 'b' },
+          ],
+        },
+      ),
+    );
+    const s = patched(a);
+    expect(s.phase).toBe('Canceled');
+    expect(s.collections).toEqual([
+      { name: 'a', targetName: 'a2', phase: 'Canceled', copiedEntities: 0 },
+      { name: 'b', targetName: 'b', phase: 'Canceled', copiedEntities: 0 },
+    ]);
+    expect(s.collectionsDone).toBe('0/2');
+  });
+});
+
+describe('decide(): re-run with the migration.milvus.io/rerun annotation', () => {
+  const failed = () =>
+    status('Failed', 'AuthenticationFailed', 1, { errors: [{ time: 't', message: 'auth' }] });
+
+  it('a Failed migration with a new rerun value: delete the old Job, then a fresh one that records the value', () => {
+    const a = decide(observed({ job: job({ failed: true }) }, { status: failed(), rerun: '1' }));
+    expect(a).toEqual([
+      { type: 'deleteJob', name: 'books-copy' },
+      { type: 'requeue', afterMs: 2000 },
+    ]);
+    expect(
+      decide(observed({ job: job({ failed: true, deleting: true }) }, { status: failed(), rerun: '1' })),
+    ).toEqual([{ type: 'requeue', afterMs: 2000 }]);
+    const b = decide(observed({}, { status: failed(), rerun: '1' }));
+    expect(types(b)).toEqual(['createJob', 'patchStatus', 'event', 'requeue']);
+    expect(patched(b)).toMatchObject({ phase: 'Pending', lastRerun: '1' });
+    expect(cond(patched(b), 'Stalled')?.status).toBe('False');
+    expect(b[2]).toMatchObject({ reason: 'Rerun' });
+  });
+
+  it('the same value again does nothing; nor does a value without a finished phase', () => {
+    const done = { ...failed(), lastRerun: '1' };
+    expect(decide(observed({ job: job({ failed: true }) }, { status: done, rerun: '1' }))).toEqual([]);
+    // Running: the value is not acted on now (the Job in progress is already copying what is missing).
+    expect(
+      types(decide(observed({ job: job(), podStatus: running(5) }, { status: running(1), rerun: '2' }))),
+    ).toEqual(['patchStatus', 'requeue']);
+  });
+
+  it('the controller keeps lastRerun across progress reports from the pod', () => {
+    const cur = { ...running(1), lastRerun: '7' };
+    const a = decide(observed({ job: job(), podStatus: running(50) }, { status: cur, rerun: '7' }));
+    expect(patched(a).lastRerun).toBe('7');
+  });
+
+  it('a Succeeded migration can be re-run too (a check that copies nothing new)', () => {
+    const ok = status('Succeeded', 'Succeeded');
+    expect(types(decide(observed({ job: job({ complete: true }) }, { status: ok, rerun: 'x' })))).toEqual([
+      'deleteJob',
+      'requeue',
+    ]);
+    expect(types(decide(observed({}, { status: ok, rerun: 'x' })))).toContain('createJob');
+  });
+
+  it('suspend wins over a re-run', () => {
+    const a = decide(observed({}, { status: failed(), rerun: '1', suspend: true, generation: 2 }));
+    expect(types(a)).not.toContain('createJob');
   });
 });
 
@@ -236,6 +434,7 @@ const MIGRATION = {
     verify: 'sample' as const,
     parallelism: 1,
     suspend: false,
+    deletionPolicy: 'Retain' as const,
   },
 };
 
@@ -249,6 +448,7 @@ describe('the copy Job', () => {
       controller: true,
     });
     expect(j.spec?.backoffLimit).toBe(6);
+    expect(j.spec?.podReplacementPolicy).toBe('Failed');
     const pod = j.spec!.template.spec!;
     expect(pod.automountServiceAccountToken).toBe(false);
     expect(pod.securityContext).toMatchObject({
@@ -273,6 +473,14 @@ describe('the copy Job', () => {
     });
     expect(env.MM_TARGET_PASSWORD).toBeUndefined();
     expect(pod.volumes?.[0]?.secret).toMatchObject({ secretName: 'src', optional: true });
+  });
+
+  it('hands the controller’s MILVUS_MIGRATE_PAGE_BYTES (and nothing else) to the copy pods', () => {
+    const env = workerEnvFrom({ MILVUS_MIGRATE_PAGE_BYTES: '2000', NODE_OPTIONS: '--x', LOG_LEVEL: 'debug' });
+    expect(env).toEqual([{ name: 'MILVUS_MIGRATE_PAGE_BYTES', value: '2000' }]);
+    const c = jobManifest(MIGRATION, ['books'], 'img:1', env).spec!.template.spec!.containers[0]!;
+    expect(c.env?.find((e) => e.name === 'MILVUS_MIGRATE_PAGE_BYTES')?.value).toBe('2000');
+    expect(workerEnvFrom({})).toEqual([]);
   });
 
   it('keeps the pod label within 63 characters', () => {

@@ -162,6 +162,16 @@ describe('buildCrd()', () => {
       enum: ['count', 'sample', 'full'],
     });
     expect(spec.properties!.suspend).toMatchObject({ type: 'boolean', default: false });
+    expect(spec.properties!.deletionPolicy).toMatchObject({
+      type: 'string',
+      default: 'Retain',
+      enum: ['Retain', 'DropIncomplete'],
+    });
+    expect(spec.properties!.deletionPolicy!.description).toMatch(
+      /DropIncomplete: drop the target collections/,
+    );
+    // Kept (not pruned) so that the controller can refuse it with a reason the user sees.
+    expect(conn.properties!.secretRef!.properties!.namespace).toMatchObject({ type: 'string' });
     expect(conn.properties!.database).toMatchObject({
       type: 'string',
       default: 'default',
@@ -220,7 +230,7 @@ describe('buildCrd()', () => {
         },
       ]);
     }
-    for (const field of ['suspend', 'verify']) {
+    for (const field of ['suspend', 'verify', 'deletionPolicy']) {
       expect(spec.properties![field]!['x-kubernetes-validations'], field).toBeUndefined();
     }
     expect(spec['x-kubernetes-validations']).toBeUndefined();

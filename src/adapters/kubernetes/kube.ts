@@ -142,9 +142,17 @@ export class Kube {
     }
   }
 
-  async deleteJob(namespace: string, name: string): Promise<void> {
+  /**
+   * Background: the Job goes at once, the garbage collector stops its pods after. Foreground: the
+   * Job stays (with a deletionTimestamp) until its pods are gone, so its absence means no writer.
+   */
+  async deleteJob(
+    namespace: string,
+    name: string,
+    propagationPolicy: 'Background' | 'Foreground' = 'Background',
+  ): Promise<void> {
     try {
-      await this.batch.deleteNamespacedJob({ namespace, name, propagationPolicy: 'Background' });
+      await this.batch.deleteNamespacedJob({ namespace, name, propagationPolicy });
     } catch (err) {
       if (statusCode(err) !== 404) throw err;
     }

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { UserError } from '../../src/adapters/milvus/errors.js';
+import { checkSpec } from '../../src/api/input.js';
+import { milvusMigration } from '../../src/api/migration.js';
+
+const base = (secretRef: Record<string, string>) =>
+  milvusMigration.parse({
+    apiVersion: 'migration.milvus.io/v1alpha1',
+    kind: 'MilvusMigration',
+    metadata: { name: 'm', namespace: 'team-a' },
+    spec: {
+      source: { endpoint: '10.0.0.1:19530', secretRef },
+      target: { endpoint: '10.0.0.2:19530' },
+      collections: [{ name: 'books' }],
+    },
+  });
+
+describe('checkSpec(): Secrets only from the migration’s own namespace', () => {
+  it('refuses secretRef.namespace naming another namespace, saying what to do', () => {
+    let err: unknown;
+    try {
+      checkSpec(base({ name: 'creds', namespace: 'kube-system' }));
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(UserError);
+    expect((err as UserError).reason).toBe('CrossNamespaceSecret');
+    expect((err as Error).message).toMatch(
+      /spec\.source\.secretRef\.namespace "kube-system" is not the migration's namespace "team-a".*Copy the Secret into namespace "team-a"/,
+    );
+  });
+
+  it('accepts no namespace or the own one', () => {
+    expect(() => checkSpec(base({ name: 'creds' }))).not.toThrow();
+    expect(() => checkSpec(base({ name: 'creds', namespace: 'team-a' }))).not.toThrow();
+  });
+
+  it('defaults deletionPolicy to Retain and refuses unknown policies', () => {
+    expect(base({ name: 'c' }).spec.deletionPolicy).toBe('Retain');
+    const bad = milvusMigration.safeParse({
+      ...base({ name: 'c' }),
+      spec: { ...base({ name: 'c' }).spec, deletionPolicy: 'Delete' },
+    });
+    expect(bad.success).toBe(false);
+  });
+});

@@ -463,7 +463,7 @@ let dstAdmin: MilvusClient | undefined;
     expect(await dstAdmin!.count('badpw_copy')).toBe(ROWS);
   }, 700_000);
 
-  it('a migration created suspended is Canceled: Argo CD Suspended, kstatus Current', async () => {
+  it('a migration created suspended is Canceled: Argo CD Suspended, kstatus InProgress', async () => {
     await kn(
       ['apply', '-f', '-'],
       migration('held', {
@@ -476,7 +476,8 @@ let dstAdmin: MilvusClient | undefined;
     const held = await waitForPhase('held', ['Canceled'], 60_000);
     capture('canceled', held);
     expect(await argoHealth(held)).toMatchObject({ status: 'Suspended' });
-    expect(kstatus([held])[0]!.status).toBe('Current');
+    // Ready=False without Reconciling or Stalled: kstatus says not done (it resumes on unsuspend).
+    expect(kstatus([held])[0]!.status).toBe('InProgress');
     expect((await kubectl(['-n', NS, 'get', 'job', 'held-copy'])).code).not.toBe(0);
   }, 120_000);
 

@@ -21,9 +21,10 @@ FROM ${BASE_IMAGE}
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./
-# Drop npm's cache and logs in the same layer (with node: the base may have no rm).
+# Drop npm's cache and logs in the same layer (with node: the base may have no rm), and what
+# Node never loads at run time: type declarations, source maps and Markdown (about 70 of 119 MB).
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
- && node -e "for (const d of ['/root/.npm', '/tmp/node-compile-cache']) require('fs').rmSync(d, {recursive: true, force: true})"
+ && node -e "const fs = require('fs'); for (const d of ['/root/.npm', '/tmp/node-compile-cache']) fs.rmSync(d, {recursive: true, force: true}); for (const f of fs.readdirSync('node_modules', {recursive: true})) if (/\.(d\.[cm]?ts|map|md)$/.test(f)) fs.rmSync('node_modules/' + f, {force: true})"
 COPY --from=build /app/dist ./dist
 # Non-root; works with readOnlyRootFilesystem (nothing is written at run time).
 USER 10001

@@ -54,6 +54,10 @@ if [ -z "${MM_SKIP_CLUSTER:-}" ]; then
   fi
 fi
 
+# kstatus-check (the GitOps health tests read status with the real kstatus library), Go, cached.
+bash test/setup/kstatus/build.sh > .cache/kstatus-build.log 2>&1 &
+kstatus_pid=$!
+
 stamp "lint"
 npm run --silent lint
 stamp "type-check"
@@ -61,6 +65,7 @@ npm run --silent typecheck
 stamp "build (the CLI tests run dist/ as a user would)"
 npm run --silent build
 
+wait "$kstatus_pid" || { tail -30 .cache/kstatus-build.log; echo "kstatus-check build failed (log above)"; exit 1; }
 wait "$milvus_pid" || { tail -50 .cache/milvus-install.log; echo "Milvus test server install failed (log above)"; exit 1; }
 
 if [ -n "$use_cluster" ]; then

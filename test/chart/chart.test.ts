@@ -1,0 +1,140 @@
+/**
+ * The Helm chart without a cluster: helm lint, helm template with default and non-default values,
+ * its CRD copy is the generated one, and it makes the same objects as the kustomize base deploy/.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CRD_FILE } from '../../src/api/crd.js';
+import { CHART_CRD_FILE, renderCrdYaml } from '../../src/api/generate-crd.js';
+import {
+  CHART_DIR,
+  controllerContainer,
+  envOf,
+  find,
+  key,
+  renderChart,
+  renderKustomize,
+  withoutHelmLabels,
+} from '../support/chart.js';
+import { REPO_ROOT } from '../support/milvus-server.js';
+import { helmBinary, run } from '../support/tools.js';
+
+const CHART_VERSION = '0.1.0';
+
+describe('helm lint and template', () => {
+  it('helm lint --strict passes', () => {
+    const r = run(helmBinary(), ['lint', '--strict', CHART_DIR]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain('1 chart(s) linted, 0 chart(s) failed');
+  });
+
+  it('Chart.yaml: version and appVersion', () => {
+    const r = run(helmBinary(), ['show', 'chart', CHART_DIR]);
+    expect(r.stdout).toMatch(new RegExp(`^version: ${CHART_VERSION}$`, 'm'));
+    expect(r.stdout).toMatch(new RegExp(`^appVersion: "?${CHART_VERSION}"?$`, 'm'));
+  });
+
+  it('default values: the controller objects, no ServiceMonitor, the copy Jobs run the controller image', () => {
+    const objs = renderChart();
+    expect(objs.map(key).sort()).toEqual(
+      [
+        'ClusterRole//milvus-migrate-controller',
+        'ClusterRoleBinding//milvus-migrate-controller',
+        'CustomResourceDefinition//milvusmigrations.migration.milvus.io',
+        'Deployment/milvus-migrate/milvus-migrate-controller',
+        'Role/milvus-migrate/milvus-migrate-controller-leader-election',
+        'RoleBinding/milvus-migrate/milvus-migrate-controller-leader-election',
+        'Service/milvus-migrate/milvus-migrate-controller-metrics',
+        'ServiceAccount/milvus-migrate/milvus-migrate-controller',
+      ].sort(),
+    );
+    const c = controllerContainer(objs);
+    expect(c.image).toBe(`milvus-migrate:${CHART_VERSION}`);
+    expect(envOf(c)).toMatchObject({ MM_IMAGE: c.image, LOG_LEVEL: 'info', WATCH_NAMESPACE: '' });
+  });
+
+  it('values reach the objects: image, log level, watched namespace, scheduling, ServiceMonitor', () => {
+    const objs = renderChart(
+      {
+        'image.repository': 'registry.example.com/mm',
+        'image.tag': '1.2.3',
+        'image.pullPolicy': 'Always',
+        logLevel: 'debug',
+        watchNamespace: 'team-a',
+        'nodeSelector.pool': 'system',
+        'tolerations[0].key': 'dedicated',
+        'tolerations[0].operator': 'Exists',
+        'metrics.serviceMonitor.enabled': 'true',
+        'metrics.serviceMonitor.labels.release': 'prom',
+        'resources.limits.memory': '1Gi',
+      },
+      'ops',
+    );
+    const c = controllerContainer(objs);
+    expect(c.image).toBe('registry.example.com/mm:1.2.3');
+    expect(c.imagePullPolicy).toBe('Always');
+    expect(envOf(c)).toMatchObject({
+      MM_IMAGE: 'registry.example.com/mm:1.2.3',
+      LOG_LEVEL: 'debug',
+      WATCH_NAMESPACE: 'team-a',
+    });
+    expect(c.resources.limits.memory).toBe('1Gi');
+    const pod = find(objs, 'Deployment').spec.template.spec;
+    expect(pod.nodeSelector).toEqual({ pool: 'system' });
+    expect(pod.tolerations).toEqual([{ key: 'dedicated', operator: 'Exists' }]);
+    // Installed elsewhere, every namespaced object and every subject follows the release namespace.
+    for (const o of objs.filter((x) => x.metadata.namespace !== undefined))
+      expect(o.metadata.namespace).toBe('ops');
+    expect(find(objs, 'ClusterRoleBinding').subjects[0].namespace).toBe('ops');
+    expect(find(objs, 'RoleBinding').subjects[0].namespace).toBe('ops');
+    const sm = find(objs, 'ServiceMonitor', 'milvus-migrate-controller');
+    expect(sm.metadata.labels?.release).toBe('prom');
+    expect(sm.spec.endpoints).toEqual([
+      { port: 'metrics', path: '/metrics', interval: '30s', scrapeTimeout: '10s' },
+    ]);
+    const svc = find(objs, 'Service');
+    // A ServiceMonitor selects Services by their labels.
+    expect(svc.metadata.labels).toMatchObject(sm.spec.selector.matchLabels);
+  });
+
+  it('values.schema.json refuses a wrong log level, pull policy or a misspelt key', () => {
+    for (const [set, says] of [
+      ['logLevel=verbose', 'logLevel'],
+      ['image.pullPolicy=Sometimes', 'pullPolicy'],
+      ['watchNamespaces=a', 'watchNamespaces'],
+    ] as const) {
+      const r = run(helmBinary(), ['template', 'x', CHART_DIR, '--set', set]);
+      expect(r.code, `${set} was accepted`).not.toBe(0);
+      expect(r.stderr).toContain(says);
+    }
+  });
+});
+
+describe('the chart and deploy/ do not drift apart', () => {
+  it('the chart ships the generated CRD (npm run gen:crd writes both copies)', () => {
+    const chartCrd = readFileSync(path.join(REPO_ROOT, CHART_CRD_FILE), 'utf8');
+    expect(chartCrd, `${CHART_CRD_FILE} is stale: run npm run gen:crd`).toBe(renderCrdYaml());
+    expect(chartCrd).toBe(readFileSync(path.join(REPO_ROOT, CRD_FILE), 'utf8'));
+  });
+
+  it('same objects as kubectl kustomize deploy/ (the chart leaves the Namespace to --create-namespace)', () => {
+    // deploy/ names the locally built image milvus-migrate:dev; the chart defaults to appVersion.
+    const chart = renderChart({ 'image.tag': 'dev' }).map(withoutHelmLabels);
+    const base = renderKustomize();
+    const baseNs = base.filter((o) => o.kind === 'Namespace');
+    expect(baseNs.map(key)).toEqual(['Namespace//milvus-migrate']);
+    const rest = base.filter((o) => o.kind !== 'Namespace');
+    expect(chart.map(key).sort()).toEqual(rest.map(key).sort());
+    for (const b of rest) {
+      const c = chart.find((x) => key(x) === key(b))!;
+      expect(c, `${key(b)} differs between the chart and deploy/`).toEqual(b);
+    }
+  });
+
+  it('the comparison notices a difference (a changed value makes the Deployment differ)', () => {
+    const chart = renderChart({ 'image.tag': 'dev', logLevel: 'debug' }).map(withoutHelmLabels);
+    const base = renderKustomize();
+    expect(find(chart, 'Deployment')).not.toEqual(find(base, 'Deployment'));
+  });
+});

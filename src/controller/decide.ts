@@ -64,6 +64,10 @@ export type Action =
   | { type: 'removeFinalizer' }
   | { type: 'computeOwnedTargets' }
   | { type: 'createJob'; ownedTargets: string[] }
+  /**
+   * Foreground keeps the Job (deleting) until its pods are gone: a new Job must never start while an
+   * old pod may still be writing, or both could insert the same rows.
+   */
   | { type: 'deleteJob'; name: string; propagation?: 'Background' | 'Foreground' }
   | { type: 'dropTargets'; names: string[] }
   | { type: 'patchStatus'; status: MigrationStatus; progress?: boolean }
@@ -186,7 +190,8 @@ export function decide(o: Observed): Action[] {
 
   if (m.suspend) {
     const out: Action[] = [];
-    if (o.job && !o.job.deleting) out.push({ type: 'deleteJob', name: o.job.name });
+    if (o.job && !o.job.deleting)
+      out.push({ type: 'deleteJob', name: o.job.name, propagation: 'Foreground' });
     if (
       cur.phase === 'Succeeded' ||
       (cur.phase === 'Failed' && !RETRYABLE_REASONS.has(stalledReason(cur) ?? ''))
@@ -217,7 +222,7 @@ export function decide(o: Observed): Action[] {
     return o.job.deleting
       ? [{ type: 'requeue', afterMs: 2000 }]
       : [
-          { type: 'deleteJob', name: o.job.name },
+          { type: 'deleteJob', name: o.job.name, propagation: 'Foreground' },
           { type: 'requeue', afterMs: 2000 },
         ];
 
@@ -232,7 +237,7 @@ export function decide(o: Observed): Action[] {
     if (o.job)
       return o.job.deleting
         ? [{ type: 'requeue', afterMs: 2000 }]
-        : [{ type: 'deleteJob', name: o.job.name }];
+        : [{ type: 'deleteJob', name: o.job.name, propagation: 'Foreground' }];
   }
 
   if (o.missingSecrets.length) {

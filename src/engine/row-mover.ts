@@ -336,7 +336,8 @@ export class PassthroughMover implements RowMover {
   ): Promise<number[]> {
     const parts = partition ? [partition] : [];
     const expr = rangeExpr(pk.name, page.range) || matchAllExpr(pk);
-    const n = await job.target.count(job.targetName, expr, parts);
+    // What an earlier run wrote is older than readTs: no need for Strong reads (a time tick each).
+    const n = await job.target.count(job.targetName, expr, parts, job.readTs);
     if (n === 0) return page.keys.map((_k, i) => i);
     const res = await job.target.query({
       collection_name: job.targetName,
@@ -344,6 +345,7 @@ export class PassthroughMover implements RowMover {
       output_fields: [pk.name],
       partition_names: parts,
       params: { limit: Math.min(MAX_QUERY_ROWS, Math.max(n, 1)) },
+      guaranteeTs: job.readTs,
     });
     const have = new Set(primaryKeys(res.fields_data, pk.name).map(String));
     const missing: number[] = [];

@@ -160,7 +160,7 @@ describe('decide()', () => {
       observed({ job: job(), podStatus: running(90) }, { suspend: true, generation: 2, status: running(60) }),
     );
     expect(types(a)).toEqual(['deleteJob', 'patchStatus', 'event']);
-    expect(a[0]).toEqual({ type: 'deleteJob', name: 'books-copy' });
+    expect(a[0]).toEqual({ type: 'deleteJob', name: 'books-copy', propagation: 'Foreground' });
     const s = patched(a);
     expect(s).toMatchObject({ phase: 'Canceled', observedGeneration: 2, rows: '90/300' });
     expect(s.collections?.[0]?.phase).toBe('Canceled');
@@ -213,7 +213,7 @@ describe('decide()', () => {
   it('a Failed migration with a new generation gets a fresh Job', () => {
     const failed = status('Failed', 'JobFailed', 1);
     expect(decide(observed({ job: job({ failed: true }) }, { generation: 2, status: failed }))).toEqual([
-      { type: 'deleteJob', name: 'books-copy' },
+      { type: 'deleteJob', name: 'books-copy', propagation: 'Foreground' },
     ]);
     expect(types(decide(observed({}, { generation: 2, status: failed })))).toContain('createJob');
   });
@@ -376,7 +376,7 @@ describe('decide(): re-run with the migration.milvus.io/rerun annotation', () =>
   it('a Failed migration with a new rerun value: delete the old Job, then a fresh one that records the value', () => {
     const a = decide(observed({ job: job({ failed: true }) }, { status: failed(), rerun: '1' }));
     expect(a).toEqual([
-      { type: 'deleteJob', name: 'books-copy' },
+      { type: 'deleteJob', name: 'books-copy', propagation: 'Foreground' },
       { type: 'requeue', afterMs: 2000 },
     ]);
     expect(

@@ -20,7 +20,7 @@ import { MilvusClient } from '../src/adapters/milvus/client.js';
 import { encode } from '../src/adapters/milvus/proto.js';
 import { migrationYaml } from '../test/support/cli.js';
 import { type MilvusTestServer, REPO_ROOT, startMilvus } from '../test/support/milvus-server.js';
-import { currentChild, loadAvg, measureProcess, type ProcessFigures } from './measure.js';
+import { cpuBetween, currentChild, loadAvg, measureProcess, type ProcessFigures } from './measure.js';
 import type { PathConfig, PathResult } from './paths.js';
 import { insertRequestBytes, PK, payloadBytes, selfCheck, TAG, TAG_MAX, VEC } from './wire.js';
 
@@ -84,8 +84,9 @@ interface Row {
   mbPerS?: number;
   cpuS?: number;
   cpuSPerGb?: number;
-  /** CPU inside the timed window only (our own processes). */
+  /** CPU inside the copy window only (without start-up, target creation, verification). */
   windowCpuS?: number;
+  windowCpuSPerGb?: number;
   peakRssMb?: number;
   serverCpuS?: Record<string, number>;
   load1?: number;
@@ -311,6 +312,7 @@ async function runPath(
     rates(row, r.rows, bytes / 1e6, (r.endMs - r.startMs) / 1000);
     row.window = 'copy loop';
     row.windowCpuS = r.windowCpuUs / 1e6;
+    row.windowCpuSPerGb = row.windowCpuS / (bytes / 1e9);
     if (r.rows !== ROWS) row.error = `moved ${r.rows} rows, expected ${ROWS}`;
     if (p === 'read') row.verified = `${r.rows} read`;
   }
@@ -406,6 +408,8 @@ async function runEngine(
     const end = w.endMs ?? f.endMs;
     row.window = w.startMs && w.endMs ? 'engine log' : 'process';
     rates(row, copied, bytes / 1e6, (end - start) / 1000);
+    row.windowCpuS = cpuBetween(f.samples, start, end);
+    if (row.windowCpuS !== undefined) row.windowCpuSPerGb = row.windowCpuS / (bytes / 1e9);
     if (copied !== ROWS) row.error = `engine copied ${copied} rows, expected ${ROWS}`;
     else await verifyTarget(dst, target, ROWS, row);
   }
@@ -441,6 +445,7 @@ function table(rows: Row[], serverNames: string[]): string {
     'MB/s',
     'CPU s',
     'CPU s/GB',
+    'copy CPU s/GB',
     'peak RSS MB',
     ...serverNames.map((n) => `${n} CPU s`),
     'process s',
@@ -458,6 +463,7 @@ function table(rows: Row[], serverNames: string[]): string {
       fmt(r.mbPerS, 1),
       fmt(r.cpuS, 1),
       fmt(r.cpuSPerGb, 1),
+      fmt(r.windowCpuSPerGb, 1),
       fmt(r.peakRssMb, 0),
       ...serverNames.map((n) => fmt(r.serverCpuS?.[n], 1)),
       fmt(r.processS, 1),
@@ -511,7 +517,19 @@ function ratios(rows: Row[]): Ratio[] {
   );
   r(`engine(${WORKERS}) / engine(1)`, en, e1?.mbPerS, 1, '>= 1.00 (never slower)');
   for (const e of engines.sort((a, b) => a.path.localeCompare(b.path))) {
-    out.push({ what: `${e.label} CPU s/GB`, value: e.cpuSPerGb, target: '<= 2', met: e.cpuSPerGb! <= 2 });
+    out.push({
+      what: `${e.label} CPU s/GB (whole process)`,
+      value: e.cpuSPerGb,
+      target: '<= 2',
+      met: e.cpuSPerGb! <= 2,
+    });
+    if (e.windowCpuSPerGb !== undefined)
+      out.push({
+        what: `${e.label} CPU s/GB (copy window only)`,
+        value: e.windowCpuSPerGb,
+        target: '<= 2',
+        met: e.windowCpuSPerGb <= 2,
+      });
     out.push({
       what: `${e.label} peak RSS MB`,
       value: e.peakRssMb,
@@ -612,7 +630,7 @@ async function main(): Promise<void> {
     'wall s: the copy window (copy loop timed inside the process; engine: from its "target shape ensured" to "copy done" log lines); process s: the whole process.',
   );
   out(
-    'CPU s, CPU s/GB, peak RSS: the whole copy process (getrusage at exit); src/dst CPU s: the servers over the same process lifetime.',
+    'CPU s, CPU s/GB, peak RSS: the whole copy process (getrusage at exit, start-up included); copy CPU s/GB: its CPU inside the copy window only; src/dst CPU s: the servers over the whole process lifetime.',
   );
   out('');
   out(ratioText(rs));

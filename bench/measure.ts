@@ -5,7 +5,9 @@
  * the measured program) writes `process.resourceUsage()` (getrusage: user + system CPU of every
  * thread, ru_maxrss = peak RSS, the kernel's VmHWM) to a file when the process exits. While it
  * runs, /proc/<pid>/stat and /proc/<pid>/status are polled as well, as a fallback for a process
- * that dies by a signal. The servers' CPU over the same span is read from /proc for their process
+ * that dies by a signal. The preload also samples the CPU time every 100 ms, so that the CPU spent
+ * inside a window of the process's life (the copy, without start-up and verification) can be read
+ * off afterwards: cpuBetween(). The servers' CPU over the same span is read from /proc for their process
  * groups, to show who used the two cores.
  */
 import { spawn } from 'node:child_process';
@@ -15,10 +17,20 @@ import path from 'node:path';
 
 const PRELOAD = `import fs from 'node:fs';
 const f = process.env.BENCH_USAGE_FILE;
-if (f) process.on('exit', () => {
-  const u = process.resourceUsage();
-  fs.writeFileSync(f, JSON.stringify({ userUs: u.userCPUTime, sysUs: u.systemCPUTime, maxRssKb: u.maxRSS }));
-});`;
+if (f) {
+  const samples = [];
+  const take = () => {
+    const u = process.resourceUsage();
+    samples.push([Date.now(), u.userCPUTime + u.systemCPUTime]);
+  };
+  take();
+  setInterval(take, 100).unref();
+  process.on('exit', () => {
+    take();
+    const u = process.resourceUsage();
+    fs.writeFileSync(f, JSON.stringify({ userUs: u.userCPUTime, sysUs: u.systemCPUTime, maxRssKb: u.maxRSS, samples }));
+  });
+}`;
 const PRELOAD_URL = `data:text/javascript,${encodeURIComponent(PRELOAD)}`;
 
 const TICK = 100; // USER_HZ: /proc times are in clock ticks of 1/100 s on Linux
@@ -38,6 +50,23 @@ export interface ProcessFigures {
   source: 'rusage' | 'proc';
   /** CPU seconds of each server's process group over the same span. */
   serverCpuS: Record<string, number>;
+  /** [epoch ms, CPU µs] every 100 ms (rusage only). */
+  samples: [number, number][];
+}
+
+/** CPU seconds the process spent between two instants, interpolated from its samples. */
+export function cpuBetween(samples: [number, number][], fromMs: number, toMs: number): number | undefined {
+  if (samples.length < 2) return undefined;
+  const at = (t: number): number => {
+    let prev = samples[0]!;
+    if (t <= prev[0]) return prev[1];
+    for (const s of samples) {
+      if (s[0] >= t) return prev[1] + ((s[1] - prev[1]) * (t - prev[0])) / Math.max(1, s[0] - prev[0]);
+      prev = s;
+    }
+    return prev[1];
+  };
+  return (at(toMs) - at(fromMs)) / 1e6;
 }
 
 export interface ServerRef {
@@ -119,21 +148,23 @@ export async function measureProcess(
   const serverCpuS = Object.fromEntries(
     opts.servers.map((s) => [s.name, serverCpu(s) - (server0[s.name] ?? 0)]),
   );
-  let figures: Pick<ProcessFigures, 'cpuUserS' | 'cpuSysS' | 'peakRssMb' | 'source'>;
+  let figures: Pick<ProcessFigures, 'cpuUserS' | 'cpuSysS' | 'peakRssMb' | 'source' | 'samples'>;
   try {
     const u = JSON.parse(fs.readFileSync(usageFile, 'utf8')) as {
       userUs: number;
       sysUs: number;
       maxRssKb: number;
+      samples: [number, number][];
     };
     figures = {
       cpuUserS: u.userUs / 1e6,
       cpuSysS: u.sysUs / 1e6,
       peakRssMb: u.maxRssKb / 1024,
       source: 'rusage',
+      samples: u.samples,
     };
   } catch {
-    figures = { cpuUserS: polledCpu, cpuSysS: 0, peakRssMb: polledHwm / 1024, source: 'proc' };
+    figures = { cpuUserS: polledCpu, cpuSysS: 0, peakRssMb: polledHwm / 1024, source: 'proc', samples: [] };
   }
   fs.rmSync(path.dirname(usageFile), { recursive: true, force: true });
   return { code, signal, stdout, stderr, startMs, endMs, ...figures, serverCpuS };

@@ -89,6 +89,8 @@ interface Row {
   windowCpuSPerGb?: number;
   peakRssMb?: number;
   serverCpuS?: Record<string, number>;
+  /** CPU the rest of the machine used meanwhile (machine busy − copy − servers). */
+  otherCpuS?: number;
   load1?: number;
   verified?: string;
   error?: string;
@@ -232,6 +234,10 @@ function finish(row: Row, f: ProcessFigures, gb: number): void {
   row.cpuSPerGb = row.cpuS / gb;
   row.peakRssMb = f.peakRssMb;
   row.serverCpuS = f.serverCpuS;
+  row.otherCpuS = Math.max(
+    0,
+    f.machineCpuS - row.cpuS - Object.values(f.serverCpuS).reduce((a, b) => a + b, 0),
+  );
   row.usage = f.source;
 }
 
@@ -448,6 +454,7 @@ function table(rows: Row[], serverNames: string[]): string {
     'copy CPU s/GB',
     'peak RSS MB',
     ...serverNames.map((n) => `${n} CPU s`),
+    'other CPU s',
     'process s',
     'load1',
     'verified',
@@ -466,6 +473,7 @@ function table(rows: Row[], serverNames: string[]): string {
       fmt(r.windowCpuSPerGb, 1),
       fmt(r.peakRssMb, 0),
       ...serverNames.map((n) => fmt(r.serverCpuS?.[n], 1)),
+      fmt(r.otherCpuS, 1),
       fmt(r.processS, 1),
       fmt(r.load1, 2),
       r.error ? `ERROR: ${r.error}` : (r.verified ?? '-'),
@@ -630,7 +638,7 @@ async function main(): Promise<void> {
     'wall s: the copy window (copy loop timed inside the process; engine: from its "target shape ensured" to "copy done" log lines); process s: the whole process.',
   );
   out(
-    'CPU s, CPU s/GB, peak RSS: the whole copy process (getrusage at exit, start-up included); copy CPU s/GB: its CPU inside the copy window only; src/dst CPU s: the servers over the whole process lifetime.',
+    `CPU s, CPU s/GB, peak RSS: the whole copy process (getrusage at exit, start-up included); copy CPU s/GB: its CPU inside the copy window only; src/dst CPU s: the servers over the whole process lifetime; other CPU s: everything else on the machine meanwhile (the machine has ${os.cpus().length} cores x process s of CPU).`,
   );
   out('');
   out(ratioText(rs));

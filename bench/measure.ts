@@ -50,6 +50,8 @@ export interface ProcessFigures {
   source: 'rusage' | 'proc';
   /** CPU seconds of each server's process group over the same span. */
   serverCpuS: Record<string, number>;
+  /** CPU seconds the whole machine was busy over the same span (every process, every core). */
+  machineCpuS: number;
   /** [epoch ms, CPU µs] every 100 ms (rusage only). */
   samples: [number, number][];
 }
@@ -99,6 +101,17 @@ function procHwmKb(pid: number): number {
  * CPU seconds of a server's processes. Processes that ended in between are not counted; the
  * servers' processes live as long as the server.
  */
+/** CPU seconds the whole machine has been busy (all cores, /proc/stat), to show interference. */
+export function machineBusyCpu(): number {
+  try {
+    const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+    const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
+    return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) / TICK;
+  } catch {
+    return 0;
+  }
+}
+
 export function serverCpu(s: ServerRef): number {
   return s.pids().reduce((t, p) => t + procCpu(p), 0);
 }
@@ -116,6 +129,7 @@ export async function measureProcess(
 ): Promise<ProcessFigures> {
   const usageFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mm-bench-')), 'usage.json');
   const server0 = Object.fromEntries(opts.servers.map((s) => [s.name, serverCpu(s)]));
+  const machine0 = machineBusyCpu();
   const startMs = Date.now();
   const child = spawn(process.execPath, ['--import', PRELOAD_URL, ...args], {
     cwd: opts.cwd,
@@ -145,6 +159,7 @@ export async function measureProcess(
   clearInterval(poll);
   clearTimeout(timer);
   current = undefined;
+  const machineCpuS = machineBusyCpu() - machine0;
   const serverCpuS = Object.fromEntries(
     opts.servers.map((s) => [s.name, serverCpu(s) - (server0[s.name] ?? 0)]),
   );
@@ -167,7 +182,7 @@ export async function measureProcess(
     figures = { cpuUserS: polledCpu, cpuSysS: 0, peakRssMb: polledHwm / 1024, source: 'proc', samples: [] };
   }
   fs.rmSync(path.dirname(usageFile), { recursive: true, force: true });
-  return { code, signal, stdout, stderr, startMs, endMs, ...figures, serverCpuS };
+  return { code, signal, stdout, stderr, startMs, endMs, ...figures, serverCpuS, machineCpuS };
 }
 
 export function loadAvg(): string {

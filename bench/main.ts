@@ -94,6 +94,8 @@ interface Row {
   load1?: number;
   verified?: string;
   error?: string;
+  /** Where the output of a failed path was kept. */
+  logs?: string;
   skipped?: string;
   usage?: string;
 }
@@ -313,6 +315,7 @@ async function runPath(
   const line = f.stdout.split('\n').find((l) => l.startsWith('BENCH_RESULT '));
   if (f.code !== 0 || !line) {
     row.error = `exit ${f.code ?? f.signal}: ${lastLines(f.stderr, 3)}`;
+    row.logs = keepLogs(p, f);
   } else {
     const r = JSON.parse(line.slice('BENCH_RESULT '.length)) as PathResult;
     rates(row, r.rows, bytes / 1e6, (r.endMs - r.startMs) / 1000);
@@ -399,7 +402,15 @@ async function runEngine(
     env: { LOG_LEVEL: 'debug' },
   });
   finish(row, f, bytes / 1e9);
-  let status: { phase?: string; collections?: { copiedEntities?: number; message?: string }[] } = {};
+  let status: {
+    phase?: string;
+    collections?: {
+      copiedEntities?: number;
+      targetEntities?: number;
+      message?: string;
+      warnings?: string[];
+    }[];
+  } = {};
   try {
     status = JSON.parse(f.stdout) as typeof status;
   } catch {
@@ -416,13 +427,27 @@ async function runEngine(
     rates(row, copied, bytes / 1e6, (end - start) / 1000);
     row.windowCpuS = cpuBetween(f.samples, start, end);
     if (row.windowCpuS !== undefined) row.windowCpuSPerGb = row.windowCpuS / (bytes / 1e9);
-    if (copied !== ROWS) row.error = `engine copied ${copied} rows, expected ${ROWS}`;
-    else await verifyTarget(dst, target, ROWS, row);
+    await verifyTarget(dst, target, ROWS, row);
+    if (copied !== ROWS) {
+      const c = status.collections?.[0];
+      row.error = `engine says Succeeded but copied ${copied} rows of ${ROWS} (target count(*) ${row.verified}; engine's targetEntities ${c?.targetEntities}, warnings: ${(c?.warnings ?? []).join(' / ') || 'none'})`;
+    }
   }
+  if (row.error) row.logs = keepLogs(p, f);
   await dropTarget(dst, target);
   fs.rmSync(dir, { recursive: true, force: true });
   say(`${label}: ${describe(row)}`);
   return row;
+}
+
+/** Keeps the output of a failed path under .cache/bench-logs for a look afterwards. */
+function keepLogs(p: string, f: ProcessFigures): string {
+  const dir = path.join(REPO_ROOT, '.cache', 'bench-logs');
+  fs.mkdirSync(dir, { recursive: true });
+  const base = path.join(dir, `${p}-${new Date(f.startMs).toISOString().replace(/[:.]/g, '-')}`);
+  fs.writeFileSync(`${base}.stdout`, f.stdout);
+  fs.writeFileSync(`${base}.stderr`, f.stderr);
+  return `${path.relative(REPO_ROOT, base)}.{stdout,stderr}`;
 }
 
 function lastLines(s: string, n: number): string {
@@ -431,7 +456,7 @@ function lastLines(s: string, n: number): string {
 
 function describe(r: Row): string {
   if (r.skipped) return `skipped: ${r.skipped}`;
-  if (r.error) return `ERROR ${r.error}`;
+  if (r.error) return `ERROR ${r.error}${r.logs ? ` (output kept in ${r.logs})` : ''}`;
   return `${r.rows} rows in ${r.wallS?.toFixed(1)} s, ${r.mbPerS?.toFixed(1)} MB/s, ${r.cpuSPerGb?.toFixed(1)} CPU-s/GB, ${r.peakRssMb?.toFixed(0)} MB RSS`;
 }
 
@@ -476,7 +501,7 @@ function table(rows: Row[], serverNames: string[]): string {
       fmt(r.otherCpuS, 1),
       fmt(r.processS, 1),
       fmt(r.load1, 2),
-      r.error ? `ERROR: ${r.error}` : (r.verified ?? '-'),
+      r.error ? `ERROR (${r.verified ?? '?'}), see below` : (r.verified ?? '-'),
     ];
   });
   const full = body.filter((b) => b.length === head.length);
@@ -640,6 +665,8 @@ async function main(): Promise<void> {
   out(
     `CPU s, CPU s/GB, peak RSS: the whole copy process (getrusage at exit, start-up included); copy CPU s/GB: its CPU inside the copy window only; src/dst CPU s: the servers over the whole process lifetime; other CPU s: everything else on the machine meanwhile (the machine has ${os.cpus().length} cores x process s of CPU).`,
   );
+  for (const r of rows.filter((x) => x.error))
+    out(`ERROR in ${r.label}: ${r.error}${r.logs ? ` (output kept in ${r.logs})` : ''}`);
   out('');
   out(ratioText(rs));
   if (argv.json) {

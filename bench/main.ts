@@ -583,18 +583,23 @@ function ratioText(rs: Ratio[]): string {
     .join('\n');
 }
 
-function gitRev(dir: string): string {
+/** Which build the CLI is: branch@commit of the tree it was built in, and when it was built. */
+function buildOf(cli: string): string {
+  const built = `built ${fs.statSync(cli).mtime.toISOString().slice(0, 19)}Z`;
   try {
-    const rev = execFileSync('git', ['-C', dir, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['-C', dir, 'status', '--porcelain', '--untracked-files=no'], {
-      encoding: 'utf8',
-    }).trim();
-    const branch = execFileSync('git', ['-C', dir, 'rev-parse', '--abbrev-ref', 'HEAD'], {
-      encoding: 'utf8',
-    }).trim();
-    return `${branch}@${rev}${dirty ? '+dirty' : ''}`;
+    const git = (...a: string[]) =>
+      execFileSync('git', ['-C', path.dirname(cli), ...a], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      }).trim();
+    const top = git('rev-parse', '--show-toplevel');
+    if (path.join(top, 'dist', 'cli', 'main.js') !== cli) return `${built}, not the dist/ of a checkout`;
+    const dirty = git('status', '--porcelain', '--untracked-files=no', '--', 'src')
+      ? '+uncommitted src/ changes'
+      : '';
+    return `${git('rev-parse', '--abbrev-ref', 'HEAD')}@${git('rev-parse', '--short', 'HEAD')}${dirty}, ${built}`;
   } catch {
-    return 'unknown';
+    return built;
   }
 }
 
@@ -615,7 +620,7 @@ async function main(): Promise<void> {
     `milvus-migrate bench  ${new Date().toISOString()}`,
     `data: ${ROWS} rows x (pk Int64, vec FloatVector(${DIM}), tag VarChar(${TAG_MAX})) = ${(bytes / 1e6).toFixed(1)} MB of column data (MB = 1e6 bytes: 8 + 4*dim + tag bytes per row, the same for every path)`,
     `machine: ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, node ${process.version}; uptime: ${uptime}`,
-    `engine: ${path.relative(REPO_ROOT, CLI) || CLI} (${gitRev(path.dirname(CLI))}), --workers ${hasWorkers ? `supported, N = ${WORKERS}` : 'not supported by this build'}`,
+    `engine: ${path.relative(REPO_ROOT, CLI) || CLI} (${buildOf(CLI)}), --workers ${hasWorkers ? `supported, N = ${WORKERS}` : 'not supported by this build'}`,
     `ceilings: read pages ${READ_ROWS} rows, inserts ${WRITE_ROWS} rows per request, ${IN_FLIGHT} in flight; naive: SDK queryIterator batchSize ${READ_ROWS}`,
   ];
   for (const h of header) say(h);
@@ -665,6 +670,15 @@ async function main(): Promise<void> {
   out(
     `CPU s, CPU s/GB, peak RSS: the whole copy process (getrusage at exit, start-up included); copy CPU s/GB: its CPU inside the copy window only; src/dst CPU s: the servers over the whole process lifetime; other CPU s: everything else on the machine meanwhile (the machine has ${os.cpus().length} cores x process s of CPU).`,
   );
+  const cores = os.cpus().length;
+  for (const r of rows) {
+    if (r.otherCpuS === undefined || !r.processS) continue;
+    const share = r.otherCpuS / (cores * r.processS);
+    if (share > 0.15)
+      out(
+        `note: other work on the machine took ${(share * 100).toFixed(0)} % of the ${cores} cores during "${r.label}": its figures are depressed by it`,
+      );
+  }
   for (const r of rows.filter((x) => x.error))
     out(`ERROR in ${r.label}: ${r.error}${r.logs ? ` (output kept in ${r.logs})` : ''}`);
   out('');

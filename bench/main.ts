@@ -92,6 +92,8 @@ interface Row {
   /** CPU the rest of the machine used meanwhile (machine busy − copy − servers). */
   otherCpuS?: number;
   load1?: number;
+  /** The source's loaded segments (id:rows) when the path started and ended. */
+  sourceSegments?: { before: string[]; after: string[] };
   verified?: string;
   error?: string;
   /** Where the output of a failed path was kept. */
@@ -192,6 +194,50 @@ async function flush(c: MilvusClient, name: string): Promise<void> {
   });
 }
 
+/** The source's loaded segments as `id:rows`, sorted (to see compaction and handoff between paths). */
+async function querySegments(c: MilvusClient, name: string): Promise<string[]> {
+  const r = await c.call<{ infos: { segmentID: string; num_rows: string }[] }>('GetQuerySegmentInfo', {
+    dbName: 'default',
+    collectionName: name,
+  });
+  return r.infos.map((i) => `${i.segmentID}:${i.num_rows}`).sort();
+}
+
+/**
+ * Compacts the source and waits until the compacted segments are indexed and loaded and the loaded
+ * segment set is stable and holds every row: a quiet, steady source, as a real one would be, and
+ * no background compaction or handoff during the measurements.
+ */
+async function settle(c: MilvusClient, name: string): Promise<string[]> {
+  const d = await c.describeCollection(name);
+  const m = await c.call<{ compactionID: string }>('ManualCompaction', {
+    collectionID: (d as unknown as { collectionID: string }).collectionID,
+  });
+  await waitFor(`compaction of ${name}`, 20 * 60_000, async () => {
+    const st = await c.call<{ state: number }>('GetCompactionState', { compactionID: m.compactionID });
+    return st.state === 2; // Completed
+  });
+  await waitFor(`index of ${name} after compaction`, 20 * 60_000, async () => {
+    const [x] = await c.describeIndexes(name);
+    return x !== undefined && x.state === 3 && x.indexed_rows === x.total_rows;
+  });
+  let last = '';
+  let stableSince = Date.now();
+  let segs: string[] = [];
+  await waitFor(`a stable set of loaded segments of ${name}`, 10 * 60_000, async () => {
+    segs = await querySegments(c, name);
+    const rows = segs.reduce((t, x) => t + Number(x.split(':')[1]), 0);
+    const key = segs.join(',');
+    if (key !== last || rows !== ROWS) {
+      last = key;
+      stableSince = Date.now();
+      return false;
+    }
+    return Date.now() - stableSince >= 5_000;
+  });
+  return segs;
+}
+
 async function seed(src: MilvusTestServer): Promise<number> {
   const c = admin(src);
   const t0 = Date.now();
@@ -217,10 +263,12 @@ async function seed(src: MilvusTestServer): Promise<number> {
   const tInsert = Date.now();
   await flush(c, SOURCE);
   await indexAndLoad(c, SOURCE);
+  const tLoaded = Date.now();
+  const segs = await settle(c, SOURCE);
   const n = await c.count(SOURCE); // Strong
   c.close();
   say(
-    `seeded ${n} rows: insert ${((tInsert - t0) / 1000).toFixed(1)} s, flush + index + load ${((Date.now() - tInsert) / 1000).toFixed(1)} s`,
+    `seeded ${n} rows: insert ${((tInsert - t0) / 1000).toFixed(1)} s, flush + index + load ${((tLoaded - tInsert) / 1000).toFixed(1)} s, compaction until the loaded segments are stable ${((Date.now() - tLoaded) / 1000).toFixed(1)} s; loaded segments (id:rows) ${segs.join(' ')}`,
   );
   if (n !== ROWS) throw new Error(`source count(*) is ${n}, expected ${ROWS}`);
   return n;
@@ -645,11 +693,19 @@ async function main(): Promise<void> {
         continue;
       }
       try {
-        rows.push(
+        const a = admin(src);
+        const before = await querySegments(a, SOURCE);
+        const row =
           p === 'engine-1' || p === 'engine-n'
             ? await runEngine(p, src, dst, bytes, hasWorkers)
-            : await runPath(p, src, dst, bytes),
-        );
+            : await runPath(p, src, dst, bytes);
+        row.sourceSegments = { before, after: await querySegments(a, SOURCE) };
+        a.close();
+        if (row.sourceSegments.before.join() !== row.sourceSegments.after.join())
+          say(
+            `${row.label}: the source's loaded segments changed during the path: ${JSON.stringify(row.sourceSegments)}`,
+          );
+        rows.push(row);
       } catch (err) {
         rows.push({ path: p, label: p, error: err instanceof Error ? err.message : String(err) });
       }

@@ -210,13 +210,18 @@ async function querySegments(c: MilvusClient, name: string): Promise<string[]> {
  */
 async function settle(c: MilvusClient, name: string): Promise<string[]> {
   const d = await c.describeCollection(name);
-  const m = await c.call<{ compactionID: string }>('ManualCompaction', {
-    collectionID: (d as unknown as { collectionID: string }).collectionID,
-  });
-  await waitFor(`compaction of ${name}`, 20 * 60_000, async () => {
-    const st = await c.call<{ state: number }>('GetCompactionState', { compactionID: m.compactionID });
-    return st.state === 2; // Completed
-  });
+  const collectionID = (d as unknown as { collectionID: string }).collectionID;
+  // Compact until a round plans nothing more (one round can leave small segments behind).
+  for (let round = 0; round < 5; round++) {
+    const m = await c.call<{ compactionID: string; compactionPlanCount: number }>('ManualCompaction', {
+      collectionID,
+    });
+    await waitFor(`compaction of ${name}`, 20 * 60_000, async () => {
+      const st = await c.call<{ state: number }>('GetCompactionState', { compactionID: m.compactionID });
+      return st.state === 2; // Completed
+    });
+    if (!m.compactionPlanCount) break;
+  }
   await waitFor(`index of ${name} after compaction`, 20 * 60_000, async () => {
     const [x] = await c.describeIndexes(name);
     return x !== undefined && x.state === 3 && x.indexed_rows === x.total_rows;
@@ -233,7 +238,7 @@ async function settle(c: MilvusClient, name: string): Promise<string[]> {
       stableSince = Date.now();
       return false;
     }
-    return Date.now() - stableSince >= 5_000;
+    return Date.now() - stableSince >= 10_000;
   });
   return segs;
 }

@@ -123,7 +123,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 
 /** The servers as the measurement sees them: 'src' and 'dst'. */
 function serverRefs() {
-  return servers.map((s, i) => ({ name: i === 0 ? 'src' : 'dst', pids: () => s.pids() }));
+  return servers.map((s) => ({ name: s.name === 'bench-source' ? 'src' : 'dst', pids: () => s.pids() }));
 }
 
 function admin(s: MilvusTestServer): MilvusClient {
@@ -384,6 +384,26 @@ async function runPath(
   }
   say(`${label}: ${describe(row)}`);
   return row;
+}
+
+/**
+ * Starts a server, once more if it dies during start: ports are free when picked, but servers of
+ * other checkouts on the same machine (their own port claims) can take one before Milvus binds it.
+ */
+async function start(name: string): Promise<MilvusTestServer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const server = await startMilvus({ kind: 'milvus-2.3.5', name });
+      servers.push(server); // stopped on exit, Ctrl-C or failure
+      return server;
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      if (attempt >= 3 || stopping) throw err;
+      say(
+        `${name} did not start (${msg.split('\n')[0]}${/address already in use/.test(msg) ? '; a port was taken meanwhile' : ''}): trying again`,
+      );
+    }
+  }
 }
 
 function cliHasWorkers(): boolean {
@@ -682,11 +702,7 @@ async function main(): Promise<void> {
   execFileSync('bash', [path.join(REPO_ROOT, 'test/setup/milvus/install.sh'), 'milvus-2.3.5'], {
     stdio: ['ignore', 2, 2],
   });
-  const [src, dst] = await Promise.all([
-    startMilvus({ kind: 'milvus-2.3.5', name: 'bench-source' }),
-    startMilvus({ kind: 'milvus-2.3.5', name: 'bench-target' }),
-  ]);
-  servers.push(src, dst);
+  const [src, dst] = await Promise.all([start('bench-source'), start('bench-target')]);
   say(`source ${src.endpoint} (${src.version}), target ${dst.endpoint} (${dst.version})`);
   const rows: Row[] = [];
   try {

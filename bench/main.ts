@@ -38,6 +38,7 @@ const { values: argv } = parseArgs({
     'page-mb': { type: 'string', default: '16' },
     'insert-mb': { type: 'string', default: '24' },
     'in-flight': { type: 'string', default: '2' },
+    'target-state': { type: 'string', default: 'empty' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -45,7 +46,8 @@ const { values: argv } = parseArgs({
 if (argv.help) {
   process.stdout.write(
     'npm run bench -- [--rows N] [--dim D] [--workers N] [--skip read,write,naive,engine-1,engine-n]\n' +
-      '                 [--json FILE] [--cli PATH] [--page-mb 16] [--insert-mb 24] [--in-flight 2]\n',
+      '                 [--json FILE] [--cli PATH] [--page-mb 16] [--insert-mb 24] [--in-flight 2]\n' +
+      '                 [--target-state empty|loaded]\n',
   );
   process.exit(0);
 }
@@ -66,6 +68,14 @@ const ROW_WIRE = 8 + 4 * DIM + 40 + 8;
 const READ_ROWS = Math.max(1, Math.min(16384, Math.floor((Number(argv['page-mb']) * 1e6) / ROW_WIRE)));
 const WRITE_ROWS = Math.max(1, Math.floor((Number(argv['insert-mb']) * 1e6) / ROW_WIRE));
 const IN_FLIGHT = Number(argv['in-flight']);
+/**
+ * How the bench prepares the targets of the ceilings and the naive path: 'empty' (no index, not
+ * loaded: filled first, indexed and loaded after the timed copy, as the engine does with a fresh
+ * target) or 'loaded' (FLAT index and loaded before the copy, so the target's query node consumes
+ * every insert while the copy runs).
+ */
+const TARGET_STATE = argv['target-state'];
+if (TARGET_STATE !== 'empty' && TARGET_STATE !== 'loaded') throw new Error('--target-state: empty or loaded');
 
 const say = (s: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
 const out = (s: string) => process.stdout.write(`${s}\n`);
@@ -307,6 +317,15 @@ function rates(row: Row, rows: number, mb: number, wallS: number): void {
 async function verifyTarget(dst: MilvusTestServer, name: string, expected: number, row: Row): Promise<void> {
   const c = admin(dst);
   try {
+    // A target filled before indexing and loading (the engine's fresh targets, --target-state
+    // empty) is indexed and loaded now, outside the timed window: count(*) needs it loaded.
+    if ((await c.getLoadState(name)) !== 3) {
+      if (!(await c.describeIndexes(name)).length) await indexAndLoad(c, name);
+      else {
+        await c.loadCollection(name);
+        await waitFor(`load of ${name}`, 20 * 60_000, async () => (await c.getLoadState(name)) === 3);
+      }
+    }
     const n = await c.count(name); // Strong: sees every insert acknowledged before
     row.verified = `${n}`;
     if (n !== expected) row.error = `target count(*) ${n} != source ${expected}`;
@@ -340,7 +359,7 @@ async function runPath(
   if (p !== 'read') {
     const c = admin(dst);
     await createBenchCollection(c, target);
-    await indexAndLoad(c, target);
+    if (TARGET_STATE === 'loaded') await indexAndLoad(c, target);
     c.close();
   }
   const cfg: PathConfig = {
@@ -416,9 +435,13 @@ interface LogLine {
   msg?: string;
 }
 
-/** The copy window from the engine's own log: from "target shape ensured" to the last "copy done". */
+/**
+ * The copy window from the engine's own log: from "copy started" (or, for builds before it was
+ * logged, "target shape ensured" when it comes before the copy) to the last "copy done".
+ */
 function engineWindow(stderr: string): { startMs?: number; endMs?: number } {
-  let startMs: number | undefined;
+  let started: number | undefined;
+  let shaped: number | undefined;
   let created: number | undefined;
   let endMs: number | undefined;
   for (const l of stderr.split('\n')) {
@@ -430,11 +453,14 @@ function engineWindow(stderr: string): { startMs?: number; endMs?: number } {
       continue;
     }
     if (j.time === undefined) continue;
-    if (j.msg === 'target shape ensured') startMs ??= j.time;
+    if (j.msg === 'copy started') started ??= j.time;
+    if (j.msg === 'target shape ensured' && endMs === undefined) shaped ??= j.time;
     if (j.msg === 'target collection created') created ??= j.time;
     if (j.msg === 'copy done') endMs = j.time;
   }
-  return { startMs: startMs ?? created, endMs };
+  const startMs = started ?? shaped ?? created;
+  if (startMs === undefined || endMs === undefined || startMs >= endMs) return {};
+  return { startMs, endMs };
 }
 
 async function runEngine(
@@ -694,7 +720,7 @@ async function main(): Promise<void> {
     `data: ${ROWS} rows x (pk Int64, vec FloatVector(${DIM}), tag VarChar(${TAG_MAX})) = ${(bytes / 1e6).toFixed(1)} MB of column data (MB = 1e6 bytes: 8 + 4*dim + tag bytes per row, the same for every path)`,
     `machine: ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, node ${process.version}; uptime: ${uptime}`,
     `engine: ${path.relative(REPO_ROOT, CLI) || CLI} (${buildOf(CLI)}), --workers ${hasWorkers ? `supported, N = ${WORKERS}` : 'not supported by this build'}`,
-    `ceilings: read pages ${READ_ROWS} rows, inserts ${WRITE_ROWS} rows per request, ${IN_FLIGHT} in flight; naive: SDK queryIterator batchSize ${READ_ROWS}`,
+    `ceilings: read pages ${READ_ROWS} rows, inserts ${WRITE_ROWS} rows per request, ${IN_FLIGHT} in flight; naive: SDK queryIterator batchSize ${READ_ROWS}; write and naive targets ${TARGET_STATE === 'empty' ? 'empty (no index, not loaded) during the copy, indexed and loaded afterwards' : 'indexed and loaded before the copy'}`,
   ];
   for (const h of header) say(h);
 
@@ -742,7 +768,7 @@ async function main(): Promise<void> {
   out(table(rows, ['src', 'dst']));
   out('');
   out(
-    'wall s: the copy window (copy loop timed inside the process; engine: from its "target shape ensured" to "copy done" log lines); process s: the whole process.',
+    'wall s: the copy window (copy loop timed inside the process; engine: from its "copy started" log line, or "target shape ensured" in older builds, to its last "copy done"); process s: the whole process.',
   );
   out(
     `CPU s, CPU s/GB, peak RSS: the whole copy process (getrusage at exit, start-up included); copy CPU s/GB: its CPU inside the copy window only; src/dst CPU s: the servers over the whole process lifetime; other CPU s: everything else on the machine meanwhile (the machine has ${os.cpus().length} cores x process s of CPU).`,

@@ -221,35 +221,36 @@ async function querySegments(c: MilvusClient, name: string): Promise<string[]> {
 async function settle(c: MilvusClient, name: string): Promise<string[]> {
   const d = await c.describeCollection(name);
   const collectionID = (d as unknown as { collectionID: string }).collectionID;
-  // Compact until a round plans nothing more (one round can leave small segments behind).
-  for (let round = 0; round < 5; round++) {
-    const m = await c.call<{ compactionID: string; compactionPlanCount: number }>('ManualCompaction', {
-      collectionID,
-    });
+  // Milvus keeps merging in the background after a manual round: repeat compact → indexed →
+  // loaded segments stable for 10 s, until a whole round leaves the loaded segments as they were.
+  let prev = await querySegments(c, name);
+  let segs = prev;
+  for (let round = 0; round < 8; round++) {
+    const m = await c.call<{ compactionID: string }>('ManualCompaction', { collectionID });
     await waitFor(`compaction of ${name}`, 20 * 60_000, async () => {
       const st = await c.call<{ state: number }>('GetCompactionState', { compactionID: m.compactionID });
       return st.state === 2; // Completed
     });
-    if (!m.compactionPlanCount) break;
+    await waitFor(`index of ${name} after compaction`, 20 * 60_000, async () => {
+      const [x] = await c.describeIndexes(name);
+      return x !== undefined && x.state === 3 && x.indexed_rows === x.total_rows;
+    });
+    let last = '';
+    let stableSince = Date.now();
+    await waitFor(`a stable set of loaded segments of ${name}`, 10 * 60_000, async () => {
+      segs = await querySegments(c, name);
+      const rows = segs.reduce((t, x) => t + Number(x.split(':')[1]), 0);
+      const key = segs.join(',');
+      if (key !== last || rows !== ROWS) {
+        last = key;
+        stableSince = Date.now();
+        return false;
+      }
+      return Date.now() - stableSince >= 10_000;
+    });
+    if (segs.join() === prev.join()) break;
+    prev = segs;
   }
-  await waitFor(`index of ${name} after compaction`, 20 * 60_000, async () => {
-    const [x] = await c.describeIndexes(name);
-    return x !== undefined && x.state === 3 && x.indexed_rows === x.total_rows;
-  });
-  let last = '';
-  let stableSince = Date.now();
-  let segs: string[] = [];
-  await waitFor(`a stable set of loaded segments of ${name}`, 10 * 60_000, async () => {
-    segs = await querySegments(c, name);
-    const rows = segs.reduce((t, x) => t + Number(x.split(':')[1]), 0);
-    const key = segs.join(',');
-    if (key !== last || rows !== ROWS) {
-      last = key;
-      stableSince = Date.now();
-      return false;
-    }
-    return Date.now() - stableSince >= 10_000;
-  });
   return segs;
 }
 

@@ -2,12 +2,37 @@ import { defineConfig } from 'vitest/config';
 
 // Integration tests talk to real Milvus servers and a real Kubernetes cluster, so timeouts are long
 // and files run in separate processes (forks) that each start the servers they need.
+//
+// The e2e files share one cluster and install the same cluster-wide objects (the CRD, the
+// controller's namespace and RBAC): they run after everything else, one file at a time.
+const shared = {
+  pool: 'forks' as const,
+  testTimeout: 120_000,
+  hookTimeout: 180_000,
+};
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    pool: 'forks',
-    testTimeout: 120_000,
-    hookTimeout: 180_000,
     reporters: ['default'],
+    projects: [
+      {
+        test: {
+          ...shared,
+          name: 'local',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/e2e/**'],
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        test: {
+          ...shared,
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          fileParallelism: false,
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
   },
 });

@@ -21,7 +21,7 @@ import { compressNullable, primaryKeys, selectRows } from './columns.js';
 import { type Key, type KeyRange, keyToJson, matchAllExpr, rangeExpr } from './keys.js';
 import { pipeline } from './pipeline.js';
 import { MAX_QUERY_ROWS, type Page, RangeReader, rawFetch } from './range-reader.js';
-import { retrying } from './retry.js';
+import { retrying, sleep } from './retry.js';
 import {
   type CollectionModel,
   functionOutputFields,
@@ -76,6 +76,8 @@ export interface MoverOptions {
   workers: number;
   /** Inserts in flight per worker (the next page is read meanwhile). */
   writesInFlight: number;
+  /** Pause after each page of a worker: spares a busy source (and slows copies down in tests). */
+  pageDelayMs: number;
 }
 
 export const DEFAULT_MOVER_OPTIONS: MoverOptions = {
@@ -85,6 +87,7 @@ export const DEFAULT_MOVER_OPTIONS: MoverOptions = {
   retryForMs: 10 * 60_000,
   workers: 1,
   writesInFlight: 2,
+  pageDelayMs: Number(process.env.MILVUS_MIGRATE_PAGE_DELAY_MS) || 0,
 };
 
 /** Fields to read: all user fields but function outputs, plus the dynamic field. */
@@ -240,6 +243,7 @@ export class PassthroughMover implements RowMover {
         );
         job.onPage?.(page, scope.write);
         job.onProgress({ ...progress });
+        if (this.opts.pageDelayMs) await sleep(this.opts.pageDelayMs, signal);
       },
       { concurrency: this.opts.writesInFlight, signal },
     );

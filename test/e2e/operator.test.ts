@@ -5,8 +5,9 @@
  * servers on this machine (source with authentication). Skipped without KUBECONFIG (or with
  * MM_SKIP_CLUSTER). Environment as in test/e2e/cluster.test.ts (KUBECTL, MM_IMAGE, MM_HOST_IP).
  *
- * The controller hands MILVUS_MIGRATE_PAGE_BYTES to its copy pods: small pages here make a copy of
- * KILL_ROWS rows take long enough to kill pods, the controller, or delete the object mid-run.
+ * The controller hands MILVUS_MIGRATE_PAGE_BYTES and MILVUS_MIGRATE_PAGE_DELAY_MS to its copy pods:
+ * small, paced pages here make a copy of KILL_ROWS rows take long enough to kill pods, the
+ * controller, or delete the object mid-run.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -44,6 +45,9 @@ const KILLABLE: CollectionDef = {
 };
 const KILL_ROWS = Number(process.env.MM_E2E_KILL_ROWS ?? 2000);
 const PAGE_BYTES = process.env.MM_E2E_PAGE_BYTES ?? '4000';
+// A copy fills a fresh target at full speed (no index, not loaded): a pause after each page keeps
+// it under way long enough to interrupt.
+const PAGE_DELAY_MS = process.env.MM_E2E_PAGE_DELAY_MS ?? '250';
 const CONTROLLER_NS = 'milvus-migrate';
 const LEASE = 'milvus-migrate-controller';
 const RERUN = 'migration.milvus.io/rerun';
@@ -114,11 +118,19 @@ function migration(name: string, spec: Record<string, unknown>): string {
   });
 }
 
-/** Rows on the target now (0 while the collection is not there or not loaded yet). */
+/**
+ * Rows written to a target collection so far. A fresh target is only indexed and loaded after the
+ * copy, so count(*) cannot see them: flush, then read the collection's statistics.
+ */
 async function targetRows(targetName: string): Promise<number> {
   try {
     if (!(await dstAdmin!.showCollections()).includes(targetName)) return 0;
-    return await dstAdmin!.count(targetName);
+    await dstAdmin!.call('Flush', { db_name: 'default', collection_names: [targetName] });
+    const r = await dstAdmin!.call<{ stats: { key: string; value: string }[] }>('GetCollectionStatistics', {
+      db_name: 'default',
+      collection_name: targetName,
+    });
+    return Number(r.stats.find((kv) => kv.key === 'row_count')?.value ?? 0);
   } catch {
     return 0;
   }
@@ -135,7 +147,7 @@ async function waitUntilMidCopy(name: string, targetName: string, timeoutMs = 12
     const n = await targetRows(targetName);
     if (n >= KILL_ROWS || (n === 0 && (await getMigration(name)).status?.phase === 'Succeeded'))
       throw new Error(
-        `${name} finished before it could be interrupted: make the copy slower (MM_E2E_PAGE_BYTES, MM_E2E_KILL_ROWS)`,
+        `${name} finished before it could be interrupted: make the copy slower (MM_E2E_PAGE_BYTES, MM_E2E_PAGE_DELAY_MS, MM_E2E_KILL_ROWS)`,
       );
     if (n > 0) {
       console.log(`[e2e] ${name}: ${n}/${KILL_ROWS} rows on the target after ${(Date.now() - t0) / 1000} s`);
@@ -308,6 +320,7 @@ let deployed: DeployObject[] = [];
         MM_HEALTH_PORT: String(healthPort),
         MM_METRICS_PORT: String(metricsPort),
         MILVUS_MIGRATE_PAGE_BYTES: PAGE_BYTES,
+        MILVUS_MIGRATE_PAGE_DELAY_MS: PAGE_DELAY_MS,
         // Short, so that the unreachable-target deletion case takes seconds, not minutes.
         MM_CLEANUP_TIMEOUT_SECONDS: String(CLEANUP_TIMEOUT_S),
         LOG_LEVEL: 'debug',
@@ -538,7 +551,7 @@ let deployed: DeployObject[] = [];
     ]);
     const victim = pods.trim().split(/\s+/)[0]!;
     await kn(['delete', 'pod', victim, '--force', '--grace-period=0']);
-    const partial = await dstAdmin!.count('kill_pod');
+    const partial = await targetRows('kill_pod');
     console.log(`[e2e] podkill: deleted pod ${victim} with ${partial} rows on the target`);
     const obj = await waitForPhase('podkill', ['Succeeded', 'Failed'], 300_000);
     expect(obj.status?.phase, JSON.stringify(obj.status, null, 2)).toBe('Succeeded');
@@ -581,7 +594,7 @@ let deployed: DeployObject[] = [];
     const collections = await dstAdmin!.showCollections();
     expect(collections).not.toContain('kill_drop');
     expect(collections).toContain('kill_keep');
-    const kept = await dstAdmin!.count('kill_keep');
+    const kept = await targetRows('kill_keep');
     console.log(`[e2e] delete: kill_keep kept with ${kept}/${KILL_ROWS} rows; kill_drop dropped`);
     expect(kept).toBeGreaterThan(0);
     expect(kept).toBeLessThan(KILL_ROWS);
@@ -704,7 +717,11 @@ let deployed: DeployObject[] = [];
       if (e.name === 'WATCH_NAMESPACE') e.value = NS;
       if (e.name === 'MM_IMAGE') e.value = IMAGE;
     }
-    c.env = [...(c.env ?? []), { name: 'MILVUS_MIGRATE_PAGE_BYTES', value: PAGE_BYTES }];
+    c.env = [
+      ...(c.env ?? []),
+      { name: 'MILVUS_MIGRATE_PAGE_BYTES', value: PAGE_BYTES },
+      { name: 'MILVUS_MIGRATE_PAGE_DELAY_MS', value: PAGE_DELAY_MS },
+    ];
     deployed = objs;
     await kc(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objs }));
     const rollout = await kc(

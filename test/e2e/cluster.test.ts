@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCrd, CRD_FILE, CRD_NAME, type StructuralSchema } from '../../src/api/crd.js';
 import { API_VERSION_FULL, KIND } from '../../src/api/migration.js';
-import { createTestNamespace, KUBECTL, kc, kubectl, sleep } from '../support/kube.js';
+import { crdInstalled, createTestNamespace, KUBECTL, kc, kubectl, sleep } from '../support/kube.js';
 import { type MilvusTestServer, REPO_ROOT, startMilvus } from '../support/milvus-server.js';
 
 const enabled = Boolean(process.env.KUBECONFIG) && !process.env.MM_SKIP_CLUSTER;
@@ -181,7 +181,7 @@ let nsCreated = false;
     }
     console.log(`[e2e] namespace ${NS}, image ${IMAGE}, host reachable from pods at ${HOST_IP}`);
 
-    crdWasInstalled = (await kubectl(['get', 'crd', CRD_NAME, '-o', 'name'])).code === 0;
+    crdWasInstalled = await crdInstalled(CRD_NAME);
     await createTestNamespace(NS);
     nsCreated = true;
   });

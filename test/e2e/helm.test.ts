@@ -20,7 +20,7 @@ import { API_VERSION_FULL, KIND, type MigrationStatus } from '../../src/api/migr
 import { CHART_DIR, CONTROLLER_NS, find, type K8sObject, renderChart } from '../support/chart.js';
 import { PARTITION_KEY, seedPartitionKey } from '../support/fixtures.js';
 import { argoHealth, kstatus } from '../support/gitops.js';
-import { createTestNamespace, kc, kubectl, sleep } from '../support/kube.js';
+import { crdInstalled, createTestNamespace, kc, kubectl, removeMigrations, sleep } from '../support/kube.js';
 import { type MilvusTestServer, REPO_ROOT, startMilvus } from '../support/milvus-server.js';
 import { admin } from '../support/rows.js';
 import { helmBinary, run } from '../support/tools.js';
@@ -220,7 +220,7 @@ let dstAdmin: MilvusClient | undefined;
   beforeAll(async () => {
     await claimCluster();
     claimed = true;
-    crdWasInstalled = (await kubectl(['get', 'crd', CRD_NAME, '-o', 'name'])).code === 0;
+    crdWasInstalled = await crdInstalled(CRD_NAME);
     [src, dst] = await Promise.all([
       startMilvus({ kind: 'milvus-2.3.5', auth: true, name: 'helm-src' }),
       startMilvus({ kind: 'milvus-2.3.5', name: 'helm-dst' }),
@@ -232,6 +232,8 @@ let dstAdmin: MilvusClient | undefined;
   }, 1_200_000);
 
   afterAll(async () => {
+    // While the controller still runs: it removes the finalizers of the migrations it deletes.
+    if (claimed) await removeMigrations(NS);
     if (installed) await helm(['uninstall', RELEASE, '-n', CONTROLLER_NS, '--wait']).catch(() => undefined);
     if (claimed) {
       await kubectl(['delete', 'namespace', NS, '--wait=true', '--timeout=120s'], undefined, 150_000);

@@ -22,7 +22,7 @@ import { API_VERSION_FULL, KIND, type MigrationStatus } from '../../src/api/migr
 import { ensureBuilt } from '../support/cli.js';
 import { sdkRows } from '../support/compare.js';
 import { PARTITION_KEY, rng, seedPartitionKey, vector } from '../support/fixtures.js';
-import { createTestNamespace, kc, kubectl, sleep } from '../support/kube.js';
+import { crdInstalled, createTestNamespace, kc, kubectl, sleep } from '../support/kube.js';
 import { type MilvusTestServer, REPO_ROOT, startMilvus } from '../support/milvus-server.js';
 import { admin, type CollectionDef, createCollection, indexAndLoad, insertRows } from '../support/rows.js';
 
@@ -293,7 +293,7 @@ let deployed: DeployObject[] = [];
   beforeAll(async () => {
     ensureBuilt();
     await waitForOtherE2e();
-    crdWasInstalled = (await kubectl(['get', 'crd', CRD_NAME, '-o', 'name'])).code === 0;
+    crdWasInstalled = await crdInstalled(CRD_NAME);
     await kc(['apply', '-f', path.join(REPO_ROOT, CRD_FILE)]);
     await kc(['wait', '--for', 'condition=established', '--timeout=60s', `crd/${CRD_NAME}`]);
     await createTestNamespace(NS);

@@ -77,3 +77,32 @@ export async function createTestNamespace(ns: string): Promise<void> {
     await sleep(500);
   }
 }
+
+/**
+ * Whether the CRD is installed now. A CRD that another test file is deleting (terminating) is
+ * waited out first: objects cannot be created while it terminates, and it will be gone.
+ */
+export async function crdInstalled(name: string, timeoutMs = 120_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await kubectl(['get', 'crd', name, '-o', 'jsonpath={.metadata.deletionTimestamp}']);
+    if (r.code !== 0) return false;
+    if (!r.stdout.trim()) return true;
+    if (Date.now() > deadline)
+      throw new Error(`CRD ${name} is still terminating after ${timeoutMs / 1000} s`);
+    await sleep(1000);
+  }
+}
+
+/**
+ * Deletes every MilvusMigration of a namespace while its controller still runs (it removes the
+ * finalizers); the ones still there after that lose their finalizer by hand, so neither the
+ * namespace nor the CRD hangs in Terminating for the next test file.
+ */
+export async function removeMigrations(ns: string): Promise<void> {
+  await kubectl(['-n', ns, 'delete', 'mmig', '--all', '--wait=true', '--timeout=90s'], undefined, 100_000);
+  const left = await kubectl(['-n', ns, 'get', 'mmig', '-o', 'name']);
+  for (const n of left.stdout.split('\n').filter(Boolean)) {
+    await kubectl(['-n', ns, 'patch', n, '--type=merge', '-p', '{"metadata":{"finalizers":null}}']);
+  }
+}

@@ -95,12 +95,13 @@ export async function crdInstalled(name: string, timeoutMs = 120_000): Promise<b
 }
 
 /**
- * Deletes every MilvusMigration of a namespace while its controller still runs (it removes the
- * finalizers); the ones still there after that lose their finalizer by hand, so neither the
- * namespace nor the CRD hangs in Terminating for the next test file.
+ * Deletes every MilvusMigration of a namespace at teardown without waiting for a controller (it may
+ * be uninstalled already): marked deleted first, so no controller adds the finalizer back, then the
+ * finalizer removed by hand. Neither the namespace nor the CRD then hangs in Terminating for the
+ * next test file.
  */
 export async function removeMigrations(ns: string): Promise<void> {
-  await kubectl(['-n', ns, 'delete', 'mmig', '--all', '--wait=true', '--timeout=90s'], undefined, 100_000);
+  await kubectl(['-n', ns, 'delete', 'mmig', '--all', '--wait=false']);
   const left = await kubectl(['-n', ns, 'get', 'mmig', '-o', 'name']);
   for (const n of left.stdout.split('\n').filter(Boolean)) {
     await kubectl(['-n', ns, 'patch', n, '--type=merge', '-p', '{"metadata":{"finalizers":null}}']);

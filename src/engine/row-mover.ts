@@ -44,7 +44,7 @@ export interface CopyProgress {
 
 export interface CopyJob {
   source: Pick<MilvusClient, 'query' | 'queryRaw' | 'count'>;
-  target: Pick<MilvusClient, 'query' | 'count' | 'insertRaw'>;
+  target: Pick<MilvusClient, 'query' | 'count' | 'encodeInsert' | 'insertEncoded'>;
   model: CollectionModel;
   sourceName: string;
   targetName: string;
@@ -289,8 +289,11 @@ export class PassthroughMover implements RowMover {
     const rows = missing?.length ?? count;
     if (!missing && page.bytes <= this.opts.maxInsertBytes) {
       // The fast path: every column as it came, but nullable ones, which Insert wants compressed.
-      const cols = columns.map((c) => (c.hasNulls ? encodeColumn(compressNullable(decodeColumn(c))) : c));
-      await this.insert(job, cols, rows, scope.write, signal);
+      const request = this.request(job, columns, rows, scope.write);
+      // The request holds a copy of the bytes now: let the query reply go while it is sent.
+      page.data = [];
+      columns = [];
+      await this.send(job, request, signal);
       return rows;
     }
     // Some rows only, or a page above the request cap: pick rows out of decoded columns.
@@ -300,35 +303,29 @@ export class PassthroughMover implements RowMover {
     const per = Math.ceil(idx.length / chunks);
     for (let start = 0; start < idx.length; start += per) {
       const part = idx.slice(start, start + per);
-      const cols = selectRows(decoded, part).map((fd: FieldData) => encodeColumn(compressNullable(fd)));
-      await this.insert(job, cols, part.length, scope.write, signal);
+      const cols = selectRows(decoded, part).map((fd: FieldData) => encodeColumn(fd));
+      await this.send(job, this.request(job, cols, part.length, scope.write), signal);
     }
     return rows;
   }
 
-  private insert(
-    job: CopyJob,
-    columns: RawColumn[],
-    rows: number,
-    partition: string | undefined,
-    signal: AbortSignal,
-  ): Promise<unknown> {
-    return retrying(
-      () =>
-        job.target.insertRaw({
-          collection_name: job.targetName,
-          ...(partition ? { partition_name: partition } : {}),
-          num_rows: rows,
-          columns: columns.map((c) => c.bytes),
-        }),
-      {
-        forMs: this.opts.retryForMs,
-        retryIf: isTransient,
-        log: job.log,
-        what: `insert into ${job.targetName}`,
-        signal,
-      },
-    );
+  private request(job: CopyJob, columns: RawColumn[], rows: number, partition: string | undefined): Buffer {
+    return job.target.encodeInsert({
+      collection_name: job.targetName,
+      ...(partition ? { partition_name: partition } : {}),
+      num_rows: rows,
+      columns: columns.map((c) => (c.hasNulls ? encodeColumn(compressNullable(decodeColumn(c))) : c).bytes),
+    });
+  }
+
+  private send(job: CopyJob, request: Buffer, signal: AbortSignal): Promise<unknown> {
+    return retrying(() => job.target.insertEncoded(request), {
+      forMs: this.opts.retryForMs,
+      retryIf: isTransient,
+      log: job.log,
+      what: `insert into ${job.targetName}`,
+      signal,
+    });
   }
 
   /** Indexes (into the page) of rows whose keys the target does not have in the page's range. */

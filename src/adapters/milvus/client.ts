@@ -398,19 +398,27 @@ export class MilvusClient {
     return this.call('Insert', { db_name: this.database, ...req });
   }
 
-  /** Insert of pre-encoded FieldData columns (see wire.ts): the copy's write path. */
-  async insertRaw(req: {
+  /**
+   * An InsertRequest of pre-encoded FieldData columns (see wire.ts), for insertEncoded: encoded once,
+   * it is sent (and retried) as is, and the pages it came from can be let go meanwhile.
+   */
+  encodeInsert(req: {
     collection_name: string;
     partition_name?: string;
     num_rows: number;
     columns: Buffer[];
-  }): Promise<RawMutationResult> {
+  }): Buffer {
     const { columns, ...header } = req;
+    return encodeInsert({ db_name: this.database, ...header }, columns);
+  }
+
+  /** Sends an InsertRequest made by encodeInsert: the copy's write path. */
+  async insertEncoded(request: Buffer): Promise<RawMutationResult> {
     const res = await this.raw(
       `/${SERVICE}/Insert`,
-      (cols: Buffer[]) => encodeInsert({ db_name: this.database, ...header }, cols),
+      (b: Buffer) => b,
       parseMutationResult,
-      columns,
+      request,
       this.timeoutMs,
     );
     const err = statusError('Insert', res.status);

@@ -3,8 +3,15 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCrd, CRD_FILE, CRD_NAME, type StructuralSchema } from '../../src/api/crd.js';
-import { API_VERSION_FULL, KIND } from '../../src/api/migration.js';
-import { crdInstalled, createTestNamespace, KUBECTL, kc, kubectl, sleep } from '../support/kube.js';
+import {
+  crdInstalled,
+  createTestNamespace,
+  KUBECTL,
+  kc,
+  kubectl,
+  migrationJson,
+  sleep,
+} from '../support/kube.js';
 import { type MilvusTestServer, REPO_ROOT, startMilvus } from '../support/milvus-server.js';
 
 const enabled = Boolean(process.env.KUBECONFIG) && !process.env.MM_SKIP_CLUSTER;
@@ -18,20 +25,12 @@ if (!enabled) {
 const IMAGE = process.env.MM_IMAGE ?? 'milvus-migrate:dev';
 const HOST_IP = process.env.MM_HOST_IP ?? '10.88.0.1';
 const NS = `mm-smoke-${randomBytes(4).toString('hex')}`;
+const migration = (name: string, spec: Record<string, unknown>) => migrationJson(NS, name, spec);
 const PKG_VERSION = (
   JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }
 ).version;
 
 const kn = (args: string[], input?: string) => kc(['-n', NS, ...args], input);
-
-function migration(name: string, spec: Record<string, unknown>): string {
-  return JSON.stringify({
-    apiVersion: API_VERSION_FULL,
-    kind: KIND,
-    metadata: { name, namespace: NS },
-    spec,
-  });
-}
 
 /** The column headers of `kubectl get` output. */
 function headers(table: string): string[] {

@@ -16,11 +16,21 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MilvusClient } from '../../src/adapters/milvus/client.js';
 import { CRD_NAME } from '../../src/api/crd.js';
-import { API_VERSION_FULL, KIND, type MigrationStatus } from '../../src/api/migration.js';
+import type { MigrationStatus } from '../../src/api/migration.js';
 import { CHART_DIR, CONTROLLER_NS, find, type K8sObject, renderChart } from '../support/chart.js';
 import { PARTITION_KEY, seedPartitionKey } from '../support/fixtures.js';
 import { argoHealth, kstatus } from '../support/gitops.js';
-import { crdInstalled, createTestNamespace, kc, kubectl, removeMigrations, sleep } from '../support/kube.js';
+import {
+  crdInstalled,
+  createTestNamespace,
+  kc,
+  kubectl,
+  migrationJson,
+  otherE2eNamespaces,
+  removeMigrations,
+  secretJson,
+  sleep,
+} from '../support/kube.js';
 import { type MilvusTestServer, REPO_ROOT, startMilvus } from '../support/milvus-server.js';
 import { admin } from '../support/rows.js';
 import { helmBinary, run } from '../support/tools.js';
@@ -35,11 +45,13 @@ const [IMAGE_REPO, IMAGE_TAG] = [
 ];
 const HOST_IP = process.env.MM_HOST_IP ?? '10.88.0.1';
 const NS = `mm-helm-${randomBytes(4).toString('hex')}`;
+const migration = (name: string, spec: Record<string, unknown>) => migrationJson(NS, name, spec);
+const secret = (name: string, data: Record<string, string>) => secretJson(NS, name, data);
 const RELEASE = 'milvus-migrate';
 const ROWS = 3000;
 const CAPTURE = process.env.MM_CAPTURE_STATUS === '1';
 const FIXTURES = path.join(REPO_ROOT, 'test', 'fixtures', 'status');
-const E2E_LABEL = 'app.kubernetes.io/created-by=milvus-migrate-e2e';
+const _E2E_LABEL = 'app.kubernetes.io/created-by=milvus-migrate-e2e';
 
 const kn = (args: string[], input?: string, timeoutMs?: number) => kc(['-n', NS, ...args], input, timeoutMs);
 
@@ -120,29 +132,6 @@ async function waitForPhase(
   }
 }
 
-function migration(name: string, spec: Record<string, unknown>): string {
-  return JSON.stringify({
-    apiVersion: API_VERSION_FULL,
-    kind: KIND,
-    metadata: { name, namespace: NS },
-    spec,
-  });
-}
-
-function secret(name: string, data: Record<string, string>): string {
-  return JSON.stringify({
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name, namespace: NS },
-    stringData: data,
-  });
-}
-
-async function otherE2eNamespaces(): Promise<string[]> {
-  const out = await kc(['get', 'namespaces', '-l', E2E_LABEL, '-o', 'jsonpath={.items[*].metadata.name}']);
-  return out.split(/\s+/).filter((n) => n && n !== NS);
-}
-
 /**
  * The cluster to ourselves: test/e2e/operator.test.ts installs deploy/ with the same object names,
  * and test/e2e/cluster.test.ts deletes the CRD it installed. Both mark their namespaces; operator
@@ -152,14 +141,14 @@ async function otherE2eNamespaces(): Promise<string[]> {
 async function claimCluster(): Promise<void> {
   const t0 = Date.now();
   for (;;) {
-    for (let others = await otherE2eNamespaces(); others.length; others = await otherE2eNamespaces()) {
+    for (let others = await otherE2eNamespaces(NS); others.length; others = await otherE2eNamespaces(NS)) {
       if (Date.now() - t0 > 900_000) throw new Error(`other e2e namespaces still there: ${others.join(' ')}`);
       await sleep(2000);
     }
     await createTestNamespace(NS);
     // Longer than another file's gap between its check and creating its namespace.
     await sleep(5000);
-    if (!(await otherE2eNamespaces()).length) return;
+    if (!(await otherE2eNamespaces(NS)).length) return;
     console.log('[e2e helm] another e2e file started at the same time: stepping back');
     await kubectl(['delete', 'namespace', NS, '--wait=true', '--timeout=120s'], undefined, 150_000);
   }
@@ -243,7 +232,7 @@ let dstAdmin: MilvusClient | undefined;
         150_000,
       );
       // Another file may have started meanwhile and rely on the CRD: leave it then.
-      if (!crdWasInstalled && !(await otherE2eNamespaces()).length)
+      if (!crdWasInstalled && !(await otherE2eNamespaces(NS)).length)
         await kubectl(['delete', 'crd', CRD_NAME, '--ignore-not-found', '--wait=true', '--timeout=60s']);
     }
     dstAdmin?.close();

@@ -18,11 +18,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import type { MilvusClient } from '../../src/adapters/milvus/client.js';
 import { CRD_FILE, CRD_NAME } from '../../src/api/crd.js';
-import { API_VERSION_FULL, KIND, type MigrationStatus } from '../../src/api/migration.js';
+import type { MigrationStatus } from '../../src/api/migration.js';
 import { ensureBuilt } from '../support/cli.js';
 import { sdkRows } from '../support/compare.js';
 import { PARTITION_KEY, rng, seedPartitionKey, vector } from '../support/fixtures.js';
-import { crdInstalled, createTestNamespace, kc, kubectl, sleep } from '../support/kube.js';
+import {
+  crdInstalled,
+  createTestNamespace,
+  kc,
+  kubectl,
+  migrationJson,
+  otherE2eNamespaces,
+  secretJson,
+  sleep,
+} from '../support/kube.js';
 import { type MilvusTestServer, REPO_ROOT, startMilvus } from '../support/milvus-server.js';
 import { admin, type CollectionDef, createCollection, indexAndLoad, insertRows } from '../support/rows.js';
 
@@ -32,6 +41,8 @@ if (!enabled) console.log('test/e2e/operator.test.ts: skipped — set KUBECONFIG
 const IMAGE = process.env.MM_IMAGE ?? 'milvus-migrate:dev';
 const HOST_IP = process.env.MM_HOST_IP ?? '10.88.0.1';
 const NS = `mm-op-${randomBytes(4).toString('hex')}`;
+const migration = (name: string, spec: Record<string, unknown>) => migrationJson(NS, name, spec);
+const secret = (name: string, data: Record<string, string>) => secretJson(NS, name, data);
 const WRONG_PASSWORD = `wrong-${randomBytes(6).toString('hex')}`;
 const ROWS = 400;
 /** A collection with explicit int64 keys (autoID keys would be regenerated): "exactly once" is checkable. */
@@ -107,15 +118,6 @@ async function waitForPhase(
     }
     await sleep(2000);
   }
-}
-
-function migration(name: string, spec: Record<string, unknown>): string {
-  return JSON.stringify({
-    apiVersion: API_VERSION_FULL,
-    kind: KIND,
-    metadata: { name, namespace: NS },
-    spec,
-  });
 }
 
 /**
@@ -238,34 +240,9 @@ async function relayTo(port: number): Promise<{ port: number; close(): Promise<v
 const srcSpec = () => ({ endpoint: `${HOST_IP}:${src!.port}`, secretRef: { name: 'src-milvus' } });
 const dstSpec = () => ({ endpoint: `${HOST_IP}:${dst!.port}` });
 
-function secret(name: string, data: Record<string, string>): string {
-  return JSON.stringify({
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: { name, namespace: NS },
-    stringData: data,
-  });
-}
-
-/**
- * test/e2e/cluster.test.ts deletes the CRD at its end when it installed it, which would delete this
- * file's objects mid-test: wait until no other e2e namespace exists before installing the CRD.
- */
-async function otherE2eNamespaces(): Promise<string[]> {
-  const out = await kc([
-    'get',
-    'namespaces',
-    '-l',
-    'app.kubernetes.io/created-by=milvus-migrate-e2e',
-    '-o',
-    'jsonpath={.items[*].metadata.name}',
-  ]);
-  return out.split(/\s+/).filter((n) => n && n !== NS);
-}
-
 async function waitForOtherE2e(): Promise<void> {
   const t0 = Date.now();
-  for (let others = await otherE2eNamespaces(); others.length; others = await otherE2eNamespaces()) {
+  for (let others = await otherE2eNamespaces(NS); others.length; others = await otherE2eNamespaces(NS)) {
     if (Date.now() - t0 > 600_000) throw new Error(`other e2e namespaces still there: ${others.join(' ')}`);
     if (Date.now() - t0 < 2500)
       console.log(`[e2e] waiting for other e2e tests to finish: ${others.join(' ')}`);

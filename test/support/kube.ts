@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { API_VERSION_FULL, KIND } from '../../src/api/migration.js';
 import { REPO_ROOT } from './milvus-server.js';
 
 /** $KUBECTL, else the local cluster's kubectl (test/setup/cluster), else kubectl on PATH. */
@@ -106,4 +107,37 @@ export async function removeMigrations(ns: string): Promise<void> {
   for (const n of left.stdout.split('\n').filter(Boolean)) {
     await kubectl(['-n', ns, 'patch', n, '--type=merge', '-p', '{"metadata":{"finalizers":null}}']);
   }
+}
+
+/** A MilvusMigration as JSON, for `kubectl apply -f -`. */
+export function migrationJson(ns: string, name: string, spec: Record<string, unknown>): string {
+  return JSON.stringify({
+    apiVersion: API_VERSION_FULL,
+    kind: KIND,
+    metadata: { name, namespace: ns },
+    spec,
+  });
+}
+
+/** A Secret as JSON, for `kubectl apply -f -`. */
+export function secretJson(ns: string, name: string, data: Record<string, string>): string {
+  return JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name, namespace: ns },
+    stringData: data,
+  });
+}
+
+/** The namespaces of other e2e files running now (they carry the e2e label; see createTestNamespace). */
+export async function otherE2eNamespaces(ownNs: string): Promise<string[]> {
+  const out = await kc([
+    'get',
+    'namespaces',
+    '-l',
+    'app.kubernetes.io/created-by=milvus-migrate-e2e',
+    '-o',
+    'jsonpath={.items[*].metadata.name}',
+  ]);
+  return out.split(/\s+/).filter((n) => n && n !== ownNs);
 }

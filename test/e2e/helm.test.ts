@@ -51,7 +51,6 @@ const RELEASE = 'milvus-migrate';
 const ROWS = 3000;
 const CAPTURE = process.env.MM_CAPTURE_STATUS === '1';
 const FIXTURES = path.join(REPO_ROOT, 'test', 'fixtures', 'status');
-const _E2E_LABEL = 'app.kubernetes.io/created-by=milvus-migrate-e2e';
 
 const kn = (args: string[], input?: string, timeoutMs?: number) => kc(['-n', NS, ...args], input, timeoutMs);
 

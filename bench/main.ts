@@ -39,6 +39,7 @@ const { values: argv } = parseArgs({
     'insert-mb': { type: 'string', default: '24' },
     'in-flight': { type: 'string', default: '2' },
     'target-state': { type: 'string', default: 'empty' },
+    'wait-for': { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -47,7 +48,7 @@ if (argv.help) {
   process.stdout.write(
     'npm run bench -- [--rows N] [--dim D] [--workers N] [--skip read,write,naive,engine-1,engine-n]\n' +
       '                 [--json FILE] [--cli PATH] [--page-mb 16] [--insert-mb 24] [--in-flight 2]\n' +
-      '                 [--target-state empty|loaded]\n',
+      '                 [--target-state empty|loaded] [--wait-for FILE]\n',
   );
   process.exit(0);
 }
@@ -252,6 +253,17 @@ async function settle(c: MilvusClient, name: string): Promise<string[]> {
     prev = segs;
   }
   return segs;
+}
+
+/**
+ * Seeding a large source takes long (1M rows: ~12 min, mostly compaction settling) and may share
+ * the machine with other work; the measurements need it quiet. --wait-for FILE seeds, then waits
+ * until FILE exists before measuring.
+ */
+async function waitForFile(file: string): Promise<void> {
+  say(`seeded; waiting for ${file} to exist before measuring (touch it when the machine is quiet)`);
+  while (!fs.existsSync(file) && !stopping) await sleep(2000);
+  say(`${file} exists: measuring, load average ${loadAvg()}`);
 }
 
 async function seed(src: MilvusTestServer): Promise<number> {
@@ -734,6 +746,7 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   try {
     await seed(src);
+    if (argv['wait-for']) await waitForFile(argv['wait-for']);
     for (const p of PATHS) {
       if (stopping) break;
       if (SKIP.has(p)) {

@@ -663,7 +663,7 @@ function decideCopy(o: Observed, sp: ShardPlanStatus, done: Set<number>, ownedTa
   if (cj.complete) {
     const all = new Set(Array.from({ length: sp.shards }, (_v, i) => i));
     const next = withCompleted(o, sp, done, all);
-    return [{ type: 'patchStatus', status: shardProgress(o, next, done) }, requeue(0)];
+    return [{ type: 'patchStatus', status: shardProgress(o, next, all) }, requeue(0)];
   }
   if (cj.failed) {
     const pods = Object.values(o.shardPods ?? {});
@@ -684,7 +684,7 @@ function decideCopy(o: Observed, sp: ShardPlanStatus, done: Set<number>, ownedTa
     const next = withCompleted(o, sp, done, now);
     const failed = cj.failedIndexes ?? formatIndexes(pending.filter((i) => !now.has(i)));
     return [
-      { type: 'patchStatus', status: shardProgress(o, next, done) },
+      { type: 'patchStatus', status: shardProgress(o, next, parseIndexes(next.completed)) },
       { type: 'deleteJob', name: cj.name, propagation: 'Foreground' },
       {
         type: 'event',

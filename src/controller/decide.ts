@@ -353,6 +353,15 @@ function podProgress(o: Observed, pod: MigrationStatus | undefined, sharded?: Sh
     if (s.phase === 'Succeeded' || s.phase === 'Failed' || s.phase === 'Canceled')
       applyPhaseConditions(s, 'Running', 'Finishing', 'the copy pod is finishing', o.migration.generation);
     if (sharded) {
+      // The finalize pod plans again first (Pending): to the user the run is verifying by now.
+      if (s.phase === 'Pending' || s.phase === 'Running')
+        applyPhaseConditions(
+          s,
+          'Verifying',
+          'Verifying',
+          'every shard was copied; the finalize Job indexes, loads and verifies the target collections',
+          o.migration.generation,
+        );
       s.shardPlan = sharded;
       // The finalize pod starts from zero: keep what the shards copied until it reports its own.
       for (const c of s.collections ?? []) {

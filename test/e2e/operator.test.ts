@@ -595,6 +595,8 @@ let deployed: DeployObject[] = [];
 
   it('parallelism 3: a plan Job, one copy pod per shard (Indexed Job), a finalize Job; Succeeded, every key once', async () => {
     const t0 = Date.now();
+    // Also when run alone (-t parallelism): the Secret the first test makes.
+    await kn(['apply', '-f', '-'], secret('src-milvus', { username: 'root', password: 'Milvus' }));
     const pods = watchShardPods('sharded');
     await kn(
       ['apply', '-f', '-'],
@@ -628,6 +630,7 @@ let deployed: DeployObject[] = [];
 
   it('parallelism 3, a shard pod force-deleted mid-copy: only its shard is resumed; Succeeded, every key once', async () => {
     const t0 = Date.now();
+    await kn(['apply', '-f', '-'], secret('src-milvus', { username: 'root', password: 'Milvus' }));
     await kn(
       ['apply', '-f', '-'],
       migration('shardkill', {

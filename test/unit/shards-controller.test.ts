@@ -362,14 +362,14 @@ describe('decide(): a sharded run, finalize stage', () => {
     expect(find(a, 'createStageJob').job).toEqual({ stage: 'finalize', plan: PLAN });
   });
 
-  it('finalize running → its progress, rows not going back to 0', () => {
+  it('finalize running → its progress, Verifying (not its own first Pending), rows not going back to 0', () => {
     const pod: MigrationStatus = {
       collections: [
         { name: 'books', targetName: 'books', phase: 'Verifying', sourceEntities: 3000, copiedEntities: 0 },
         { name: 'small', targetName: 'small_v2', phase: 'Pending', copiedEntities: 0 },
       ],
     };
-    applyPhaseConditions(pod, 'Verifying', 'Verifying', 'verifying books');
+    applyPhaseConditions(pod, 'Pending', 'Planning', 'checking source, target and collections');
     const a = decide(
       observed({ finalizeJob: job('books-finalize'), finalizePod: { status: pod } }, { status: copied }),
     );

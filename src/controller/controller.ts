@@ -42,6 +42,7 @@ import {
   MANAGER,
   NAME_LABEL,
   OWNED_TARGETS_ANNOTATION,
+  shardJobName,
   stageJobManifest,
   workerEnvFrom,
 } from './job.js';
@@ -371,7 +372,13 @@ export class Controller {
   private async observeJob(o: Observed, uid: string | undefined): Promise<void> {
     const { namespace, name } = o.migration;
     const [copy, plan, finalize] = await Promise.all([
-      this.readJob(namespace, jobName(name), uid),
+      this.readJob(namespace, jobName(name), uid).then(
+        (j) =>
+          j ??
+          (shardJobName(name) === jobName(name)
+            ? undefined
+            : this.readJob(namespace, shardJobName(name), uid)),
+      ),
       this.readJob(namespace, jobName(name, 'plan'), uid),
       this.readJob(namespace, jobName(name, 'finalize'), uid),
     ]);

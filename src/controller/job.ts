@@ -163,6 +163,17 @@ export function jobManifest(
   };
 }
 
+/**
+ * The Indexed copy Job's name: its pods' hostname is `<job>-<index>` (index up to 31), which must
+ * stay within 63 characters too. Equal to jobName() except for names of 56-58 characters.
+ */
+export function shardJobName(name: string): string {
+  const full = jobName(name);
+  if (full.length <= 60) return full;
+  const h = createHash('sha256').update(name).digest('hex').slice(0, 8);
+  return `${name.slice(0, 45).replace(/[-.]+$/, '')}-${h}-copy`;
+}
+
 /** What a stage Job of a sharded run (parallelism > 1) does. */
 export type StageJob =
   | { stage: 'plan' }
@@ -201,7 +212,7 @@ export function stageJobManifest(
   }
   const j = jobManifest(m, ownedTargets, image, [...env, ...extraEnv]);
   const meta = j.metadata!;
-  meta.name = jobName(m.metadata.name, job.stage);
+  meta.name = job.stage === 'copy' ? shardJobName(m.metadata.name) : jobName(m.metadata.name, job.stage);
   meta.labels = { ...meta.labels, [STAGE_LABEL]: job.stage };
   const tpl = j.spec!.template;
   tpl.metadata!.labels = { ...tpl.metadata!.labels, [STAGE_LABEL]: job.stage };

@@ -216,7 +216,7 @@ describe('a sharded run, stage by stage, on Milvus 2.3.5', () => {
     }
   });
 
-  it('the three shards of a fresh plan copied at once fill a fresh target exactly once', async () => {
+  it('three shards at once fill a fresh target exactly once; two resumed at once add nothing', async () => {
     const t2 = 'sharded_parallel';
     const r = await engine.runPlanStage(input(t2), { state: new MemoryStateStore(), shards: 3 });
     expect(r.status.phase).toBe('Succeeded');
@@ -238,6 +238,18 @@ describe('a sharded run, stage by stage, on Milvus 2.3.5', () => {
     );
     expect(shards.map((s) => s.phase)).toEqual(['Succeeded', 'Succeeded', 'Succeeded']);
     expect(shards.reduce((n, s) => n + (s.collections?.[0]?.copiedEntities ?? 0), 0)).toBe(ROWS);
+    // Two shards of a next attempt at once on the unindexed target: both complete its shape
+    // (index, load) together without tripping over each other, and write nothing twice.
+    const again = await Promise.all(
+      [1, 2].map((index) =>
+        engine.runCopyStage(input(t2), { state: st(), plan: r.plan!, index, resume: true }),
+      ),
+    );
+    expect(
+      again.map((s) => s.phase),
+      JSON.stringify(again.map((s) => s.errors)),
+    ).toEqual(['Succeeded', 'Succeeded']);
+    expect(await dstAdmin.count(t2)).toBe(ROWS);
     const f = await engine.runFinalizeStage(input(t2), { state: st(), plan: r.plan! });
     expect(f.phase, JSON.stringify(f.errors)).toBe('Succeeded');
     expect(await keysOf(dstAdmin, t2)).toEqual(sourceKeys);

@@ -14,7 +14,14 @@ import {
   type Observed,
   type ObservedJob,
 } from '../../src/controller/decide.js';
-import { ATTEMPT_ANNOTATION, jobManifest, STAGE_LABEL, stageJobManifest } from '../../src/controller/job.js';
+import {
+  ATTEMPT_ANNOTATION,
+  jobManifest,
+  jobName,
+  STAGE_LABEL,
+  shardJobName,
+  stageJobManifest,
+} from '../../src/controller/job.js';
 import {
   formatIndexes,
   lastPlanIn,
@@ -572,6 +579,17 @@ describe('the Jobs of a sharded run', () => {
     );
     expect(again.MM_SHARD_RESUME?.value).toBe('true');
     expect(again.MM_COMPLETED_INDEXES?.value).toBe('0,2-3');
+  });
+
+  it("keeps the names and the shard pods' hostnames (`<job>-<index>`) within 63 characters", () => {
+    for (const n of [1, 40, 55, 56, 57, 58, 59, 120]) {
+      const name = 'm'.repeat(n);
+      expect(`${shardJobName(name)}-31`.length, name).toBeLessThanOrEqual(63);
+      for (const stage of ['plan', 'finalize'] as const)
+        expect(jobName(name, stage).length).toBeLessThanOrEqual(63);
+      // Short names: the same copy Job name with any parallelism.
+      if (n <= 55) expect(shardJobName(name)).toBe(jobName(name));
+    }
   });
 
   it('the plan and finalize Jobs are single-pod Jobs like the copy Job, with their stage', () => {

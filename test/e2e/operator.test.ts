@@ -672,6 +672,40 @@ let deployed: DeployObject[] = [];
     expect(events).toMatch(/ShardsResumed: copy attempt 2: resuming shard 1 .*shards 0,2 are complete/);
   }, 400_000);
 
+  it('parallelism 3, suspended mid-copy: every Job stops; resumed, it plans again and ends Succeeded, every key once', async () => {
+    const t0 = Date.now();
+    await kn(['apply', '-f', '-'], secret('src-milvus', { username: 'root', password: 'Milvus' }));
+    await kn(
+      ['apply', '-f', '-'],
+      migration('shardpause', {
+        source: srcSpec(),
+        target: dstSpec(),
+        parallelism: 3,
+        collections: [{ name: KILLABLE.name, targetName: 'kill_shardpause' }],
+      }),
+    );
+    await waitUntilMidCopy('shardpause', 'kill_shardpause', 180_000);
+    await kn(['patch', 'mmig', 'shardpause', '--type=merge', '-p', '{"spec":{"suspend":true}}']);
+    const canceled = await waitForPhase('shardpause', ['Canceled'], 60_000);
+    expect((canceled.status as Record<string, unknown>).shardPlan).toBeUndefined();
+    const g0 = Date.now();
+    for (;;) {
+      const left = await kn(['get', 'jobs', '-l', 'migration.milvus.io/name=shardpause', '-o', 'name']);
+      if (!left.trim()) break;
+      if (Date.now() - g0 > 60_000) throw new Error(`Jobs still there 60 s after the suspend: ${left}`);
+      await sleep(500);
+    }
+    const gone = (Date.now() - g0) / 1000;
+    const partial = await targetRows('kill_shardpause');
+    console.log(`[e2e] shardpause: every Job gone ${gone} s after Canceled, ${partial} rows on the target`);
+    expect(partial).toBeLessThan(KILL_ROWS);
+    await kn(['patch', 'mmig', 'shardpause', '--type=merge', '-p', '{"spec":{"suspend":false}}']);
+    const obj = await waitForPhase('shardpause', ['Succeeded', 'Failed'], 300_000);
+    expectFinalStatus(obj);
+    await expectExactlyOnce('kill_shardpause');
+    console.log(`[e2e] shardpause: ${(Date.now() - t0) / 1000} s in all`);
+  }, 400_000);
+
   it('delete: DropIncomplete drops the partly written target, Retain keeps it; the Jobs stop', async () => {
     const t0 = Date.now();
     for (const [name, policy, target] of [

@@ -5,6 +5,9 @@
  * missed events. The copy itself runs in a Job (worker.ts); pods get no API access and report
  * progress through `MMSTATUS` lines in their log. Only the holder of the leader Lease (leader.ts)
  * watches and reconciles; every replica serves /healthz, /readyz and /metrics.
+ *
+ * spec.parallelism > 1 runs a sharded run instead (decide.ts decideSharded): a plan Job, an Indexed
+ * copy Job with one pod per shard (their logs read one by one), a finalize Job.
  */
 import http from 'node:http';
 import type { V1Job, V1Pod } from '@kubernetes/client-node';

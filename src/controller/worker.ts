@@ -4,6 +4,10 @@
  * Secret through secretKeyRef), TLS files (Secret volumes) and the target collections this
  * migration owns (env MM_OWNED_TARGETS). Pods get no API access, so progress goes to stdout as
  * `MMSTATUS {json}` lines that the controller reads from the pod log.
+ *
+ * With spec.parallelism > 1 the same worker runs one stage of a sharded run (env MM_STAGE): `plan`
+ * (prints the ShardPlan as one `MMPLAN {json}` line), `copy` (shard JOB_COMPLETION_INDEX of the
+ * plan in MM_SHARD_PLAN; MM_SHARD_RESUME, MM_COMPLETED_INDEXES) or `finalize`.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -211,8 +215,8 @@ export async function runWorker(opts: {
       if (stage === 'finalize') {
         status = await runFinalizeStage(input, { ...common, plan });
       } else {
-        const index = Number(env.JOB_COMPLETION_INDEX);
-        if (!Number.isInteger(index) || index < 0)
+        const index = /^\d+$/.test(env.JOB_COMPLETION_INDEX ?? '') ? Number(env.JOB_COMPLETION_INDEX) : -1;
+        if (index < 0)
           throw new UserError(
             'JOB_COMPLETION_INDEX is not set: a copy stage runs in an Indexed Job',
             'InvalidInput',

@@ -653,6 +653,7 @@ describe('the worker in a sharded run', () => {
     for (const env of [
       { MM_STAGE: 'copy', JOB_COMPLETION_INDEX: '0' },
       { MM_STAGE: 'copy', MM_SHARD_PLAN: JSON.stringify(PLAN) },
+      { MM_STAGE: 'copy', MM_SHARD_PLAN: JSON.stringify(PLAN), JOB_COMPLETION_INDEX: '' },
       { MM_STAGE: 'shuffle' },
     ]) {
       const r = await runWorker({

@@ -109,7 +109,8 @@ export const migrationSpec = z
       .max(32)
       .default(1)
       .describe(
-        'Shards of each large collection copied at once: the key space is split into ranges of equal row counts. More helps while both clusters have spare capacity.',
+        'Shards of each large collection copied at once: the key space is split into ranges of equal row counts. More helps while both clusters have spare capacity. ' +
+          'In the operator, more than 1 runs one copy pod per shard (an Indexed Job, after a plan Job that creates the targets and computes the ranges, and before a finalize Job that indexes, loads and verifies); the CLI copies the shards in one process.',
       ),
     suspend: z
       .boolean()
@@ -185,6 +186,48 @@ export const collectionStatus = z.object({
     .describe('Schema elements the target did not keep, regenerated keys, folded duplicates.'),
 });
 
+/** Bound on status.shardPlan.collections[].bounds: spec.parallelism - 1. */
+const MAX_SHARDS = 32;
+
+export const shardPlanStatus = z
+  .object({
+    shards: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_SHARDS)
+      .describe('Shard pods of the copy Job (one key range of each collection each).'),
+    attempt: z
+      .number()
+      .int()
+      .min(0)
+      .describe(
+        'Copy Jobs started for this plan; the first fills fresh targets without look-ups, later ones resume.',
+      ),
+    completed: z.string().max(256).describe('Shards complete, as a Job\'s completedIndexes, e.g. "0,2-3".'),
+    copiedDone: z
+      .array(z.number().int())
+      .optional()
+      .describe('Per collection, rows copied by the completed shards (for progress).'),
+    collections: z
+      .array(
+        z.object({
+          name: z.string(),
+          targetName: z.string(),
+          fresh: z.boolean().describe('The plan created this target collection.'),
+          sourceEntities: z.number().int(),
+          bounds: z
+            .array(z.string())
+            .max(MAX_SHARDS - 1)
+            .describe('Boundaries of the key ranges ("i:<int64>" or "s:<varchar>"); none = one range.'),
+        }),
+      )
+      .max(1000),
+  })
+  .describe(
+    'A sharded run (spec.parallelism > 1) in progress: the key ranges its plan Job computed once, and which shards are complete. Cleared when the run ends.',
+  );
+
 export const migrationStatus = z.object({
   phase: z.enum(PHASES).optional(),
   observedGeneration: z.number().int().optional(),
@@ -207,6 +250,7 @@ export const migrationStatus = z.object({
     .max(MAX_STATUS_ERRORS_BOUND)
     .optional()
     .describe('Bounded log of errors, newest last.'),
+  shardPlan: shardPlanStatus.optional(),
 });
 
 export const milvusMigration = z.object({
@@ -223,6 +267,7 @@ export type MigrationSpec = z.infer<typeof migrationSpec>;
 export type MigrationStatus = z.infer<typeof migrationStatus>;
 export type CollectionStatus = z.infer<typeof collectionStatus>;
 export type Condition = z.infer<typeof condition>;
+export type ShardPlanStatus = z.infer<typeof shardPlanStatus>;
 export type ErrorEntry = z.infer<typeof errorEntry>;
 export type MilvusMigration = z.infer<typeof milvusMigration>;
 

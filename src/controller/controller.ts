@@ -5,9 +5,12 @@
  * missed events. The copy itself runs in a Job (worker.ts); pods get no API access and report
  * progress through `MMSTATUS` lines in their log. Only the holder of the leader Lease (leader.ts)
  * watches and reconciles; every replica serves /healthz, /readyz and /metrics.
+ *
+ * spec.parallelism > 1 runs a sharded run instead (decide.ts decideSharded): a plan Job, an Indexed
+ * copy Job with one pod per shard (their logs read one by one), a finalize Job.
  */
 import http from 'node:http';
-import type { V1Job } from '@kubernetes/client-node';
+import type { V1Job, V1Pod } from '@kubernetes/client-node';
 import { Kube, type MigrationObject, statusCode } from '../adapters/kubernetes/kube.js';
 import { MilvusClient } from '../adapters/milvus/client.js';
 import { checkSpec, credentialsFromSecret, formatZodError } from '../api/input.js';
@@ -31,6 +34,7 @@ import {
   FINALIZER,
   type Observed,
   type ObservedJob,
+  type ObservedPod,
   RERUN_ANNOTATION,
 } from './decide.js';
 import {
@@ -41,12 +45,14 @@ import {
   MANAGER,
   NAME_LABEL,
   OWNED_TARGETS_ANNOTATION,
+  shardJobName,
+  stageJobManifest,
   workerEnvFrom,
 } from './job.js';
 import { controllerNamespace, LeaderElector } from './leader.js';
 import { ControllerMetrics, type MigrationFigures } from './metrics.js';
 import { WorkQueue } from './queue.js';
-import { lastStatusIn, STATUS_PREFIX } from './worker.js';
+import { lastPlanIn, lastStatusIn, STATUS_PREFIX } from './worker.js';
 
 const log = logger.child({ component: 'controller' });
 export const RESYNC_MS = 30_000;
@@ -297,6 +303,7 @@ export class Controller {
       o.specError = formatZodError(parsed.error, obj);
       return o;
     }
+    o.parallelism = parsed.data.spec.parallelism;
     o.migration.collections = parsed.data.spec.collections.map((c) => ({
       name: c.name,
       targetName: c.targetName ?? c.name,
@@ -321,10 +328,10 @@ export class Controller {
     return o;
   }
 
-  private async observeJob(o: Observed, uid: string | undefined): Promise<void> {
-    const { namespace, name } = o.migration;
-    const job = await this.kube.getJob(namespace, jobName(name));
-    if (!job?.metadata?.ownerReferences?.some((r) => r.uid === uid)) return;
+  /** A Job of this migration (owned by this very object), as decide() sees it. */
+  private async readJob(namespace: string, name: string, uid: string | undefined) {
+    const job = await this.kube.getJob(namespace, name);
+    if (!job?.metadata?.ownerReferences?.some((r) => r.uid === uid)) return undefined;
     const conds = job.status?.conditions ?? [];
     const on = (t: string) => conds.find((c) => c.type === t && c.status === 'True');
     const failed = on('Failed');
@@ -335,19 +342,82 @@ export class Controller {
       complete: Boolean(on('Complete')),
       failed: Boolean(failed),
       ...(failed
-        ? { failureMessage: `${failed.reason ?? ''}${failed.message ? `: ${failed.message}` : ''}` }
+        ? {
+            failureMessage: `${failed.reason ?? ''}${failed.message ? `: ${failed.message}` : ''}`,
+            ...(failed.reason ? { failureReason: failed.reason } : {}),
+            ...(failed.lastTransitionTime ? { failedAt: new Date(failed.lastTransitionTime).getTime() } : {}),
+          }
+        : {}),
+      ...(job.spec?.completionMode === 'Indexed'
+        ? {
+            indexed: true,
+            completedIndexes: job.status?.completedIndexes ?? '',
+            ...(job.status?.failedIndexes ? { failedIndexes: job.status.failedIndexes } : {}),
+          }
         : {}),
     };
-    o.job = oj;
+    return oj;
+  }
+
+  /** The last MMSTATUS and error lines of a pod (undefined before its container started). */
+  private async readPod(
+    namespace: string,
+    pod: V1Pod | undefined,
+    tail = 50,
+  ): Promise<ObservedPod & { text?: string }> {
+    if (!pod?.metadata?.name || pod.status?.phase === 'Pending') return {};
+    const text = await this.kube.podLog(namespace, pod.metadata.name, tail);
+    if (!text) return {};
+    const status = lastStatusIn(text);
+    return { ...(status ? { status } : {}), errors: errorLines(text), text };
+  }
+
+  private async observeJob(o: Observed, uid: string | undefined): Promise<void> {
+    const { namespace, name } = o.migration;
+    const [copy, plan, finalize] = await Promise.all([
+      this.readJob(namespace, jobName(name), uid).then(
+        (j) =>
+          j ??
+          (shardJobName(name) === jobName(name)
+            ? undefined
+            : this.readJob(namespace, shardJobName(name), uid)),
+      ),
+      this.readJob(namespace, jobName(name, 'plan'), uid),
+      this.readJob(namespace, jobName(name, 'finalize'), uid),
+    ]);
+    if (copy) o.job = copy;
+    if (plan) o.planJob = plan;
+    if (finalize) o.finalizeJob = finalize;
     if (o.migration.deleting) return;
-    const pod = await this.kube.newestPod(namespace, oj.uid);
-    if (pod?.metadata?.name && pod.status?.phase !== 'Pending') {
-      const text = await this.kube.podLog(namespace, pod.metadata.name, 50);
-      if (text) {
-        const s = lastStatusIn(text);
-        if (s) o.podStatus = s;
-        o.podErrors = errorLines(text);
+    if (copy?.indexed) {
+      // One pod per shard: the newest pod of each index.
+      const pods = await this.kube.jobPods(namespace, copy.uid);
+      const byIndex = new Map<number, V1Pod>();
+      for (const p of pods) {
+        const i = Number(p.metadata?.labels?.['batch.kubernetes.io/job-completion-index']);
+        if (Number.isInteger(i) && !byIndex.has(i)) byIndex.set(i, p);
       }
+      const read = await Promise.all(
+        [...byIndex].map(async ([i, p]) => [i, await this.readPod(namespace, p)] as const),
+      );
+      o.shardPods = {};
+      for (const [i, r] of read)
+        o.shardPods[i] = { ...(r.status ? { status: r.status } : {}), errors: r.errors ?? [] };
+    } else if (copy) {
+      const r = await this.readPod(namespace, await this.kube.newestPod(namespace, copy.uid));
+      if (r.status) o.podStatus = r.status;
+      if (r.errors) o.podErrors = r.errors;
+    }
+    if (plan && !o.migration.status.shardPlan) {
+      // MMPLAN comes right before the last MMSTATUS line; a long log tail keeps it in view.
+      const r = await this.readPod(namespace, await this.kube.newestPod(namespace, plan.uid), 400);
+      o.planPod = { ...(r.status ? { status: r.status } : {}), errors: r.errors ?? [] };
+      const p = r.text ? lastPlanIn(r.text) : undefined;
+      if (p) o.planOutput = p;
+    }
+    if (finalize) {
+      const r = await this.readPod(namespace, await this.kube.newestPod(namespace, finalize.uid));
+      o.finalizePod = { ...(r.status ? { status: r.status } : {}), errors: r.errors ?? [] };
     }
   }
 
@@ -406,15 +476,32 @@ export class Controller {
           log.info({ key, job: jobName(name) }, 'created the copy Job');
           break;
         }
+        case 'createStageJob': {
+          const m = milvusMigration.parse({ ...obj, apiVersion: API_VERSION_FULL, kind: KIND });
+          const manifest = stageJobManifest(m, a.ownedTargets, a.job, this.image, workerEnvFrom());
+          await this.kube.createJob(manifest);
+          log.info(
+            {
+              key,
+              job: manifest.metadata?.name,
+              stage: a.job.stage,
+              ...(a.job.stage === 'copy' ? { attempt: a.job.attempt } : {}),
+            },
+            `created the ${a.job.stage} Job`,
+          );
+          break;
+        }
         case 'deleteJob':
           await this.kube.deleteJob(ns, a.name, a.propagation);
           log.info({ key, job: a.name, propagation: a.propagation ?? 'Background' }, 'deleted the copy Job');
           break;
         case 'patchStatus': {
           try {
+            // A merge patch keeps fields it does not name: a sharded run's plan is removed explicitly.
+            const clear = o.migration.status.shardPlan && !a.status.shardPlan ? { shardPlan: null } : {};
             const res = await this.kube.patchStatus(ns, name, {
               metadata: { resourceVersion },
-              status: a.status,
+              status: { ...a.status, ...clear },
             });
             resourceVersion = res.metadata?.resourceVersion;
           } catch (err) {

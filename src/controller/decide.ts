@@ -3,8 +3,17 @@
  * object, its Secrets, its Job, the copy pod's last reported status) → the actions that move the
  * world one step toward the spec. No I/O here, so every transition is a table test.
  */
-import type { CollectionStatus, DeletionPolicy, MigrationStatus, Phase } from '../api/migration.js';
+import type {
+  CollectionStatus,
+  DeletionPolicy,
+  MigrationStatus,
+  Phase,
+  ShardPlanStatus,
+} from '../api/migration.js';
 import { applyPhaseConditions, pushError, summarize } from '../api/status.js';
+import type { ShardPlan } from '../engine/engine.js';
+import type { StageJob } from './job.js';
+import { formatIndexes, parseIndexes } from './worker.js';
 
 /** The MilvusMigration as read from the API server (spec unvalidated). */
 export interface ObservedMigration {
@@ -38,6 +47,19 @@ export interface ObservedJob {
   failed: boolean;
   /** Job condition message when failed. */
   failureMessage?: string;
+  /** The Failed condition's reason (FailedIndexes: only shards failed) and when it was set (ms). */
+  failureReason?: string;
+  failedAt?: number;
+  /** A sharded run's Indexed copy Job: status.completedIndexes / failedIndexes. */
+  indexed?: boolean;
+  completedIndexes?: string;
+  failedIndexes?: string;
+}
+
+/** What one pod of a Job last reported. */
+export interface ObservedPod {
+  status?: MigrationStatus;
+  errors?: string[];
 }
 
 export interface Observed {
@@ -57,6 +79,16 @@ export interface Observed {
   lastProgressPatch: number;
   /** How long a deletion may wait for the copy pods to stop and the target to answer. */
   cleanupTimeoutMs?: number;
+  /** spec.parallelism, when the spec is valid. */
+  parallelism?: number;
+  /** A sharded run (parallelism > 1): its plan Job, the plan its pod printed, its finalize Job. */
+  planJob?: ObservedJob;
+  planPod?: ObservedPod;
+  planOutput?: ShardPlan;
+  /** The newest pod of each index of the Indexed copy Job. */
+  shardPods?: Record<number, ObservedPod>;
+  finalizeJob?: ObservedJob;
+  finalizePod?: ObservedPod;
 }
 
 export type Action =
@@ -64,6 +96,8 @@ export type Action =
   | { type: 'removeFinalizer' }
   | { type: 'computeOwnedTargets' }
   | { type: 'createJob'; ownedTargets: string[] }
+  /** A Job of a sharded run (plan, Indexed copy, finalize). */
+  | { type: 'createStageJob'; ownedTargets: string[]; job: StageJob }
   /**
    * Foreground keeps the Job (deleting) until its pods are gone: a new Job must never start while an
    * old pod may still be writing, or both could insert the same rows.
@@ -81,6 +115,12 @@ export const FINALIZER = 'migration.milvus.io/cleanup';
 export const RERUN_ANNOTATION = 'migration.milvus.io/rerun';
 /** A deletion gives up on stopping pods and dropping targets after this long, and says so in an Event. */
 export const DEFAULT_CLEANUP_TIMEOUT_MS = 120_000;
+/** Copy Jobs of one shard plan (the first and its retries), as the single copy Job's backoffLimit 6 allows 7 pods. */
+export const MAX_COPY_ATTEMPTS = 7;
+/** Wait before the next copy attempt: 10 s, doubled per attempt, at most 5 min (the Job controller's pod back-off). */
+export function copyRetryDelayMs(attempt: number): number {
+  return Math.min(300_000, 10_000 * 2 ** Math.max(0, attempt - 1));
+}
 /** Failures that go away by themselves (a Secret created later): re-checked on every reconcile. */
 const RETRYABLE_REASONS = new Set(['SecretNotFound']);
 
@@ -152,20 +192,34 @@ function decideDeletion(o: Observed): Action[] {
   const drop = m.deletionPolicy === 'DropIncomplete' ? incompleteTargets(m) : [];
   const timeout = o.cleanupTimeoutMs ?? DEFAULT_CLEANUP_TIMEOUT_MS;
   const overdue = o.now - (m.deletionTimestamp ?? o.now) >= timeout;
-  if (o.job && !o.job.deleting) {
+  const jobs = jobsOf(o);
+  for (const j of jobs) {
     // Foreground: the Job object stays until its pods are gone, so "no Job" below means no writer.
-    out.push({ type: 'deleteJob', name: o.job.name, propagation: drop.length ? 'Foreground' : 'Background' });
+    if (!j.deleting)
+      out.push({ type: 'deleteJob', name: j.name, propagation: drop.length ? 'Foreground' : 'Background' });
   }
   if (drop.length && !overdue) {
     // Never drop a collection a copy pod may still be writing to.
-    if (o.job) return [...out, { type: 'requeue', afterMs: 2000 }];
+    if (jobs.length) return [...out, { type: 'requeue', afterMs: 2000 }];
     out.push({ type: 'dropTargets', names: drop });
   } else if (drop.length) {
-    const msg = `deletionPolicy DropIncomplete: gave up after ${Math.round(timeout / 1000)} s (${o.job ? 'the copy pod did not stop' : 'the target did not answer'}); target collection${drop.length > 1 ? 's' : ''} ${drop.map((d) => `"${d}"`).join(', ')} may be left partly written: drop ${drop.length > 1 ? 'them' : 'it'} by hand if unwanted`;
+    const msg = `deletionPolicy DropIncomplete: gave up after ${Math.round(timeout / 1000)} s (${jobs.length ? 'the copy pod did not stop' : 'the target did not answer'}); target collection${drop.length > 1 ? 's' : ''} ${drop.map((d) => `"${d}"`).join(', ')} may be left partly written: drop ${drop.length > 1 ? 'them' : 'it'} by hand if unwanted`;
     out.push({ type: 'event', eventType: 'Warning', reason: 'CleanupTimedOut', message: msg });
   }
   out.push({ type: 'removeFinalizer' });
   return out;
+}
+
+/** Every Job of the migration: the copy Job, and a sharded run's plan and finalize Jobs. */
+function jobsOf(o: Observed): ObservedJob[] {
+  return [o.job, o.planJob, o.finalizeJob].filter((j): j is ObservedJob => j !== undefined);
+}
+
+/** Foreground deletes of every Job not already going; a requeue to see them gone. */
+function deleteAllJobs(o: Observed): Action[] {
+  return jobsOf(o)
+    .filter((j) => !j.deleting)
+    .map((j): Action => ({ type: 'deleteJob', name: j.name, propagation: 'Foreground' }));
 }
 
 export function decide(o: Observed): Action[] {
@@ -189,9 +243,7 @@ export function decide(o: Observed): Action[] {
   }
 
   if (m.suspend) {
-    const out: Action[] = [];
-    if (o.job && !o.job.deleting)
-      out.push({ type: 'deleteJob', name: o.job.name, propagation: 'Foreground' });
+    const out: Action[] = deleteAllJobs(o);
     if (
       cur.phase === 'Succeeded' ||
       (cur.phase === 'Failed' && !RETRYABLE_REASONS.has(stalledReason(cur) ?? ''))
@@ -203,6 +255,8 @@ export function decide(o: Observed): Action[] {
     }
     if (cur.phase !== 'Canceled' || cur.observedGeneration !== gen) {
       const base = o.podStatus ? fromPod(o, o.podStatus) : structuredClone(cur);
+      // A sharded run's plan ends with it: resuming plans again (the targets are then resumed).
+      delete base.shardPlan;
       withCollectionList(base, m, 'Canceled');
       for (const c of base.collections ?? [])
         if (c.phase !== 'Succeeded' && c.phase !== 'Failed') c.phase = 'Canceled';
@@ -218,13 +272,7 @@ export function decide(o: Observed): Action[] {
   const rerun = m.rerun !== undefined && m.rerun !== cur.lastRerun;
   const finished =
     cur.phase === 'Succeeded' || (cur.phase === 'Failed' && !RETRYABLE_REASONS.has(stalledReason(cur) ?? ''));
-  if (rerun && finished && o.job)
-    return o.job.deleting
-      ? [{ type: 'requeue', afterMs: 2000 }]
-      : [
-          { type: 'deleteJob', name: o.job.name, propagation: 'Foreground' },
-          { type: 'requeue', afterMs: 2000 },
-        ];
+  if (rerun && finished && jobsOf(o).length) return [...deleteAllJobs(o), { type: 'requeue', afterMs: 2000 }];
 
   if (cur.phase === 'Succeeded' && !rerun) {
     return cur.observedGeneration === gen
@@ -234,10 +282,10 @@ export function decide(o: Observed): Action[] {
   if (cur.phase === 'Failed' && !RETRYABLE_REASONS.has(stalledReason(cur) ?? '') && !rerun) {
     if (cur.observedGeneration === gen) return [];
     // A new generation after a failure (e.g. suspend toggled): try again with a fresh Job.
-    if (o.job)
-      return o.job.deleting
-        ? [{ type: 'requeue', afterMs: 2000 }]
-        : [{ type: 'deleteJob', name: o.job.name, propagation: 'Foreground' }];
+    if (jobsOf(o).length) {
+      const del = deleteAllJobs(o);
+      return del.length ? del : [{ type: 'requeue', afterMs: 2000 }];
+    }
   }
 
   if (o.missingSecrets.length) {
@@ -256,6 +304,16 @@ export function decide(o: Observed): Action[] {
   }
 
   if (m.ownedTargets === undefined) return [{ type: 'computeOwnedTargets' }];
+
+  // parallelism > 1: plan Job → Indexed copy Job (one pod per shard) → finalize Job. A run keeps
+  // the path it started on (the Jobs and status.shardPlan say which).
+  const sharded =
+    cur.shardPlan !== undefined ||
+    o.planJob !== undefined ||
+    o.finalizeJob !== undefined ||
+    o.job?.indexed === true ||
+    (o.job === undefined && (o.parallelism ?? 1) > 1);
+  if (sharded) return decideSharded(o, m.ownedTargets, rerun && finished);
 
   const job = o.job;
   if (!job) {
@@ -280,54 +338,380 @@ export function decide(o: Observed): Action[] {
   }
   if (job.deleting) return [{ type: 'requeue', afterMs: 2000 }];
 
-  if (job.complete) {
-    const base = o.podStatus?.phase === 'Succeeded' ? fromPod(o, o.podStatus) : cur;
-    const s = withPhase(base, 'Succeeded', 'Succeeded', 'every collection was copied and verified', gen);
-    s.completionTime ??= new Date(o.now).toISOString().replace(/\.\d{3}Z$/, 'Z');
-    if (s.collections) summarize(s);
-    return [
-      { type: 'patchStatus', status: s },
-      { type: 'event', eventType: 'Normal', reason: 'Succeeded', message: summary(s) },
-    ];
-  }
+  if (job.complete) return jobSucceeded(o, o.podStatus);
+  if (job.failed) return jobFailed(o, job, { status: o.podStatus, errors: o.podErrors }, 'copy');
+  return podProgress(o, o.podStatus);
+}
 
-  if (job.failed) {
-    const pod = o.podStatus;
-    let s: MigrationStatus;
-    if (pod?.phase === 'Failed') {
-      s = fromPod(o, pod);
-    } else {
-      const reason = 'JobFailed';
-      const lines = o.podErrors?.length ? o.podErrors : [];
-      const msg = `the copy Job failed (${job.failureMessage ?? 'no reason given'})${lines.length ? `: ${lines[lines.length - 1]}` : ''}`;
-      s = withPhase(pod ? fromPod(o, pod) : cur, 'Failed', reason, msg, gen);
-      for (const l of lines) pushError(s, l);
-      pushError(s, msg);
-    }
-    s.observedGeneration = gen;
-    const failed = s.conditions?.find((c) => c.type === 'Stalled');
-    return [
-      { type: 'patchStatus', status: s },
-      {
-        type: 'event',
-        eventType: 'Warning',
-        reason: failed?.reason ?? 'Failed',
-        message: failed?.message ?? 'the migration failed',
-      },
-    ];
-  }
-
-  // Running: take the pod's progress over, at most every PROGRESS_INTERVAL_MS.
+/** Running: take the pod's progress over, at most every PROGRESS_INTERVAL_MS. */
+function podProgress(o: Observed, pod: MigrationStatus | undefined, sharded?: ShardPlanStatus): Action[] {
+  const cur = o.migration.status;
   const out: Action[] = [];
-  if (o.podStatus && o.now - o.lastProgressPatch >= PROGRESS_INTERVAL_MS) {
-    const s = fromPod(o, o.podStatus);
+  if (pod && o.now - o.lastProgressPatch >= PROGRESS_INTERVAL_MS) {
+    const s = fromPod(o, pod);
     // A final phase in the log wins only with the Job's verdict; until then it is still running.
     if (s.phase === 'Succeeded' || s.phase === 'Failed' || s.phase === 'Canceled')
-      applyPhaseConditions(s, 'Running', 'Finishing', 'the copy pod is finishing', gen);
+      applyPhaseConditions(s, 'Running', 'Finishing', 'the copy pod is finishing', o.migration.generation);
+    if (sharded) {
+      // The finalize pod plans again first (Pending): to the user the run is verifying by now.
+      if (s.phase === 'Pending' || s.phase === 'Running')
+        applyPhaseConditions(
+          s,
+          'Verifying',
+          'Verifying',
+          'every shard was copied; the finalize Job indexes, loads and verifies the target collections',
+          o.migration.generation,
+        );
+      s.shardPlan = sharded;
+      // The finalize pod starts from zero: keep what the shards copied until it reports its own.
+      for (const c of s.collections ?? []) {
+        const prev = cur.collections?.find((p) => p.name === c.name);
+        if (prev && c.phase !== 'Succeeded' && c.phase !== 'Failed') {
+          c.copiedEntities = Math.max(c.copiedEntities, prev.copiedEntities);
+          c.sourceEntities ??= prev.sourceEntities;
+        }
+      }
+      summarize(s);
+    }
     if (JSON.stringify(stripTimes(s)) !== JSON.stringify(stripTimes(cur)))
       out.push({ type: 'patchStatus', status: s, progress: true });
   }
   out.push({ type: 'requeue', afterMs: PROGRESS_INTERVAL_MS });
+  return out;
+}
+
+function jobSucceeded(o: Observed, pod: MigrationStatus | undefined): Action[] {
+  const cur = o.migration.status;
+  const base = pod?.phase === 'Succeeded' ? fromPod(o, pod) : cur;
+  const s = withPhase(
+    base,
+    'Succeeded',
+    'Succeeded',
+    'every collection was copied and verified',
+    o.migration.generation,
+  );
+  delete s.shardPlan;
+  s.completionTime ??= new Date(o.now).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  if (s.collections) summarize(s);
+  return [
+    { type: 'patchStatus', status: s },
+    { type: 'event', eventType: 'Normal', reason: 'Succeeded', message: summary(s) },
+  ];
+}
+
+/**
+ * A Job failed for good: the pod's own verdict when it gave one (exit 1), else JobFailed with the
+ * Job's reason and the pod's last error lines. `base` (a sharded run's summed progress) replaces
+ * the pod's collections, which cover only its shard.
+ */
+function jobFailed(
+  o: Observed,
+  job: ObservedJob,
+  pod: ObservedPod,
+  what: 'copy' | 'plan' | 'finalize',
+  base?: MigrationStatus,
+): Action[] {
+  const cur = o.migration.status;
+  const gen = o.migration.generation;
+  const p = pod.status;
+  let s: MigrationStatus;
+  if (p?.phase === 'Failed') {
+    if (base) {
+      s = structuredClone(base);
+      const stalled = p.conditions?.find((c) => c.type === 'Stalled');
+      for (const e of p.errors ?? []) pushError(s, e.message, e.collection);
+      for (const pc of p.collections ?? []) {
+        const c = s.collections?.find((x) => x.name === pc.name);
+        if (c && pc.phase === 'Failed') {
+          c.phase = 'Failed';
+          if (pc.message !== undefined) c.message = pc.message;
+        }
+      }
+      applyPhaseConditions(
+        s,
+        'Failed',
+        stalled?.reason ?? 'CopyFailed',
+        stalled?.message ?? 'a shard failed',
+        gen,
+      );
+    } else {
+      s = fromPod(o, p);
+    }
+  } else {
+    const reason = 'JobFailed';
+    const lines = pod.errors?.length ? pod.errors : [];
+    const msg = `the ${what} Job failed (${job.failureMessage ?? 'no reason given'})${lines.length ? `: ${lines[lines.length - 1]}` : ''}`;
+    s = withPhase(base ?? (p ? fromPod(o, p) : cur), 'Failed', reason, msg, gen);
+    for (const l of lines) pushError(s, l);
+    pushError(s, msg);
+  }
+  delete s.shardPlan;
+  s.observedGeneration = gen;
+  if (s.collections) summarize(s);
+  const failed = s.conditions?.find((c) => c.type === 'Stalled');
+  return [
+    { type: 'patchStatus', status: s },
+    {
+      type: 'event',
+      eventType: 'Warning',
+      reason: failed?.reason ?? 'Failed',
+      message: failed?.message ?? 'the migration failed',
+    },
+  ];
+}
+
+/** The plan as the copy and finalize pods get it (status.shardPlan without the bookkeeping). */
+function planOf(sp: ShardPlanStatus): ShardPlan {
+  return { shards: sp.shards, collections: sp.collections };
+}
+
+/**
+ * The status while shards copy: per collection, rows of the shards completed by earlier attempts
+ * plus what each running shard pod last reported; the shards done in the messages.
+ */
+function shardProgress(o: Observed, sp: ShardPlanStatus, done: Set<number>): MigrationStatus {
+  const s = structuredClone(o.migration.status);
+  const pods = o.shardPods ?? {};
+  const finished = new Set(done);
+  for (const [i, p] of Object.entries(pods)) if (p.status?.phase === 'Succeeded') finished.add(Number(i));
+  const msg = `copying in ${sp.shards} shard pods: ${finished.size}/${sp.shards} shards done${sp.attempt > 1 ? ` (copy attempt ${sp.attempt})` : ''}`;
+  s.collections = sp.collections.map((pc, k) => {
+    let copied = sp.copiedDone?.[k] ?? 0;
+    for (const [i, p] of Object.entries(pods)) {
+      if (done.has(Number(i))) continue;
+      copied += p.status?.collections?.[k]?.copiedEntities ?? 0;
+    }
+    const prev = o.migration.status.collections?.[k];
+    return {
+      name: pc.name,
+      targetName: pc.targetName,
+      phase: 'Copying' as const,
+      sourceEntities: pc.sourceEntities,
+      // Never backwards while a pod's log is between reads.
+      copiedEntities: Math.max(copied, prev?.name === pc.name ? prev.copiedEntities : 0),
+      message: msg,
+      ...(prev?.warnings ? { warnings: prev.warnings } : {}),
+    };
+  });
+  summarize(s);
+  s.shardPlan = sp;
+  s.observedGeneration = o.migration.generation;
+  applyPhaseConditions(s, 'Running', 'Copying', msg, o.migration.generation);
+  return s;
+}
+
+/** Rows per collection that the shards `newly` (completed now) copied, added to the plan's record. */
+function withCompleted(
+  o: Observed,
+  sp: ShardPlanStatus,
+  done: Set<number>,
+  now: Set<number>,
+): ShardPlanStatus {
+  const copiedDone = sp.collections.map((_c, k) => sp.copiedDone?.[k] ?? 0);
+  for (const i of now) {
+    if (done.has(i)) continue;
+    const p = o.shardPods?.[i]?.status;
+    sp.collections.forEach((_c, k) => {
+      copiedDone[k]! += p?.collections?.[k]?.copiedEntities ?? 0;
+    });
+  }
+  return { ...sp, completed: formatIndexes([...done, ...now]), copiedDone };
+}
+
+/**
+ * A sharded run, level-triggered from status.shardPlan and the Jobs:
+ * no plan → plan Job → its MMPLAN line into status.shardPlan → Indexed copy Job (attempt 1, fresh
+ * targets without look-ups) → shards that failed (FailedIndexes) → the Job is deleted (Foreground)
+ * and attempt n+1 resumes only those → every shard complete → finalize Job → its verdict.
+ */
+function decideSharded(o: Observed, ownedTargets: string[], again: boolean): Action[] {
+  const m = o.migration;
+  const gen = m.generation;
+  const cur = m.status;
+  const sp = cur.shardPlan;
+  const requeue = (afterMs: number): Action => ({ type: 'requeue', afterMs });
+
+  if (!sp) {
+    // A copy or finalize Job without a plan in the status belongs to an earlier run: stop it first.
+    const stale = [o.job, o.finalizeJob].filter((j): j is ObservedJob => j !== undefined);
+    if (stale.length)
+      return [
+        ...stale
+          .filter((j) => !j.deleting)
+          .map((j): Action => ({ type: 'deleteJob', name: j.name, propagation: 'Foreground' })),
+        requeue(2000),
+      ];
+    const pj = o.planJob;
+    if (!pj) {
+      const s = withPhase(
+        cur,
+        'Pending',
+        'JobCreated',
+        `the plan Job was created: it creates the target collections and splits each into up to ${o.parallelism ?? 2} key ranges`,
+        gen,
+      );
+      withCollectionList(s, m, 'Pending');
+      delete s.completionTime;
+      delete s.shardPlan;
+      if (m.rerun !== undefined) s.lastRerun = m.rerun;
+      return [
+        { type: 'createStageJob', ownedTargets, job: { stage: 'plan' } },
+        { type: 'patchStatus', status: s },
+        {
+          type: 'event',
+          eventType: 'Normal',
+          reason: again ? 'Rerun' : 'JobCreated',
+          message: again
+            ? `${RERUN_ANNOTATION}="${m.rerun}": created a new plan Job; the copy writes only what the target is missing`
+            : `created the plan Job (parallelism ${o.parallelism ?? 2}: one copy pod per shard after it)`,
+        },
+        requeue(2000),
+      ];
+    }
+    if (pj.deleting) return [requeue(2000)];
+    if (pj.failed) return jobFailed(o, pj, o.planPod ?? {}, 'plan');
+    if (!pj.complete) return [requeue(PROGRESS_INTERVAL_MS)];
+    const plan = o.planOutput;
+    if (!plan || plan.collections.length !== (m.collections?.length ?? plan.collections.length)) {
+      const msg = `the plan Job completed, but its result (the MMPLAN line of its pod's log) could not be read: set a new ${RERUN_ANNOTATION} value to plan again`;
+      const s = withPhase(cur, 'Failed', 'PlanUnreadable', msg, gen);
+      delete s.shardPlan;
+      pushError(s, msg);
+      return [
+        { type: 'patchStatus', status: s },
+        { type: 'event', eventType: 'Warning', reason: 'PlanUnreadable', message: msg },
+      ];
+    }
+    const next: ShardPlanStatus = {
+      ...plan,
+      attempt: 0,
+      completed: '',
+      copiedDone: plan.collections.map(() => 0),
+    };
+    // Progress starts from zero (a re-run's status still holds the last run's figures).
+    const fresh = { ...o, shardPods: {}, migration: { ...m, status: { ...cur, collections: [] } } };
+    return [{ type: 'patchStatus', status: shardProgress(fresh, next, new Set()) }, requeue(0)];
+  }
+
+  const out: Action[] = [];
+  // The plan is in the status: its Job has done its part.
+  if (o.planJob && !o.planJob.deleting)
+    out.push({ type: 'deleteJob', name: o.planJob.name, propagation: 'Background' });
+  const done = parseIndexes(sp.completed);
+  if (done.size < sp.shards) return [...out, ...decideCopy(o, sp, done, ownedTargets)];
+
+  // Every shard copied: the finalize Job shapes and verifies the targets.
+  if (o.job && !o.job.deleting) out.push({ type: 'deleteJob', name: o.job.name, propagation: 'Background' });
+  const fj = o.finalizeJob;
+  if (!fj) {
+    const s = structuredClone(cur);
+    applyPhaseConditions(
+      s,
+      'Verifying',
+      'Verifying',
+      'every shard was copied; the finalize Job indexes, loads and verifies the target collections',
+      gen,
+    );
+    s.observedGeneration = gen;
+    return [
+      ...out,
+      { type: 'patchStatus', status: s },
+      { type: 'createStageJob', ownedTargets, job: { stage: 'finalize', plan: planOf(sp) } },
+      requeue(2000),
+    ];
+  }
+  if (fj.deleting) return [...out, requeue(2000)];
+  if (fj.complete) return [...out, ...jobSucceeded(o, o.finalizePod?.status)];
+  if (fj.failed) return [...out, ...jobFailed(o, fj, o.finalizePod ?? {}, 'finalize')];
+  return [...out, ...podProgress(o, o.finalizePod?.status, sp)];
+}
+
+function decideCopy(o: Observed, sp: ShardPlanStatus, done: Set<number>, ownedTargets: string[]): Action[] {
+  const gen = o.migration.generation;
+  const requeue = (afterMs: number): Action => ({ type: 'requeue', afterMs });
+  const pending = [...Array(sp.shards).keys()].filter((i) => !done.has(i));
+  const cj = o.job;
+  if (!cj) {
+    if (sp.attempt >= MAX_COPY_ATTEMPTS) {
+      const msg = `shard${pending.length > 1 ? 's' : ''} ${formatIndexes(pending)} did not complete in ${sp.attempt} copy attempts (their pods stopped each time; see the errors and events): fix the cause and set a new ${RERUN_ANNOTATION} value to resume`;
+      const s = withPhase(shardProgress(o, sp, done), 'Failed', 'JobFailed', msg, gen);
+      delete s.shardPlan;
+      pushError(s, msg);
+      return [
+        { type: 'patchStatus', status: s },
+        { type: 'event', eventType: 'Warning', reason: 'JobFailed', message: msg },
+      ];
+    }
+    const attempt = sp.attempt + 1;
+    // The attempt is recorded before its Job exists: a Job lost in between only costs a resume.
+    const s = shardProgress({ ...o, shardPods: {} }, { ...sp, attempt }, done);
+    return [
+      { type: 'patchStatus', status: s },
+      {
+        type: 'createStageJob',
+        ownedTargets,
+        job: { stage: 'copy', plan: planOf(sp), attempt, completed: [...done] },
+      },
+      attempt === 1
+        ? {
+            type: 'event',
+            eventType: 'Normal',
+            reason: 'ShardsStarted',
+            message: `created the copy Job: ${sp.shards} shard pods, one key range of every collection each`,
+          }
+        : {
+            type: 'event',
+            eventType: 'Normal',
+            reason: 'ShardsResumed',
+            message: `copy attempt ${attempt}: resuming shard${pending.length > 1 ? 's' : ''} ${formatIndexes(pending)} (only keys missing on the target are written)${done.size ? `; shards ${formatIndexes(done)} are complete` : ''}`,
+          },
+      requeue(2000),
+    ];
+  }
+  if (cj.deleting) return [requeue(2000)];
+  if (cj.complete) {
+    const all = new Set(Array.from({ length: sp.shards }, (_v, i) => i));
+    const next = withCompleted(o, sp, done, all);
+    return [{ type: 'patchStatus', status: shardProgress(o, next, all) }, requeue(0)];
+  }
+  if (cj.failed) {
+    const pods = Object.values(o.shardPods ?? {});
+    const verdict = pods.find((p) => p.status?.phase === 'Failed');
+    if (verdict || cj.failureReason !== 'FailedIndexes')
+      return jobFailed(
+        o,
+        cj,
+        verdict ?? pods.find((p) => p.errors?.length) ?? {},
+        'copy',
+        shardProgress(o, sp, done),
+      );
+    // Only shards failed (a pod deleted, evicted, killed): resume them in a new attempt, after a
+    // back-off, once this Job's pods are all gone.
+    const wait = (cj.failedAt ?? 0) + copyRetryDelayMs(sp.attempt) - o.now;
+    if (wait > 0) return [requeue(wait)];
+    const now = parseIndexes(cj.completedIndexes);
+    const next = withCompleted(o, sp, done, now);
+    const failed = cj.failedIndexes ?? formatIndexes(pending.filter((i) => !now.has(i)));
+    return [
+      { type: 'patchStatus', status: shardProgress(o, next, parseIndexes(next.completed)) },
+      { type: 'deleteJob', name: cj.name, propagation: 'Foreground' },
+      {
+        type: 'event',
+        eventType: 'Warning',
+        reason: 'ShardFailed',
+        message: `shard${failed.includes(',') || failed.includes('-') ? 's' : ''} ${failed} stopped before finishing (${cj.failureMessage ?? 'pod failed'}); the next copy attempt resumes ${failed.includes(',') || failed.includes('-') ? 'them' : 'it'}`,
+      },
+      requeue(2000),
+    ];
+  }
+  // Running: the shards' progress, at most every PROGRESS_INTERVAL_MS.
+  const out: Action[] = [];
+  if (o.now - o.lastProgressPatch >= PROGRESS_INTERVAL_MS) {
+    const s = shardProgress(o, sp, done);
+    if (JSON.stringify(stripTimes(s)) !== JSON.stringify(stripTimes(o.migration.status)))
+      out.push({ type: 'patchStatus', status: s, progress: true });
+  }
+  out.push(requeue(PROGRESS_INTERVAL_MS));
   return out;
 }
 

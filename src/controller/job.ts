@@ -5,7 +5,8 @@
 import { createHash } from 'node:crypto';
 import type { V1EnvVar, V1Job, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import { API_VERSION_FULL, KIND, type MilvusMigration } from '../api/migration.js';
-import { DEFAULT_SECRETS_DIR } from './worker.js';
+import type { ShardPlan } from '../engine/engine.js';
+import { DEFAULT_SECRETS_DIR, formatIndexes, type Stage } from './worker.js';
 
 export const MANAGED_BY = 'app.kubernetes.io/managed-by';
 export const MANAGER = 'milvus-migrate';
@@ -15,12 +16,19 @@ export const DEFAULT_IMAGE = 'milvus-migrate:dev';
 /** Exit code of a worker whose migration Failed for good (the engine already retried). */
 export const WORKER_FAILED_EXIT = 1;
 
-/** `<name>-copy`, shortened with a hash so the pods' job-name label stays within 63 characters. */
-export function jobName(name: string): string {
-  const full = `${name}-copy`;
+export const STAGE_LABEL = 'migration.milvus.io/stage';
+/** On a sharded run's copy Job: which copy attempt of the plan it is (1 = the first). */
+export const ATTEMPT_ANNOTATION = 'migration.milvus.io/copy-attempt';
+
+/**
+ * `<name>-copy` (also the Indexed copy Job of a sharded run), `<name>-plan`, `<name>-finalize`;
+ * shortened with a hash so the pods' job-name label stays within 63 characters.
+ */
+export function jobName(name: string, suffix: 'copy' | 'plan' | 'finalize' = 'copy'): string {
+  const full = `${name}-${suffix}`;
   if (full.length <= 63) return full;
   const h = createHash('sha256').update(name).digest('hex').slice(0, 8);
-  return `${name.slice(0, 45).replace(/[-.]+$/, '')}-${h}-copy`;
+  return `${name.slice(0, 45).replace(/[-.]+$/, '')}-${h}-${suffix}`;
 }
 
 /**
@@ -153,4 +161,80 @@ export function jobManifest(
       },
     },
   };
+}
+
+/**
+ * The Indexed copy Job's name: its pods' hostname is `<job>-<index>` (index up to 31), which must
+ * stay within 63 characters too. Equal to jobName() except for names of 56-58 characters.
+ */
+export function shardJobName(name: string): string {
+  const full = jobName(name);
+  if (full.length <= 60) return full;
+  const h = createHash('sha256').update(name).digest('hex').slice(0, 8);
+  return `${name.slice(0, 45).replace(/[-.]+$/, '')}-${h}-copy`;
+}
+
+/** What a stage Job of a sharded run (parallelism > 1) does. */
+export type StageJob =
+  | { stage: 'plan' }
+  | {
+      stage: 'copy';
+      plan: ShardPlan;
+      /** 1 for the first copy Job of the plan; later ones resume (look keys up on the target). */
+      attempt: number;
+      /** Shards completed by earlier attempts: their pods exit 0 at once. */
+      completed: number[];
+    }
+  | { stage: 'finalize'; plan: ShardPlan };
+
+/**
+ * A Job of a sharded run: the copy Job's pod (same image, env, Secrets, TLS, security) with the
+ * stage in MM_STAGE. The copy stage is an Indexed Job, one pod per shard (JOB_COMPLETION_INDEX):
+ * a pod that dies for any reason but the engine's final verdict fails only its index and is never
+ * replaced within the Job (backoffLimitPerIndex 0): the controller starts the next attempt, which
+ * resumes, once every pod of this one has stopped.
+ */
+export function stageJobManifest(
+  m: MilvusMigration,
+  ownedTargets: string[],
+  job: StageJob,
+  image = DEFAULT_IMAGE,
+  extraEnv: V1EnvVar[] = [],
+): V1Job {
+  const env: V1EnvVar[] = [{ name: 'MM_STAGE', value: job.stage satisfies Stage }];
+  if (job.stage !== 'plan') env.push({ name: 'MM_SHARD_PLAN', value: JSON.stringify(job.plan) });
+  if (job.stage === 'copy') {
+    env.push(
+      { name: 'MM_SHARD_RESUME', value: String(job.attempt > 1) },
+      { name: 'MM_COPY_ATTEMPT', value: String(job.attempt) },
+      { name: 'MM_COMPLETED_INDEXES', value: formatIndexes(job.completed) },
+    );
+  }
+  const j = jobManifest(m, ownedTargets, image, [...env, ...extraEnv]);
+  const meta = j.metadata!;
+  meta.name = job.stage === 'copy' ? shardJobName(m.metadata.name) : jobName(m.metadata.name, job.stage);
+  meta.labels = { ...meta.labels, [STAGE_LABEL]: job.stage };
+  const tpl = j.spec!.template;
+  tpl.metadata!.labels = { ...tpl.metadata!.labels, [STAGE_LABEL]: job.stage };
+  if (job.stage === 'copy') {
+    meta.annotations = { [ATTEMPT_ANNOTATION]: String(job.attempt) };
+    const spec = j.spec!;
+    delete spec.backoffLimit;
+    spec.completionMode = 'Indexed';
+    spec.completions = job.plan.shards;
+    spec.parallelism = job.plan.shards;
+    spec.backoffLimitPerIndex = 0;
+    spec.podFailurePolicy = {
+      rules: [
+        {
+          action: 'FailJob',
+          onExitCodes: { containerName: 'copy', operator: 'In', values: [WORKER_FAILED_EXIT] },
+        },
+        // Evicted or preempted: only this shard fails (not replaced with the same env: a first
+        // attempt writes without look-ups); the next attempt resumes it.
+        { action: 'FailIndex', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] },
+      ],
+    };
+  }
+  return j;
 }

@@ -4,6 +4,10 @@
  * Secret through secretKeyRef), TLS files (Secret volumes) and the target collections this
  * migration owns (env MM_OWNED_TARGETS). Pods get no API access, so progress goes to stdout as
  * `MMSTATUS {json}` lines that the controller reads from the pod log.
+ *
+ * With spec.parallelism > 1 the same worker runs one stage of a sharded run (env MM_STAGE): `plan`
+ * (prints the ShardPlan as one `MMPLAN {json}` line), `copy` (shard JOB_COMPLETION_INDEX of the
+ * plan in MM_SHARD_PLAN; MM_SHARD_RESUME, MM_COMPLETED_INDEXES) or `finalize`.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -11,11 +15,24 @@ import { UserError } from '../adapters/milvus/errors.js';
 import { formatZodError, type MigrationInput, type SecretObject } from '../api/input.js';
 import { type MigrationStatus, milvusMigration } from '../api/migration.js';
 import { applyPhaseConditions, now, pushError } from '../api/status.js';
-import { errorText, reasonOf, runMigration } from '../engine/engine.js';
+import {
+  errorText,
+  reasonOf,
+  runCopyStage,
+  runFinalizeStage,
+  runMigration,
+  runPlanStage,
+  type ShardPlan,
+} from '../engine/engine.js';
 import { FixedStateStore } from '../engine/state.js';
 import { logger } from '../util/logger.js';
 
 export const STATUS_PREFIX = 'MMSTATUS ';
+/** The plan stage's result: one line `MMPLAN {json}` (a ShardPlan) before its last MMSTATUS. */
+export const PLAN_PREFIX = 'MMPLAN ';
+/** Stages of a sharded run (env MM_STAGE); unset = the whole migration in this pod. */
+export const STAGES = ['plan', 'copy', 'finalize'] as const;
+export type Stage = (typeof STAGES)[number];
 export const DEFAULT_SECRETS_DIR = '/etc/milvus-migrate';
 const CERT_FILES = ['ca.crt', 'tls.crt', 'tls.key'];
 
@@ -85,6 +102,67 @@ export function lastStatusIn(log: string): MigrationStatus | undefined {
   return undefined;
 }
 
+/** The last MMPLAN plan in a log text, if any. */
+export function lastPlanIn(log: string): ShardPlan | undefined {
+  const lines = log.split('\n');
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const line = lines[i]!;
+    if (!line.startsWith(PLAN_PREFIX)) continue;
+    try {
+      return parseShardPlan(JSON.parse(line.slice(PLAN_PREFIX.length)));
+    } catch {
+      // cut or torn: look further back
+    }
+  }
+  return undefined;
+}
+
+/** A ShardPlan from JSON, checked field by field (it crosses process boundaries). */
+export function parseShardPlan(v: unknown): ShardPlan {
+  const p = v as ShardPlan;
+  const ok =
+    p &&
+    Number.isInteger(p.shards) &&
+    p.shards >= 1 &&
+    Array.isArray(p.collections) &&
+    p.collections.every(
+      (c) =>
+        typeof c.name === 'string' &&
+        typeof c.targetName === 'string' &&
+        typeof c.fresh === 'boolean' &&
+        Number.isInteger(c.sourceEntities) &&
+        Array.isArray(c.bounds) &&
+        c.bounds.every((b) => typeof b === 'string' && /^[is]:/.test(b)),
+    );
+  if (!ok) throw new UserError('the shard plan is not a valid plan (MM_SHARD_PLAN)', 'InvalidInput');
+  return p;
+}
+
+/** Indexes "0,2-4" (a Job's status.completedIndexes) as a set. */
+export function parseIndexes(s: string | undefined): Set<number> {
+  const out = new Set<number>();
+  for (const part of (s ?? '').split(',')) {
+    const t = part.trim();
+    if (!t) continue;
+    const [a, b] = t.split('-').map(Number) as [number, number | undefined];
+    for (let i = a; i <= (b ?? a); i++) out.add(i);
+  }
+  return out;
+}
+
+/** A set of indexes as "0,2-4". */
+export function formatIndexes(set: Iterable<number>): string {
+  const xs = [...new Set(set)].sort((a, b) => a - b);
+  const parts: string[] = [];
+  for (let i = 0; i < xs.length; ) {
+    let j = i;
+    while (j + 1 < xs.length && xs[j + 1] === xs[j]! + 1) j++;
+    parts.push(i === j ? `${xs[i]}` : `${xs[i]}-${xs[j]}`);
+    i = j + 1;
+  }
+  return parts.join(',');
+}
+
 export interface WorkerResult {
   status: MigrationStatus;
   exitCode: number;
@@ -107,16 +185,58 @@ export async function runWorker(opts: {
     const t = input.migration.spec.target;
     const state = new FixedStateStore(t.endpoint, t.database, ownedTargets(env));
     let last = 0;
-    status = await runMigration(input, {
+    const common = {
       state,
       ...(opts.signal ? { signal: opts.signal } : {}),
-      onStatus: (s) => {
+      onStatus: (s: MigrationStatus) => {
         if (Date.now() - last >= throttle) {
           last = Date.now();
           write(statusLine(s));
         }
       },
-    });
+    };
+    const stage = env.MM_STAGE;
+    if (stage === undefined || stage === '') {
+      status = await runMigration(input, common);
+    } else if (stage === 'plan') {
+      const r = await runPlanStage(input, { ...common, shards: input.migration.spec.parallelism });
+      if (r.plan) write(`${PLAN_PREFIX}${JSON.stringify(r.plan)}`);
+      status = r.status;
+    } else if (stage === 'copy' || stage === 'finalize') {
+      let plan: ShardPlan;
+      try {
+        plan = parseShardPlan(JSON.parse(env.MM_SHARD_PLAN ?? ''));
+      } catch {
+        throw new UserError(
+          'MM_SHARD_PLAN is not a shard plan: the copy and finalize stages need one',
+          'InvalidInput',
+        );
+      }
+      if (stage === 'finalize') {
+        status = await runFinalizeStage(input, { ...common, plan });
+      } else {
+        const index = /^\d+$/.test(env.JOB_COMPLETION_INDEX ?? '') ? Number(env.JOB_COMPLETION_INDEX) : -1;
+        if (index < 0)
+          throw new UserError(
+            'JOB_COMPLETION_INDEX is not set: a copy stage runs in an Indexed Job',
+            'InvalidInput',
+          );
+        if (parseIndexes(env.MM_COMPLETED_INDEXES).has(index)) {
+          logger.info({ index }, 'this shard was completed by an earlier attempt: nothing to do');
+          status = { phase: 'Succeeded', errors: [] };
+          applyPhaseConditions(status, 'Succeeded', 'Copied', `shard ${index} was complete already`);
+        } else {
+          status = await runCopyStage(input, {
+            ...common,
+            plan,
+            index,
+            resume: env.MM_SHARD_RESUME === 'true',
+          });
+        }
+      }
+    } else {
+      throw new UserError(`MM_STAGE "${stage}" is not one of ${STAGES.join(', ')}`, 'InvalidInput');
+    }
   } catch (err) {
     logger.error({ reason: reasonOf(err) }, errorText(err));
     status = { phase: 'Failed', startTime: now(), completionTime: now(), errors: [] };

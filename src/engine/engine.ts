@@ -1,6 +1,10 @@
 /**
  * The copy engine: plan → create the target exactly → copy every row once → verify. It knows
  * nothing of Kubernetes; the CLI and the operator's copy pods both run it on the same input.
+ *
+ * One process runs it whole (runMigration). A sharded run (the operator's shard pods) runs the same
+ * pieces as stages in separate processes: plan (targets created, key ranges computed once), copy
+ * (one key range of every collection per shard), finalize (target shape, verification).
  */
 
 import { MilvusClient } from '../adapters/milvus/client.js';
@@ -11,13 +15,21 @@ import { credentialsFor, type MigrationInput } from '../api/input.js';
 import type { CollectionStatus, MigrationStatus } from '../api/migration.js';
 import { applyPhaseConditions, now, pushError, summarize } from '../api/status.js';
 import { type Logger, logger as rootLogger } from '../util/logger.js';
+import { type KeyRange, keyToJson, matchAllExpr, rangeExpr } from './keys.js';
 import { type CollectionPlan, type Plan, planMigration, planProblems } from './planner.js';
-import type { Page } from './range-reader.js';
+import { MAX_QUERY_ROWS, type Page } from './range-reader.js';
 import { sleep } from './retry.js';
-import { PassthroughMover, type RowMover } from './row-mover.js';
+import {
+  type CopyProgress,
+  DEFAULT_MOVER_OPTIONS,
+  estimateRowBytes,
+  PassthroughMover,
+  type RowMover,
+} from './row-mover.js';
 import { type CollectionModel, diffModels, modelFrom, primaryField } from './schema.js';
+import { boundsOf, rangesOf, shardCount, splitBalanced } from './shards.js';
 import { type StateStore, targetKey } from './state.js';
-import { compareAll, compareKeys, countBoth, KeySampler } from './verify.js';
+import { compareAll, compareKeys, countBoth, foldedOnSource, KeySampler, sampleKeys } from './verify.js';
 
 export interface EngineOptions {
   state: StateStore;
@@ -99,7 +111,37 @@ export function initialStatus(input: MigrationInput): MigrationStatus {
   return status;
 }
 
-export async function runMigration(input: MigrationInput, opts: EngineOptions): Promise<MigrationStatus> {
+/** A stage's work on one collection of the plan (the same skeleton runs every stage). */
+interface CollectionWork {
+  cp: CollectionPlan;
+  cs: CollectionStatus;
+  /** Position of the collection in the spec (and in a shard plan). */
+  at: number;
+  clients: Clients;
+  input: MigrationInput;
+  opts: EngineOptions;
+  log: Logger;
+  changed: () => void;
+}
+
+interface StageDefinition {
+  /** Recorded as the status' reason and message when every collection went through. */
+  reason: string;
+  doneMessage: (collections: number) => string;
+  /** The Running condition's reason while collections are worked on. */
+  runningReason: string;
+  work: (w: CollectionWork) => Promise<void>;
+}
+
+/**
+ * The skeleton of every stage: open clients, plan (and refuse with every problem before writing),
+ * then each collection in turn — one failing does not stop the others — and the verdict.
+ */
+async function runStage(
+  input: MigrationInput,
+  opts: EngineOptions,
+  stage: StageDefinition,
+): Promise<MigrationStatus> {
   const m = input.migration;
   const log = (opts.log ?? rootLogger).child({ migration: `${m.metadata.namespace}/${m.metadata.name}` });
   const status = initialStatus(input);
@@ -135,27 +177,36 @@ export async function runMigration(input: MigrationInput, opts: EngineOptions): 
       return fail('PlanRefused', `nothing was written: ${problems.join(' | ')}`);
     }
     log.info({ source: thePlan.sourceVersion.raw, target: thePlan.targetVersion.raw }, 'plan accepted');
-    applyPhaseConditions(status, 'Running', 'Copying', 'copying collections', gen);
+    applyPhaseConditions(status, 'Running', stage.runningReason, 'copying collections', gen);
     emit();
 
     for (const [i, cp] of thePlan.collections.entries()) {
       const cs = status.collections![i]!;
       const clog = log.child({ collection: cp.sourceName, target: cp.targetName });
       try {
-        await migrateCollection(cp, cs, clients, input, opts, clog, () => {
-          summarize(status);
-          // The top-level phase says Verifying while a collection is being verified.
-          const phase = cs.phase === 'Verifying' ? 'Verifying' : 'Running';
-          if (status.phase !== phase) {
-            applyPhaseConditions(
-              status,
-              phase,
-              phase === 'Verifying' ? 'Verifying' : 'Copying',
-              `${phase.toLowerCase()} ${cs.name}`,
-              gen,
-            );
-          }
-          emit();
+        await stage.work({
+          cp,
+          cs,
+          at: i,
+          clients,
+          input,
+          opts,
+          log: clog,
+          changed: () => {
+            summarize(status);
+            // The top-level phase says Verifying while a collection is being verified.
+            const phase = cs.phase === 'Verifying' ? 'Verifying' : 'Running';
+            if (status.phase !== phase) {
+              applyPhaseConditions(
+                status,
+                phase,
+                phase === 'Verifying' ? 'Verifying' : stage.runningReason,
+                `${phase.toLowerCase()} ${cs.name}`,
+                gen,
+              );
+            }
+            emit();
+          },
         });
       } catch (err) {
         if (opts.signal?.aborted) {
@@ -191,8 +242,8 @@ export async function runMigration(input: MigrationInput, opts: EngineOptions): 
     applyPhaseConditions(
       status,
       'Succeeded',
-      'Verified',
-      `${status.collections!.length} collections copied and verified`,
+      stage.reason,
+      stage.doneMessage(status.collections!.length),
       gen,
     );
     status.completionTime = now();
@@ -204,20 +255,185 @@ export async function runMigration(input: MigrationInput, opts: EngineOptions): 
   }
 }
 
-async function migrateCollection(
-  cp: CollectionPlan,
-  cs: CollectionStatus,
-  { source, target }: Clients,
+/** The whole migration in one process (the CLI, and the operator with parallelism 1). */
+export async function runMigration(input: MigrationInput, opts: EngineOptions): Promise<MigrationStatus> {
+  return runStage(input, opts, {
+    runningReason: 'Copying',
+    reason: 'Verified',
+    doneMessage: (n) => `${n} collections copied and verified`,
+    work: async (w) => {
+      const fresh = await prepareCollection(w);
+      const copy = await copyCollection(w, {
+        fresh,
+        workers: w.opts.workers ?? w.input.migration.spec.parallelism,
+      });
+      await finalizeCollection(w, { shape: fresh, copy });
+    },
+  });
+}
+
+/**
+ * What the plan stage of a sharded run found, computed once: every shard works from these
+ * boundaries (Milvus 2.3 has no snapshot reads, so boundaries recomputed elsewhere could differ).
+ */
+export interface ShardPlan {
+  /** Number of shards: the most key ranges of any collection. */
+  shards: number;
+  collections: ShardPlanCollection[];
+}
+
+export interface ShardPlanCollection {
+  name: string;
+  targetName: string;
+  /** The plan stage created this target (empty, not indexed): a first copy may skip look-ups. */
+  fresh: boolean;
+  sourceEntities: number;
+  /** n-1 boundaries (keyToJson) of the collection's n key ranges; [] = one range. */
+  bounds: string[];
+}
+
+export interface PlanStageOptions extends EngineOptions {
+  /** Shards wanted per collection (small collections get fewer). */
+  shards: number;
+}
+
+/**
+ * Stage 1 of a sharded run: plan, create the target collections (schema and partitions, as a fresh
+ * single-process run does), and split each collection into key ranges once.
+ */
+export async function runPlanStage(
   input: MigrationInput,
-  opts: EngineOptions,
-  log: Logger,
-  changed: () => void,
-): Promise<void> {
-  const model = cp.model!;
-  const warnings: string[] = [];
+  opts: PlanStageOptions,
+): Promise<{ status: MigrationStatus; plan?: ShardPlan }> {
+  const collections: ShardPlanCollection[] = [];
+  const readTs = hybridTimestamp(Date.now());
+  const status = await runStage(input, opts, {
+    runningReason: 'Planning',
+    reason: 'Planned',
+    doneMessage: (n) => `${n} collections planned: targets created, key ranges computed`,
+    work: async (w) => {
+      const fresh = await prepareCollection(w);
+      const { cp, clients, log } = w;
+      const model = cp.model!;
+      const pk = primaryField(model.schema);
+      const count = (r: KeyRange) =>
+        clients.source.count(cp.sourceName, rangeExpr(pk.name, r) || matchAllExpr(pk), [], readTs);
+      const total = await count({});
+      const rowsPerPage = Math.min(MAX_QUERY_ROWS, DEFAULT_MOVER_OPTIONS.pageBytes / estimateRowBytes(model));
+      const shards = shardCount(total, opts.shards, rowsPerPage);
+      const t0 = Date.now();
+      const ranges = shards > 1 ? await splitBalanced({ count, pkType: pk.data_type, total, shards }) : [{}];
+      collections[w.at] = {
+        name: cp.sourceName,
+        targetName: cp.targetName,
+        fresh,
+        sourceEntities: total,
+        bounds: boundsOf(ranges),
+      };
+      log.info(
+        { shards: ranges.length, bounds: boundsOf(ranges), ms: Date.now() - t0 },
+        'collection split into shards',
+      );
+      w.cs.sourceEntities = total;
+      w.cs.phase = 'Pending';
+      w.cs.message = `planned: ${ranges.length} key range${ranges.length === 1 ? '' : 's'}`;
+      w.changed();
+    },
+  });
+  if (status.phase !== 'Succeeded') return { status };
+  return {
+    status,
+    plan: { shards: Math.max(1, ...collections.map((c) => c.bounds.length + 1)), collections },
+  };
+}
+
+export interface CopyStageOptions extends EngineOptions {
+  plan: ShardPlan;
+  /** Which shard: range `index` of every collection. */
+  index: number;
+  /** Not the first copy attempt of this plan: targets may hold rows of this shard already. */
+  resume: boolean;
+}
+
+function planned(plan: ShardPlan, w: CollectionWork): ShardPlanCollection {
+  const pc = plan.collections[w.at];
+  if (!pc || pc.name !== w.cp.sourceName || pc.targetName !== w.cp.targetName)
+    throw new UserError(
+      `the shard plan does not match spec.collections at position ${w.at} (${w.cp.sourceName}): the plan belongs to another spec; run the migration again`,
+      'InvalidInput',
+    );
+  return pc;
+}
+
+/**
+ * Stage 2 of a sharded run, one shard: key range `index` of every collection (in every partition),
+ * with one worker. Fills a fresh target without look-ups on the first attempt; any later attempt
+ * completes the target's shape first and writes only the keys missing there.
+ */
+export async function runCopyStage(input: MigrationInput, opts: CopyStageOptions): Promise<MigrationStatus> {
+  return runStage(input, opts, {
+    runningReason: 'Copying',
+    reason: 'Copied',
+    doneMessage: (n) => `shard ${opts.index}: key range ${opts.index} of ${n} collections copied`,
+    work: async (w) => {
+      const pc = planned(opts.plan, w);
+      const ranges = rangesOf(pc.bounds);
+      w.cs.sourceEntities = pc.sourceEntities;
+      const range = ranges[opts.index];
+      if (!range) {
+        w.cs.phase = 'Succeeded';
+        w.cs.message = `no key range for shard ${opts.index} (${ranges.length} range${ranges.length === 1 ? '' : 's'})`;
+        w.changed();
+        return;
+      }
+      const fresh = pc.fresh && !opts.resume;
+      // Look-ups need the target indexed and loaded; shards of one attempt may do this together.
+      if (!fresh) await ensureTargetShape(w.cp, w.cp.model!, w.clients.target, w.log);
+      await copyCollection(w, { fresh, workers: 1, range });
+      w.cs.phase = 'Succeeded';
+      w.cs.message = `key range ${opts.index + 1} of ${ranges.length} copied`;
+      w.changed();
+    },
+  });
+}
+
+export interface FinalizeStageOptions extends EngineOptions {
+  plan: ShardPlan;
+}
+
+/** Stage 3 of a sharded run: the target's shape (indexes, load, aliases), then verification. */
+export async function runFinalizeStage(
+  input: MigrationInput,
+  opts: FinalizeStageOptions,
+): Promise<MigrationStatus> {
+  return runStage(input, opts, {
+    runningReason: 'Verifying',
+    reason: 'Verified',
+    doneMessage: (n) => `${n} collections copied and verified`,
+    work: async (w) => {
+      const pc = planned(opts.plan, w);
+      w.cs.sourceEntities = pc.sourceEntities;
+      await finalizeCollection(w, { shape: true, ranges: rangesOf(pc.bounds) });
+    },
+  });
+}
+
+/**
+ * Creates the target collection unless it is this migration's from an earlier run, and makes its
+ * partitions (a fresh one) or completes its whole shape (a resumed one). Returns whether it is fresh.
+ */
+async function prepareCollection({
+  cp,
+  cs,
+  clients,
+  input,
+  opts,
+  log,
+  changed,
+}: CollectionWork): Promise<boolean> {
+  const { source, target } = clients;
   const spec = input.migration.spec;
   const key = targetKey(spec.target.endpoint, spec.target.database, cp.targetName);
-
   cs.phase = 'Creating';
   cs.sourceEntities = await source.count(cp.sourceName);
   changed();
@@ -240,17 +456,38 @@ async function migrateCollection(
   // A resumed one is completed first, because finding what is missing needs count(*) and queries.
   const fresh = !cp.resume;
   if (fresh) await ensurePartitions(cp, target);
-  else await ensureTargetShape(cp, model, target, log);
+  else await ensureTargetShape(cp, cp.model!, target, log);
+  return fresh;
+}
 
+interface CopyOutcome {
+  result: CopyProgress;
+  sampler: KeySampler;
+  folded: Map<string, number>;
+}
+
+function regeneratesKeys(model: CollectionModel): boolean {
+  return primaryField(model.schema).autoID && !acceptsExplicitKeys(model);
+}
+
+function regeneratedWarning(model: CollectionModel): string {
+  return `primary key ${primaryField(model.schema).name} is autoID and the target does not accept given keys: keys were regenerated by the target`;
+}
+
+/** Copies the collection (or one key range of it) into a prepared target. */
+async function copyCollection(
+  { cp, cs, clients, opts, log, changed }: CollectionWork,
+  how: { fresh: boolean; workers: number; range?: KeyRange },
+): Promise<CopyOutcome> {
+  const { source, target } = clients;
+  const model = cp.model!;
+  const warnings: string[] = [];
   cs.phase = 'Copying';
-  const before = fresh ? 0 : await target.count(cp.targetName);
+  const before = how.fresh ? 0 : await target.count(cp.targetName);
   const resume = before > 0;
-  const pk = primaryField(model.schema);
-  const regenerateKeys = pk.autoID && !acceptsExplicitKeys(model);
+  const regenerateKeys = regeneratesKeys(model);
   if (regenerateKeys) {
-    warnings.push(
-      `primary key ${pk.name} is autoID and the target does not accept given keys: keys were regenerated by the target`,
-    );
+    warnings.push(regeneratedWarning(model));
     if (resume) {
       throw new UserError(
         `target collection "${cp.targetName}" already holds ${before} rows with regenerated keys, so a resumed copy cannot tell which rows are there: drop it on the target and run again`,
@@ -262,8 +499,15 @@ async function migrateCollection(
   changed();
   const sampler = new KeySampler(1000);
   const folded = new Map<string, number>();
-  const mover = opts.mover ?? new PassthroughMover({ workers: opts.workers ?? spec.parallelism });
-  log.info({ resume, workers: opts.workers ?? spec.parallelism }, 'copy started');
+  const mover = opts.mover ?? new PassthroughMover({ workers: how.workers });
+  log.info(
+    {
+      resume,
+      workers: how.workers,
+      ...(how.range ? { lo: keyToJson(how.range.lo), hi: keyToJson(how.range.hi) } : {}),
+    },
+    'copy started',
+  );
   const result = await mover.copy({
     source,
     target,
@@ -275,6 +519,7 @@ async function migrateCollection(
     signal: opts.signal,
     readTs: hybridTimestamp(Date.now()),
     log,
+    ...(how.range ? { range: how.range } : {}),
     onProgress: (p) => {
       cs.copiedEntities = p.copied;
       changed();
@@ -286,7 +531,25 @@ async function migrateCollection(
   });
   cs.copiedEntities = result.copied;
   log.info({ copied: result.copied, alreadyThere: result.alreadyThere, folded: result.folded }, 'copy done');
-  if (fresh) await ensureTargetShape(cp, model, target, log);
+  return { result, sampler, folded };
+}
+
+/**
+ * After the copy: the target's shape (when `shape`), what it did not keep, counts on both sides and
+ * the content per spec.verify. Without the copy's own figures (a sharded run, whose shards copied
+ * elsewhere), folded source rows are counted again only when the counts differ, and the sample is
+ * drawn from the start of every key range.
+ */
+async function finalizeCollection(
+  { cp, cs, clients, input, log, changed }: CollectionWork,
+  how: { shape: boolean; copy?: CopyOutcome; ranges?: KeyRange[] },
+): Promise<void> {
+  const { source, target } = clients;
+  const model = cp.model!;
+  const spec = input.migration.spec;
+  const regenerateKeys = regeneratesKeys(model);
+  const warnings: string[] = regenerateKeys ? [regeneratedWarning(model)] : [];
+  if (how.shape) await ensureTargetShape(cp, model, target, log);
   const kept = await describeTarget(target, cp.targetName, model.aliases);
   const wanted: CollectionModel = {
     ...model,
@@ -299,19 +562,29 @@ async function migrateCollection(
 
   cs.phase = 'Verifying';
   changed();
-  const counts = await countBoth(source, target, model, cp.sourceName, cp.targetName, folded);
+  let fold = how.copy
+    ? { folded: how.copy.result.folded, unreadable: how.copy.result.unreadable, byPartition: how.copy.folded }
+    : { folded: 0, unreadable: 0, byPartition: new Map<string, number>() };
+  let counts = await countBoth(source, target, model, cp.sourceName, cp.targetName, fold.byPartition);
+  if (!how.copy && (counts.targetEntities !== counts.sourceEntities || counts.partitionMismatches.length)) {
+    // Rows counted on the source that no query returns (duplicate keys, 2^63-1) explain a difference.
+    fold = await foldedOnSource(source, model, cp.sourceName);
+    if (fold.folded)
+      counts = await countBoth(source, target, model, cp.sourceName, cp.targetName, fold.byPartition);
+  }
   cs.sourceEntities = counts.sourceEntities;
   cs.targetEntities = counts.targetEntities;
-  const expected = counts.sourceEntities - result.folded;
-  if (result.folded) {
-    const dup = result.folded - result.unreadable;
+  cs.copiedEntities = how.copy ? how.copy.result.copied : counts.targetEntities;
+  const expected = counts.sourceEntities - fold.folded;
+  if (fold.folded) {
+    const dup = fold.folded - fold.unreadable;
     if (dup)
       warnings.push(
         `${dup} source rows share a primary key with another row: Milvus returns one row per key, so the target holds ${dup} fewer rows than count(*) on the source`,
       );
-    if (result.unreadable)
+    if (fold.unreadable)
       warnings.push(
-        `${result.unreadable} source row(s) with key 9223372036854775807 (2^63-1) are counted by Milvus 2.3 but returned by no query, so no query-based copy can move them`,
+        `${fold.unreadable} source row(s) with key 9223372036854775807 (2^63-1) are counted by Milvus 2.3 but returned by no query, so no query-based copy can move them`,
       );
   }
   cs.warnings = warnings.length ? warnings : undefined;
@@ -319,24 +592,19 @@ async function migrateCollection(
     'run the migration again to copy what is missing (nothing is duplicated), or drop the target collection and run again';
   if (counts.targetEntities !== expected || counts.partitionMismatches.length) {
     throw new Error(
-      `count mismatch: source count(*) ${counts.sourceEntities}${result.folded ? ` (${result.folded} folded)` : ''}, expected ${expected} on the target, found ${counts.targetEntities}` +
+      `count mismatch: source count(*) ${counts.sourceEntities}${fold.folded ? ` (${fold.folded} folded)` : ''}, expected ${expected} on the target, found ${counts.targetEntities}` +
         `${counts.partitionMismatches.length ? `; ${counts.partitionMismatches.join('; ')}` : ''}: ${rerun}`,
     );
   }
   const mode = spec.verify;
   if (mode !== 'count' && !regenerateKeys) {
+    const keys = how.copy
+      ? how.copy.sampler.sample()
+      : await sampleKeys(source, model, cp.sourceName, how.ranges ?? [{}]);
     const r =
       mode === 'full'
         ? await compareAll(source, target, model, cp.sourceName, cp.targetName, cp.readFields)
-        : await compareKeys(
-            source,
-            target,
-            model,
-            cp.sourceName,
-            cp.targetName,
-            cp.readFields,
-            sampler.sample(),
-          );
+        : await compareKeys(source, target, model, cp.sourceName, cp.targetName, cp.readFields, keys);
     if (r.differences.length) {
       throw new Error(
         `content mismatch after comparing ${r.compared} rows: ${r.differences.join('; ')}: ${rerun}`,
@@ -365,8 +633,14 @@ async function ensureTargetShape(
   const indexes = await target.describeIndexes(name);
   const indexed = new Set(indexes.map((i) => i.field_name));
   for (const idx of model.indexes) {
-    if (!indexed.has(idx.field_name))
+    if (indexed.has(idx.field_name)) continue;
+    try {
       await target.createIndex(name, idx.field_name, idx.index_name, idx.params);
+    } catch (err) {
+      // Shard pods of one attempt complete the shape together: another one may have been first.
+      const now = await target.describeIndexes(name);
+      if (!now.some((i) => i.field_name === idx.field_name)) throw err;
+    }
   }
   if ((await target.getLoadState(name)) !== LoadState.LoadStateLoaded) {
     await target.loadCollection(name);
@@ -386,7 +660,14 @@ async function ensureTargetShape(
 
 async function ensurePartitions(cp: CollectionPlan, target: MilvusClient): Promise<void> {
   const have = new Set(await target.showPartitions(cp.targetName));
-  for (const p of cp.partitionsToCreate) if (!have.has(p)) await target.createPartition(cp.targetName, p);
+  for (const p of cp.partitionsToCreate) {
+    if (have.has(p)) continue;
+    try {
+      await target.createPartition(cp.targetName, p);
+    } catch (err) {
+      if (!(await target.showPartitions(cp.targetName)).includes(p)) throw err;
+    }
+  }
 }
 
 async function waitLoaded(target: MilvusClient, name: string): Promise<void> {

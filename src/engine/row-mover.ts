@@ -59,6 +59,11 @@ export interface CopyJob {
   onProgress: (p: CopyProgress) => void;
   /** Every page read from the source, after it was written (sampling keys, folded rows per partition). */
   onPage?: (page: Page<unknown>, partition: string | undefined) => void;
+  /**
+   * Copy only this key range (of every partition), with one worker, instead of splitting the
+   * collection: one shard of a split made elsewhere (the operator's shard pods).
+   */
+  range?: KeyRange;
 }
 
 export interface RowMover {
@@ -139,7 +144,7 @@ export class PassthroughMover implements RowMover {
     const stop = new AbortController();
     const signal = job.signal ? AbortSignal.any([job.signal, stop.signal]) : stop.signal;
     for (const scope of scopes) {
-      const ranges = await this.shardsOf(job, pk, scope, signal);
+      const ranges = job.range ? [job.range] : await this.shardsOf(job, pk, scope, signal);
       const results = await Promise.allSettled(
         ranges.map((range) =>
           this.copyRange(job, pk, scope, range, progress, ranges.length, signal).catch((err) => {

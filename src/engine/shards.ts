@@ -5,7 +5,7 @@
  * the shards are disjoint and together cover every key: [−∞, b1), [b1, b2), …, [bn-1, +∞).
  */
 import { DataType } from '../adapters/milvus/proto.js';
-import { INT64_MAX, INT64_MIN, type Key, type KeyRange } from './keys.js';
+import { INT64_MAX, INT64_MIN, type Key, type KeyRange, keyFromJson, keyToJson } from './keys.js';
 
 /** Candidate boundaries as points of an ordered integer domain, mapped to keys. */
 interface Domain {
@@ -89,4 +89,32 @@ export async function splitBalanced(opts: SplitOptions): Promise<KeyRange[]> {
   }
   ranges.push({ lo, hi: undefined });
   return ranges;
+}
+
+/**
+ * Boundaries as JSON-safe strings (keyToJson): n-1 keys make n ranges. What a plan computed once is
+ * handed on as text (the operator's shard pods) and turned back into the same ranges.
+ */
+export function boundsOf(ranges: KeyRange[]): string[] {
+  return ranges.slice(1).map((r) => keyToJson(r.lo)!);
+}
+
+export function rangesOf(bounds: string[]): KeyRange[] {
+  const keys = bounds.map((b) => keyFromJson(b)!);
+  const ranges: KeyRange[] = [];
+  let lo: Key | undefined;
+  for (const k of keys) {
+    ranges.push({ lo, hi: k });
+    lo = k;
+  }
+  ranges.push({ lo, hi: undefined });
+  return ranges;
+}
+
+/**
+ * How many shards a collection of `total` rows gets: at most `wanted`, and none smaller than two
+ * pages (a shard of fewer is not worth the count(*) calls that find its bounds).
+ */
+export function shardCount(total: number, wanted: number, rowsPerPage: number): number {
+  return Math.max(1, Math.min(wanted, Math.floor(total / Math.max(1, 2 * rowsPerPage))));
 }

@@ -6,7 +6,7 @@ import type { MilvusClient } from '../adapters/milvus/client.js';
 import type { FieldData } from '../adapters/milvus/types.js';
 import { columnCells } from './cells.js';
 import { pageRows, primaryKeys } from './columns.js';
-import { inExpr, type Key, matchAllExpr, rangeExpr } from './keys.js';
+import { inExpr, type Key, type KeyRange, matchAllExpr, rangeExpr } from './keys.js';
 import { decodedFetch, MAX_QUERY_ROWS, RangeReader } from './range-reader.js';
 import type { CollectionModel } from './schema.js';
 import { partitionKeyField, primaryField } from './schema.js';
@@ -190,4 +190,64 @@ export class KeySampler {
   sample(): Key[] {
     return this.keys.slice();
   }
+}
+
+/**
+ * Source rows that count(*) counts but no query returns (duplicate keys folded into one, Milvus
+ * 2.3's unreadable 2^63-1), per partition: a walk over the primary keys only. For a verification
+ * that did not see the copy's pages (a sharded run's separate verification).
+ */
+export async function foldedOnSource(
+  source: Reader,
+  model: CollectionModel,
+  sourceName: string,
+): Promise<{ folded: number; unreadable: number; byPartition: Map<string, number> }> {
+  const pk = primaryField(model.schema);
+  const scopes: (string | undefined)[] = partitionKeyField(model.schema) ? [undefined] : model.partitions;
+  let folded = 0;
+  let unreadable = 0;
+  const byPartition = new Map<string, number>();
+  for (const p of scopes) {
+    const reader = new RangeReader(
+      source,
+      decodedFetch(source, pk),
+      sourceName,
+      pk,
+      [pk.name],
+      p ? [p] : [],
+      {
+        pageBytes: 8 * 1024 * 1024,
+        estimatedRowBytes: 16,
+      },
+    );
+    for await (const page of reader.pages()) {
+      folded += page.folded;
+      unreadable += page.unreadable;
+      if (page.folded) byPartition.set(p ?? '', (byPartition.get(p ?? '') ?? 0) + page.folded);
+    }
+  }
+  return { folded, unreadable, byPartition };
+}
+
+/** Up to `size` primary keys of the source, taken evenly from the start of each key range. */
+export async function sampleKeys(
+  source: Reader,
+  model: CollectionModel,
+  sourceName: string,
+  ranges: KeyRange[],
+  size = 1000,
+): Promise<Key[]> {
+  const pk = primaryField(model.schema);
+  const per = Math.max(1, Math.ceil(size / Math.max(1, ranges.length)));
+  const keys: Key[] = [];
+  for (const r of ranges) {
+    const res = await source.query({
+      collection_name: sourceName,
+      expr: rangeExpr(pk.name, r) || matchAllExpr(pk),
+      output_fields: [pk.name],
+      params: { limit: per },
+    });
+    if (pageRows(res.fields_data)) keys.push(...primaryKeys(res.fields_data, pk.name));
+  }
+  return keys;
 }

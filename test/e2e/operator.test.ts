@@ -544,6 +544,168 @@ let deployed: DeployObject[] = [];
     console.log(`[e2e] podkill: ${(Date.now() - t0) / 1000} s in all`);
   }, 400_000);
 
+  /** Shard pods (job-completion-index → pod names) of a sharded run's copy Jobs, seen while it runs. */
+  function watchShardPods(name: string): { seen: Map<string, Set<string>>; stop(): void } {
+    const seen = new Map<string, Set<string>>();
+    let on = true;
+    (async () => {
+      while (on) {
+        const r = await kubectl([
+          '-n',
+          NS,
+          'get',
+          'pods',
+          '-l',
+          `job-name=${name}-copy`,
+          '-o',
+          'jsonpath={range .items[*]}{.metadata.labels.batch\\.kubernetes\\.io/job-completion-index} {.metadata.name}{"\\n"}{end}',
+        ]);
+        for (const line of r.stdout.split('\n').filter(Boolean)) {
+          const [i, pod] = line.trim().split(' ');
+          if (i && pod) seen.set(i, (seen.get(i) ?? new Set()).add(pod));
+        }
+        await sleep(1000);
+      }
+    })().catch(() => undefined);
+    return { seen, stop: () => (on = false) };
+  }
+
+  /** The status a parallelism-1 run also ends with: phase, counts, conditions, generation. */
+  function expectFinalStatus(obj: Obj): void {
+    expect(obj.status?.phase, JSON.stringify(obj.status, null, 2)).toBe('Succeeded');
+    expect(obj.status?.observedGeneration).toBe(obj.metadata.generation);
+    expect(obj.status).toMatchObject({
+      progress: '100%',
+      rows: `${KILL_ROWS}/${KILL_ROWS}`,
+      collectionsDone: '1/1',
+    });
+    expect(obj.status?.collections?.[0]).toMatchObject({
+      phase: 'Succeeded',
+      sourceEntities: KILL_ROWS,
+      targetEntities: KILL_ROWS,
+      copiedEntities: KILL_ROWS,
+    });
+    expect(obj.status?.collections?.[0]?.message).toMatch(/^verified: counts match/);
+    expect(obj.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({
+      status: 'True',
+      reason: 'Succeeded',
+    });
+    expect((obj.status as Record<string, unknown>).shardPlan).toBeUndefined();
+  }
+
+  it('parallelism 3: a plan Job, one copy pod per shard (Indexed Job), a finalize Job; Succeeded, every key once', async () => {
+    const t0 = Date.now();
+    // Also when run alone (-t parallelism): the Secret the first test makes.
+    await kn(['apply', '-f', '-'], secret('src-milvus', { username: 'root', password: 'Milvus' }));
+    const pods = watchShardPods('sharded');
+    await kn(
+      ['apply', '-f', '-'],
+      migration('sharded', {
+        source: srcSpec(),
+        target: dstSpec(),
+        parallelism: 3,
+        collections: [{ name: KILLABLE.name, targetName: 'kill_sharded' }],
+      }),
+    );
+    let obj: Obj;
+    try {
+      obj = await waitForPhase('sharded', ['Succeeded', 'Failed'], 300_000);
+    } finally {
+      pods.stop();
+    }
+    expectFinalStatus(obj);
+    await expectExactlyOnce('kill_sharded');
+    console.log(
+      `[e2e] sharded: shard pods seen ${JSON.stringify([...pods.seen].map(([i, p]) => [i, [...p]]))}`,
+    );
+    expect([...pods.seen.keys()].sort()).toEqual(['0', '1', '2']);
+    const describe = await kn(['describe', 'milvusmigration', 'sharded']);
+    expect(describe).toMatch(/ShardsStarted.*3 shard pods/);
+    expect(describe).not.toMatch(/ShardFailed/);
+    // The plan and copy Jobs went when their stage was done; the finalize Job stays like a copy Job.
+    expect((await kubectl(['-n', NS, 'get', 'job', 'sharded-plan'])).code).not.toBe(0);
+    expect(await kn(['get', 'job', 'sharded-finalize', '-o', 'jsonpath={.status.succeeded}'])).toBe('1');
+    console.log(`[e2e] sharded: ${(Date.now() - t0) / 1000} s in all\n${describe}`);
+  }, 400_000);
+
+  it('parallelism 3, a shard pod force-deleted mid-copy: only its shard is resumed; Succeeded, every key once', async () => {
+    const t0 = Date.now();
+    await kn(['apply', '-f', '-'], secret('src-milvus', { username: 'root', password: 'Milvus' }));
+    await kn(
+      ['apply', '-f', '-'],
+      migration('shardkill', {
+        source: srcSpec(),
+        target: dstSpec(),
+        parallelism: 3,
+        collections: [{ name: KILLABLE.name, targetName: 'kill_shard' }],
+      }),
+    );
+    await waitUntilMidCopy('shardkill', 'kill_shard', 180_000);
+    const victim = (
+      await kn([
+        'get',
+        'pods',
+        '-l',
+        'job-name=shardkill-copy,batch.kubernetes.io/job-completion-index=1',
+        '-o',
+        'jsonpath={.items[*].metadata.name}',
+      ])
+    ).trim();
+    expect(victim).not.toBe('');
+    await kn(['delete', 'pod', victim, '--force', '--grace-period=0']);
+    console.log(
+      `[e2e] shardkill: deleted shard pod ${victim} with ${await targetRows('kill_shard')} rows on the target`,
+    );
+    const obj = await waitForPhase('shardkill', ['Succeeded', 'Failed'], 300_000);
+    expectFinalStatus(obj);
+    await expectExactlyOnce('kill_shard');
+    const events = await kn([
+      'get',
+      'events',
+      '--field-selector',
+      'involvedObject.name=shardkill',
+      '-o',
+      'jsonpath={range .items[*]}{.reason}: {.message}{"\\n"}{end}',
+    ]);
+    console.log(`[e2e] shardkill: ${(Date.now() - t0) / 1000} s in all; events:\n${events}`);
+    expect(events).toMatch(/ShardFailed: shard 1 stopped before finishing/);
+    expect(events).toMatch(/ShardsResumed: copy attempt 2: resuming shard 1 .*shards 0,2 are complete/);
+  }, 400_000);
+
+  it('parallelism 3, suspended mid-copy: every Job stops; resumed, it plans again and ends Succeeded, every key once', async () => {
+    const t0 = Date.now();
+    await kn(['apply', '-f', '-'], secret('src-milvus', { username: 'root', password: 'Milvus' }));
+    await kn(
+      ['apply', '-f', '-'],
+      migration('shardpause', {
+        source: srcSpec(),
+        target: dstSpec(),
+        parallelism: 3,
+        collections: [{ name: KILLABLE.name, targetName: 'kill_shardpause' }],
+      }),
+    );
+    await waitUntilMidCopy('shardpause', 'kill_shardpause', 180_000);
+    await kn(['patch', 'mmig', 'shardpause', '--type=merge', '-p', '{"spec":{"suspend":true}}']);
+    const canceled = await waitForPhase('shardpause', ['Canceled'], 60_000);
+    expect((canceled.status as Record<string, unknown>).shardPlan).toBeUndefined();
+    const g0 = Date.now();
+    for (;;) {
+      const left = await kn(['get', 'jobs', '-l', 'migration.milvus.io/name=shardpause', '-o', 'name']);
+      if (!left.trim()) break;
+      if (Date.now() - g0 > 60_000) throw new Error(`Jobs still there 60 s after the suspend: ${left}`);
+      await sleep(500);
+    }
+    const gone = (Date.now() - g0) / 1000;
+    const partial = await targetRows('kill_shardpause');
+    console.log(`[e2e] shardpause: every Job gone ${gone} s after Canceled, ${partial} rows on the target`);
+    expect(partial).toBeLessThan(KILL_ROWS);
+    await kn(['patch', 'mmig', 'shardpause', '--type=merge', '-p', '{"spec":{"suspend":false}}']);
+    const obj = await waitForPhase('shardpause', ['Succeeded', 'Failed'], 300_000);
+    expectFinalStatus(obj);
+    await expectExactlyOnce('kill_shardpause');
+    console.log(`[e2e] shardpause: ${(Date.now() - t0) / 1000} s in all`);
+  }, 400_000);
+
   it('delete: DropIncomplete drops the partly written target, Retain keeps it; the Jobs stop', async () => {
     const t0 = Date.now();
     for (const [name, policy, target] of [

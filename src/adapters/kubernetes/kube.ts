@@ -160,6 +160,11 @@ export class Kube {
 
   /** The newest pod of a Job (by creation time). */
   async newestPod(namespace: string, jobUid: string): Promise<V1Pod | undefined> {
+    return (await this.jobPods(namespace, jobUid))[0];
+  }
+
+  /** The pods of a Job, newest first. */
+  async jobPods(namespace: string, jobUid: string): Promise<V1Pod[]> {
     const pods = await this.core.listNamespacedPod({
       namespace,
       labelSelector: `batch.kubernetes.io/controller-uid=${jobUid}`,
@@ -170,7 +175,7 @@ export class Kube {
         (a, b) =>
           new Date(b.metadata?.creationTimestamp ?? 0).getTime() -
           new Date(a.metadata?.creationTimestamp ?? 0).getTime(),
-      )[0];
+      );
   }
 
   async podLog(namespace: string, name: string, tailLines = 50): Promise<string | undefined> {

@@ -331,7 +331,8 @@ class Call {
     this.done = true;
     clearTimeout(this.timer);
     this.msg = undefined;
-    this.conn?.closeStream(this, !this.remoteEnded);
+    // A stream we have not ended (request not all sent) or the server has not: reset it.
+    this.conn?.closeStream(this, !this.remoteEnded || this.left > 0);
   }
 }
 
@@ -523,8 +524,10 @@ class Connection {
       call.fail(Status.INTERNAL, `request headers of ${block.length} bytes exceed the server's frame size`);
       return;
     }
+    this.socket.cork();
     this.socket.write(frame(FrameType.HEADERS, Flag.END_HEADERS, call.id, block));
     this.pump(call);
+    this.socket.uncork();
   }
 
   /** Sends as much of a call's request as the flow-control windows allow. */
@@ -581,9 +584,14 @@ class Connection {
 
   private shutdown(): void {
     if (this.closed) return;
-    if (this.settingsReceived) this.socket.end(goAwayFrame(0, H2Error.NO_ERROR));
-    this.lost();
-    this.socket.destroy();
+    if (this.settingsReceived) {
+      this.lost(undefined, false);
+      // Closed once the GOAWAY is out (or could not go out), not when the server closes its side:
+      // servers may keep a half-closed socket open.
+      this.socket.write(goAwayFrame(0, H2Error.NO_ERROR), () => this.socket.destroy());
+    } else {
+      this.lost();
+    }
   }
 
   private onRead(chunk: Buffer): void {
@@ -762,7 +770,7 @@ class Connection {
   }
 
   /** The connection is gone: every call on it fails UNAVAILABLE (INTERNAL for protocol errors). */
-  private lost(err?: Error): void {
+  private lost(err?: Error, destroy = true): void {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.keepalive);
@@ -796,7 +804,7 @@ class Connection {
     this.streams.clear();
     this.queued.length = 0;
     this.blocked.clear();
-    this.socket.destroy();
+    if (destroy) this.socket.destroy();
   }
 }
 

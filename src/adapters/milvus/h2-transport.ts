@@ -784,7 +784,9 @@ class Connection {
     } else if (!this.secured) {
       details = `TLS handshake failed: ${err?.message ?? 'connection closed'}`;
     } else if (!this.settingsReceived) {
-      details = `Failed to connect: ${err?.message ?? 'the server closed the connection before the HTTP/2 handshake'}`;
+      // "Failed to connect" is what MilvusClient.translate reads as "connected, but no gRPC": the
+      // rest must not say TLS or handshake, or a plain endpoint on a TLS server reads as a TLS error.
+      details = `Failed to connect: ${err?.message ?? 'the server closed the connection without starting HTTP/2'}`;
     } else if (err instanceof ProtocolError) {
       code = Status.INTERNAL;
       details = `HTTP/2 protocol error from the server: ${err.message}`;

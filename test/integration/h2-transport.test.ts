@@ -239,8 +239,9 @@ describe('queryRaw and insertEncoded over the HTTP/2 transport', () => {
       expect(isTransient(err)).toBe(true);
       const started = Date.now();
       const next = await failure(h2.queryRaw(page(0, 10)));
+      // Refused, or reset while the dying server still accepts: unavailable either way.
       expect(next.grpcCode).toBe(14);
-      expect(next.message).toMatch(/cannot reach the source/);
+      expect(isTransient(next)).toBe(true);
       expect(Date.now() - started).toBeLessThan(5_000);
     } finally {
       h2.close();

@@ -780,7 +780,11 @@ class Connection {
     let code: number = Status.UNAVAILABLE;
     let details: string;
     if (!this.tcpConnected) {
-      details = err?.message ?? 'connection closed';
+      // A reset while connecting is a server going down, not a server speaking something else.
+      details =
+        (err as NodeJS.ErrnoException | undefined)?.code === 'ECONNRESET'
+          ? `connection reset by ${this.opts.authority} while connecting`
+          : (err?.message ?? 'connection closed');
     } else if (!this.secured) {
       details = `TLS handshake failed: ${err?.message ?? 'connection closed'}`;
     } else if (!this.settingsReceived) {

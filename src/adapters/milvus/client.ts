@@ -6,6 +6,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { type Endpoint, parseEndpoint } from './endpoint.js';
 import { isPermissionDenied, MilvusError, type MilvusStatus, statusError, UserError } from './errors.js';
+import { CallError, H2Transport } from './h2-transport.js';
 import { decode, encode, root, SERVICE } from './proto.js';
 import type * as T from './types.js';
 import {
@@ -65,6 +66,8 @@ export class MilvusClient {
   private readonly metadata: grpc.Metadata;
   private readonly timeoutMs: number;
   private readonly user: string | undefined;
+  /** Carries queryRaw and insertEncoded (see h2-transport.ts); undefined: they go through grpc-js. */
+  private readonly transport: H2Transport | undefined;
   readonly readOnly: boolean;
 
   constructor(opts: ConnectOptions) {
@@ -108,10 +111,39 @@ export class MilvusClient {
     const secret = c.token ?? (c.username !== undefined ? `${c.username}:${c.password ?? ''}` : undefined);
     if (secret !== undefined) this.metadata.set('authorization', Buffer.from(secret).toString('base64'));
     this.metadata.set('dbname', this.database);
+    if (bulkTransport() === 'h2') {
+      this.transport = new H2Transport({
+        host: this.endpoint.host,
+        port: this.endpoint.port,
+        authority: this.endpoint.address,
+        ...(wantsTls
+          ? {
+              tls: {
+                ca: c.caPem,
+                cert: c.certPem,
+                key: c.keyPem,
+                serverName: opts.tls?.serverName,
+                insecureSkipVerify: opts.tls?.insecureSkipVerify,
+              },
+            }
+          : {}),
+        metadata: [
+          ...(secret !== undefined
+            ? [['authorization', Buffer.from(secret).toString('base64')] as [string, string]]
+            : []),
+          ['dbname', this.database],
+        ],
+        maxMessage: MAX_MESSAGE,
+        keepaliveMs: 30_000,
+        keepaliveTimeoutMs: 20_000,
+        side: opts.side,
+      });
+    }
   }
 
   close(): void {
     this.client.close();
+    this.transport?.close();
   }
 
   /** Calls one RPC; throws MilvusError on a gRPC failure or a non-success status. */
@@ -168,8 +200,43 @@ export class MilvusClient {
     });
   }
 
+  /**
+   * A unary call of the copy's bulk path (Query, Insert) over the HTTP/2 transport when it is on,
+   * else over grpc-js: same checks, same errors.
+   */
+  private bulk<Res>(method: string, serialize: () => Buffer, deserialize: (b: Buffer) => Res): Promise<Res> {
+    const path = `/${SERVICE}/${method}`;
+    const t = this.transport;
+    if (!t) return this.raw(path, serialize, deserialize, undefined, this.timeoutMs);
+    if (this.readOnly && !READ_RPCS.has(method)) {
+      return Promise.reject(
+        new Error(
+          `refusing to send ${method} to the read-only ${this.side}: this is a bug, please report it`,
+        ),
+      );
+    }
+    return t.unary(path, serialize(), this.timeoutMs).then(
+      (reply) => {
+        try {
+          return deserialize(reply);
+        } catch (err) {
+          throw this.translate(
+            method,
+            new CallError(grpc.status.INTERNAL, `Failed to parse server response: ${(err as Error).message}`),
+          );
+        }
+      },
+      (err: unknown) => {
+        throw err instanceof CallError ? this.translate(method, err) : err;
+      },
+    );
+  }
+
   /** gRPC failures become messages that say what is wrong and what to do; no credentials in them. */
-  private translate(method: string, err: grpc.ServiceError): MilvusError {
+  private translate(
+    method: string,
+    err: Pick<grpc.ServiceError, 'code' | 'details' | 'message'>,
+  ): MilvusError {
     const where = `${this.side} ${this.endpoint.address}`;
     // grpc-js wraps the cause in boilerplate and OpenSSL errors span lines: keep the cause only.
     const details = (err.details || err.message)
@@ -305,12 +372,10 @@ export class MilvusClient {
 
   /** Query whose reply columns stay encoded (see wire.ts): the copy's read path. */
   async queryRaw(req: T.QueryRequestInput): Promise<RawQueryReply> {
-    const res = await this.raw(
-      `/${SERVICE}/Query`,
-      (r: object) => encode('QueryRequest', r),
+    const res = await this.bulk(
+      'Query',
+      () => encode('QueryRequest', this.queryRequest(req)),
       parseQueryResults,
-      this.queryRequest(req),
-      this.timeoutMs,
     );
     const err = statusError('Query', res.status);
     if (err) throw err;
@@ -419,13 +484,7 @@ export class MilvusClient {
 
   /** Sends an InsertRequest made by encodeInsert: the copy's write path. */
   async insertEncoded(request: Buffer): Promise<RawMutationResult> {
-    const res = await this.raw(
-      `/${SERVICE}/Insert`,
-      (b: Buffer) => b,
-      parseMutationResult,
-      request,
-      this.timeoutMs,
-    );
+    const res = await this.bulk('Insert', () => request, parseMutationResult);
     const err = statusError('Insert', res.status);
     if (err) throw err;
     return res;
@@ -434,6 +493,20 @@ export class MilvusClient {
   dropCollection(collection: string): Promise<MilvusStatus> {
     return this.call('DropCollection', { db_name: this.database, collection_name: collection });
   }
+}
+
+/**
+ * Which transport carries Query and Insert of the copy: our own HTTP/2 client ('h2', the default)
+ * or grpc-js ('grpc-js'), the escape hatch should the former misbehave with some server or proxy.
+ */
+function bulkTransport(): 'h2' | 'grpc-js' {
+  const v = process.env.MILVUS_MIGRATE_TRANSPORT?.trim();
+  if (!v || v === 'h2') return 'h2';
+  if (v === 'grpc-js') return 'grpc-js';
+  throw new UserError(
+    `MILVUS_MIGRATE_TRANSPORT="${v}" is not a transport: set it to grpc-js (everything through @grpc/grpc-js) or h2 (the default), or unset it`,
+    'InvalidInput',
+  );
 }
 
 function qualified(t: string): string {

@@ -498,16 +498,21 @@ export class MilvusClient {
 /**
  * Which transport carries Query and Insert of the copy: our own HTTP/2 client ('h2', the default)
  * or grpc-js ('grpc-js'), the escape hatch should the former misbehave with some server or proxy.
+ * Our client connects directly; where a proxy is configured grpc-js (which honours it) is the default.
  */
-function bulkTransport(): 'h2' | 'grpc-js' {
-  const v = process.env.MILVUS_MIGRATE_TRANSPORT?.trim();
-  if (!v || v === 'h2') return 'h2';
+export function bulkTransport(env: Record<string, string | undefined> = process.env): 'h2' | 'grpc-js' {
+  const v = env.MILVUS_MIGRATE_TRANSPORT?.trim();
+  if (!v) return PROXY_VARS.some((n) => env[n]) ? 'grpc-js' : 'h2';
+  if (v === 'h2') return 'h2';
   if (v === 'grpc-js') return 'grpc-js';
   throw new UserError(
     `MILVUS_MIGRATE_TRANSPORT="${v}" is not a transport: set it to grpc-js (everything through @grpc/grpc-js) or h2 (the default), or unset it`,
     'InvalidInput',
   );
 }
+
+/** The variables grpc-js reads a CONNECT proxy from. */
+const PROXY_VARS = ['grpc_proxy', 'https_proxy', 'http_proxy'];
 
 function qualified(t: string): string {
   return t.replace(/^milvus\.proto\./, '');

@@ -294,8 +294,9 @@ export class PassthroughMover implements RowMover {
     const rows = missing?.length ?? count;
     if (!missing && page.bytes <= this.opts.maxInsertBytes) {
       // The fast path: every column as it came, but nullable ones, which Insert wants compressed.
+      // The request's parts are views of the query reply: no copy, and the reply lives as long
+      // as its insert is in flight.
       const request = this.request(job, columns, rows, scope.write);
-      // The request holds a copy of the bytes now: let the query reply go while it is sent.
       page.data = [];
       columns = [];
       await this.send(job, request, signal);
@@ -314,7 +315,7 @@ export class PassthroughMover implements RowMover {
     return rows;
   }
 
-  private request(job: CopyJob, columns: RawColumn[], rows: number, partition: string | undefined): Buffer {
+  private request(job: CopyJob, columns: RawColumn[], rows: number, partition: string | undefined): Buffer[] {
     return job.target.encodeInsert({
       collection_name: job.targetName,
       ...(partition ? { partition_name: partition } : {}),
@@ -323,7 +324,7 @@ export class PassthroughMover implements RowMover {
     });
   }
 
-  private send(job: CopyJob, request: Buffer, signal: AbortSignal): Promise<unknown> {
+  private send(job: CopyJob, request: Buffer[], signal: AbortSignal): Promise<unknown> {
     return retrying(() => job.target.insertEncoded(request), {
       forMs: this.opts.retryForMs,
       retryIf: isTransient,

@@ -67,9 +67,11 @@ describe('wire passthrough', () => {
   it('builds an InsertRequest byte-equal in content to one encoded from objects', () => {
     const raw = parseQueryResults(encode('QueryResults', { fields_data: columns })).columns;
     const header = { db_name: 'db', collection_name: 'c', partition_name: 'p', num_rows: 3 };
-    const spliced = encodeInsert(
-      header,
-      raw.map((c) => c.bytes),
+    const spliced = Buffer.concat(
+      encodeInsert(
+        header,
+        raw.map((c) => c.bytes),
+      ),
     );
     const viaObjects = encode('InsertRequest', { ...header, fields_data: columns });
     expect(decode('InsertRequest', spliced)).toEqual(decode('InsertRequest', viaObjects));

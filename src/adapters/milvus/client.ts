@@ -202,12 +202,16 @@ export class MilvusClient {
 
   /**
    * A unary call of the copy's bulk path (Query, Insert) over the HTTP/2 transport when it is on,
-   * else over grpc-js: same checks, same errors.
+   * else over grpc-js: same checks, same errors. `request` is the encoded message as parts: our
+   * transport writes them as they are, grpc-js gets them joined.
    */
-  private bulk<Res>(method: string, serialize: () => Buffer, deserialize: (b: Buffer) => Res): Promise<Res> {
+  private bulk<Res>(method: string, request: Buffer[], deserialize: (b: Buffer) => Res): Promise<Res> {
     const path = `/${SERVICE}/${method}`;
     const t = this.transport;
-    if (!t) return this.raw(path, serialize, deserialize, undefined, this.timeoutMs);
+    if (!t) {
+      const joined = request.length === 1 ? request[0]! : Buffer.concat(request);
+      return this.raw(path, () => joined, deserialize, undefined, this.timeoutMs);
+    }
     if (this.readOnly && !READ_RPCS.has(method)) {
       return Promise.reject(
         new Error(
@@ -215,7 +219,7 @@ export class MilvusClient {
         ),
       );
     }
-    return t.unary(path, serialize(), this.timeoutMs).then(
+    return t.unary(path, request, this.timeoutMs).then(
       (reply) => {
         try {
           return deserialize(reply);
@@ -372,11 +376,7 @@ export class MilvusClient {
 
   /** Query whose reply columns stay encoded (see wire.ts): the copy's read path. */
   async queryRaw(req: T.QueryRequestInput): Promise<RawQueryReply> {
-    const res = await this.bulk(
-      'Query',
-      () => encode('QueryRequest', this.queryRequest(req)),
-      parseQueryResults,
-    );
+    const res = await this.bulk('Query', [encode('QueryRequest', this.queryRequest(req))], parseQueryResults);
     const err = statusError('Query', res.status);
     if (err) throw err;
     return res;
@@ -477,14 +477,14 @@ export class MilvusClient {
     partition_name?: string;
     num_rows: number;
     columns: Buffer[];
-  }): Buffer {
+  }): Buffer[] {
     const { columns, ...header } = req;
     return encodeInsert({ db_name: this.database, ...header }, columns);
   }
 
   /** Sends an InsertRequest made by encodeInsert: the copy's write path. */
-  async insertEncoded(request: Buffer): Promise<RawMutationResult> {
-    const res = await this.bulk('Insert', () => request, parseMutationResult);
+  async insertEncoded(request: Buffer[]): Promise<RawMutationResult> {
+    const res = await this.bulk('Insert', request, parseMutationResult);
     const err = statusError('Insert', res.status);
     if (err) throw err;
     return res;

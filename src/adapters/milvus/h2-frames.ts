@@ -289,6 +289,13 @@ export function goAwayFrame(lastStreamId: number, code: H2Error): Buffer {
   return frame(FrameType.GOAWAY, 0, 0, p);
 }
 
+/** Bytes of a message held as parts. */
+export function partsLength(parts: readonly Buffer[]): number {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  return n;
+}
+
 /**
  * DATA frames carrying `parts` (concatenated) as a list of buffers for one writev: a 9-byte header
  * per frame and views of the parts, so the payload is never copied.
@@ -299,7 +306,7 @@ export function dataFrames(
   maxFrameSize: number,
   endStream: boolean,
 ): Buffer[] {
-  const total = parts.reduce((n, p) => n + p.length, 0);
+  const total = partsLength(parts);
   const count = Math.max(1, Math.ceil(total / maxFrameSize));
   const headers = Buffer.allocUnsafe(FRAME_HEADER * count);
   const out: Buffer[] = [];

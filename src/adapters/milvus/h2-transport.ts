@@ -32,6 +32,7 @@ import {
   goAwayFrame,
   H2Error,
   PREFACE,
+  partsLength,
   rstStreamFrame,
   Setting,
   settingsFrame,
@@ -106,14 +107,19 @@ export class H2Transport {
     ];
   }
 
-  /** One unary call: `message` is the encoded request; resolves to the encoded reply. */
-  unary(path: string, message: Buffer, timeoutMs: number): Promise<Buffer> {
+  /**
+   * One unary call: `message` is the encoded request, whole or as parts that are sent one after
+   * the other without being joined; resolves to the encoded reply.
+   */
+  unary(path: string, message: Buffer | readonly Buffer[], timeoutMs: number): Promise<Buffer> {
     if (this.closed) return Promise.reject(new CallError(Status.UNAVAILABLE, 'Channel has been shut down'));
-    if (message.length > this.opts.maxMessage) {
+    const parts = Buffer.isBuffer(message) ? [message] : message;
+    const length = partsLength(parts);
+    if (length > this.opts.maxMessage) {
       return Promise.reject(
         new CallError(
           Status.RESOURCE_EXHAUSTED,
-          `Sent message larger than max (${message.length} vs. ${this.opts.maxMessage})`,
+          `Sent message larger than max (${length} vs. ${this.opts.maxMessage})`,
         ),
       );
     }
@@ -122,7 +128,7 @@ export class H2Transport {
       SENSITIVE,
     );
     return new Promise<Buffer>((resolve, reject) => {
-      const call = new Call(block, message, this.opts.maxMessage, resolve, reject);
+      const call = new Call(block, parts, length, this.opts.maxMessage, resolve, reject);
       call.timer = setTimeout(() => call.fail(Status.DEADLINE_EXCEEDED, 'Deadline exceeded'), timeoutMs);
       const conn = this.connection();
       conn.ready.then(
@@ -179,15 +185,16 @@ class Call {
 
   constructor(
     readonly headerBlock: Buffer,
-    message: Buffer,
+    message: readonly Buffer[],
+    length: number,
     private readonly maxMessage: number,
     private readonly resolve: (b: Buffer) => void,
     private readonly reject: (e: CallError) => void,
   ) {
     const prefix = Buffer.alloc(5);
-    prefix.writeUInt32BE(message.length, 1);
-    this.parts = [prefix, message];
-    this.left = 5 + message.length;
+    prefix.writeUInt32BE(length, 1);
+    this.parts = [prefix, ...message];
+    this.left = 5 + length;
   }
 
   /** The next `n` request bytes, as views. */

@@ -103,19 +103,16 @@ const FIELDS_DATA_TAG = (5 << 3) | WIRE_LEN; // InsertRequest.fields_data
 
 /**
  * An InsertRequest from a header and pre-encoded columns. Protobuf parsers merge fields in any
- * order, so the header is encoded normally and the columns are appended as they are: one copy of
- * the column bytes, into the request buffer.
+ * order, so the header is encoded normally and the columns are appended as they are. The request
+ * is a list of parts (header, then tag + length and the bytes of each column): the column bytes are
+ * never copied in user space, the transport writes them as views of the query reply.
  */
-export function encodeInsert(header: InsertHeader, columns: Buffer[]): Buffer {
-  const head = encode('InsertRequest', header);
-  const parts: Buffer[] = [head];
-  let total = head.length;
+export function encodeInsert(header: InsertHeader, columns: Buffer[]): Buffer[] {
+  const parts: Buffer[] = [encode('InsertRequest', header)];
   for (const c of columns) {
-    const prefix = Buffer.from(Writer.create().uint32(FIELDS_DATA_TAG).uint32(c.length).finish());
-    parts.push(prefix, c);
-    total += prefix.length + c.length;
+    parts.push(Buffer.from(Writer.create().uint32(FIELDS_DATA_TAG).uint32(c.length).finish()), c);
   }
-  return Buffer.concat(parts, total);
+  return parts;
 }
 
 export interface RawMutationResult {

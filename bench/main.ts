@@ -746,7 +746,12 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   try {
     await seed(src);
-    if (argv['wait-for']) await waitForFile(argv['wait-for']);
+    if (argv['wait-for']) {
+      await waitForFile(argv['wait-for']);
+      // The build may have changed while we waited: the table is of this one.
+      header[3] = `engine: ${path.relative(REPO_ROOT, CLI) || CLI} (${buildOf(CLI)}) when the measuring began, --workers N = ${WORKERS}`;
+      say(header[3]);
+    }
     for (const p of PATHS) {
       if (stopping) break;
       if (SKIP.has(p)) {

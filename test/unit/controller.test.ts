@@ -11,30 +11,7 @@ import {
   workerInput,
 } from '../../src/controller/worker.js';
 import { FixedStateStore, targetKey } from '../../src/engine/state.js';
-
-const NOW = 1_800_000_000_000;
-
-function observed(over: Partial<Observed> = {}, m: Partial<Observed['migration']> = {}): Observed {
-  return {
-    migration: {
-      name: 'books',
-      namespace: 'ns1',
-      uid: 'uid-1',
-      generation: 1,
-      deleting: false,
-      suspend: false,
-      status: {},
-      ownedTargets: ['books'],
-      finalizer: true,
-      deletionPolicy: 'Retain',
-      ...m,
-    },
-    missingSecrets: [],
-    now: NOW,
-    lastProgressPatch: 0,
-    ...over,
-  };
-}
+import { NOW, observed } from '../support/observed.js';
 
 function status(
   phase: MigrationStatus['phase'],

@@ -31,8 +31,8 @@ import {
   statusLine,
 } from '../../src/controller/worker.js';
 import type { ShardPlan } from '../../src/engine/engine.js';
+import { observed as base, NOW } from '../support/observed.js';
 
-const NOW = 1_800_000_000_000;
 const COLLS = [
   { name: 'books', targetName: 'books' },
   { name: 'small', targetName: 'small_v2' },
@@ -52,28 +52,9 @@ const sp = (over: Partial<ShardPlanStatus> = {}): ShardPlanStatus => ({
   ...over,
 });
 
+/** A migration of two collections with parallelism 3. */
 function observed(over: Partial<Observed> = {}, m: Partial<Observed['migration']> = {}): Observed {
-  return {
-    migration: {
-      name: 'books',
-      namespace: 'ns1',
-      uid: 'uid-1',
-      generation: 1,
-      deleting: false,
-      suspend: false,
-      status: {},
-      ownedTargets: ['books', 'small_v2'],
-      finalizer: true,
-      deletionPolicy: 'Retain',
-      collections: COLLS,
-      ...m,
-    },
-    missingSecrets: [],
-    now: NOW,
-    lastProgressPatch: 0,
-    parallelism: 3,
-    ...over,
-  };
+  return base({ parallelism: 3, ...over }, { ownedTargets: ['books', 'small_v2'], collections: COLLS, ...m });
 }
 
 function job(name: string, over: Partial<ObservedJob> = {}): ObservedJob {

@@ -17,12 +17,12 @@ import { applyPhaseConditions, now, pushError, summarize } from '../api/status.j
 import { type Logger, logger as rootLogger } from '../util/logger.js';
 import { type KeyRange, keyToJson, matchAllExpr, rangeExpr } from './keys.js';
 import { type CollectionPlan, type Plan, planMigration, planProblems } from './planner.js';
-import { MAX_QUERY_ROWS, type Page } from './range-reader.js';
+import type { Page } from './range-reader.js';
 import { sleep } from './retry.js';
 import {
   type CopyProgress,
   DEFAULT_MOVER_OPTIONS,
-  estimateRowBytes,
+  estimatedPageRows,
   PassthroughMover,
   type RowMover,
 } from './row-mover.js';
@@ -319,8 +319,12 @@ export async function runPlanStage(
       const count = (r: KeyRange) =>
         clients.source.count(cp.sourceName, rangeExpr(pk.name, r) || matchAllExpr(pk), [], readTs);
       const total = await count({});
-      const rowsPerPage = Math.min(MAX_QUERY_ROWS, DEFAULT_MOVER_OPTIONS.pageBytes / estimateRowBytes(model));
-      const shards = shardCount(total, opts.shards, rowsPerPage);
+      // Each shard pod copies with one worker, so a page is the mover's whole page budget.
+      const shards = shardCount(
+        total,
+        opts.shards,
+        estimatedPageRows(model, DEFAULT_MOVER_OPTIONS.pageBytes),
+      );
       const t0 = Date.now();
       const ranges = shards > 1 ? await splitBalanced({ count, pkType: pk.data_type, total, shards }) : [{}];
       collections[w.at] = {

@@ -30,7 +30,7 @@ import {
   primaryField,
   userFields,
 } from './schema.js';
-import { splitBalanced } from './shards.js';
+import { shardCount, splitBalanced } from './shards.js';
 
 export interface CopyProgress {
   /** Rows written to the target by this run plus rows found already there. */
@@ -124,6 +124,11 @@ export function estimateRowBytes(model: CollectionModel): number {
   return Math.max(16, total);
 }
 
+/** Rows of a page of `pageBytes` before any page was measured (at most one query's worth). */
+export function estimatedPageRows(model: CollectionModel, pageBytes: number): number {
+  return Math.min(MAX_QUERY_ROWS, pageBytes / estimateRowBytes(model));
+}
+
 export class PassthroughMover implements RowMover {
   private readonly opts: MoverOptions;
 
@@ -189,12 +194,11 @@ export class PassthroughMover implements RowMover {
     if (this.opts.workers === 1) return [{}];
     const reader = this.reader(job, pk, scope, 1);
     const total = await reader.count({});
-    // A shard of fewer than two pages is not worth the count(*) calls that find its bounds.
-    const rowsPerPage = Math.min(
-      MAX_QUERY_ROWS,
-      this.opts.pageBytes / this.opts.workers / estimateRowBytes(job.model),
+    const workers = shardCount(
+      total,
+      this.opts.workers,
+      estimatedPageRows(job.model, this.opts.pageBytes / this.opts.workers),
     );
-    const workers = Math.min(this.opts.workers, Math.floor(total / Math.max(1, 2 * rowsPerPage)));
     if (workers <= 1) return [{}];
     signal.throwIfAborted();
     const t0 = Date.now();

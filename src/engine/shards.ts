@@ -79,7 +79,11 @@ export async function splitBalanced(opts: SplitOptions): Promise<KeyRange[]> {
     const b = found ?? hi;
     if (!bounds.length || b > bounds[bounds.length - 1]!) bounds.push(b);
   }
-  const keys = bounds.map((b) => domain.keyAt(b));
+  return rangesBetween(bounds.map((b) => domain.keyAt(b)));
+}
+
+/** The ranges that ascending keys cut the key space into (a key repeated cuts once). */
+function rangesBetween(keys: Key[]): KeyRange[] {
   const ranges: KeyRange[] = [];
   let lo: Key | undefined;
   for (const k of keys) {
@@ -100,15 +104,7 @@ export function boundsOf(ranges: KeyRange[]): string[] {
 }
 
 export function rangesOf(bounds: string[]): KeyRange[] {
-  const keys = bounds.map((b) => keyFromJson(b)!);
-  const ranges: KeyRange[] = [];
-  let lo: Key | undefined;
-  for (const k of keys) {
-    ranges.push({ lo, hi: k });
-    lo = k;
-  }
-  ranges.push({ lo, hi: undefined });
-  return ranges;
+  return rangesBetween(bounds.map((b) => keyFromJson(b)!));
 }
 
 /**

@@ -56,6 +56,9 @@ export const READ_RPCS = new Set([
 const MAX_MESSAGE = 512 * 1024 * 1024;
 /** Bytes a server may send before we acknowledge them: two pages, so a reply streams without stops. */
 const FLOW_CONTROL_WINDOW = 32 * 1024 * 1024;
+/** Both transports ping a silent connection after this long and drop it when no answer comes. */
+const KEEPALIVE_MS = 30_000;
+const KEEPALIVE_TIMEOUT_MS = 20_000;
 const service = root.lookupService(SERVICE);
 
 export class MilvusClient {
@@ -88,8 +91,8 @@ export class MilvusClient {
     const channelOptions: grpc.ChannelOptions = {
       'grpc.max_receive_message_length': MAX_MESSAGE,
       'grpc.max_send_message_length': MAX_MESSAGE,
-      'grpc.keepalive_time_ms': 30_000,
-      'grpc.keepalive_timeout_ms': 20_000,
+      'grpc.keepalive_time_ms': KEEPALIVE_MS,
+      'grpc.keepalive_timeout_ms': KEEPALIVE_TIMEOUT_MS,
       'grpc.keepalive_permit_without_calls': 1,
       // HTTP/2's default 64 KB window makes the server stop every 64 KB of a 16 MB page until a
       // WINDOW_UPDATE comes back: measured 15 % more server CPU and 30 % more of ours per page.
@@ -109,7 +112,8 @@ export class MilvusClient {
     this.client = new grpc.Client(this.endpoint.address, creds, channelOptions);
     this.metadata = new grpc.Metadata();
     const secret = c.token ?? (c.username !== undefined ? `${c.username}:${c.password ?? ''}` : undefined);
-    if (secret !== undefined) this.metadata.set('authorization', Buffer.from(secret).toString('base64'));
+    const authorization = secret === undefined ? undefined : Buffer.from(secret).toString('base64');
+    if (authorization !== undefined) this.metadata.set('authorization', authorization);
     this.metadata.set('dbname', this.database);
     if (bulkTransport() === 'h2') {
       this.transport = new H2Transport({
@@ -128,14 +132,12 @@ export class MilvusClient {
             }
           : {}),
         metadata: [
-          ...(secret !== undefined
-            ? [['authorization', Buffer.from(secret).toString('base64')] as [string, string]]
-            : []),
+          ...(authorization !== undefined ? [['authorization', authorization] as [string, string]] : []),
           ['dbname', this.database],
         ],
         maxMessage: MAX_MESSAGE,
-        keepaliveMs: 30_000,
-        keepaliveTimeoutMs: 20_000,
+        keepaliveMs: KEEPALIVE_MS,
+        keepaliveTimeoutMs: KEEPALIVE_TIMEOUT_MS,
         side: opts.side,
       });
     }
@@ -177,13 +179,8 @@ export class MilvusClient {
     timeoutMs: number,
   ): Promise<Res> {
     const method = path.split('/').pop() ?? path;
-    if (this.readOnly && !READ_RPCS.has(method)) {
-      return Promise.reject(
-        new Error(
-          `refusing to send ${method} to the read-only ${this.side}: this is a bug, please report it`,
-        ),
-      );
-    }
+    const refused = this.refusal(method);
+    if (refused) return Promise.reject(refused);
     return new Promise((resolve, reject) => {
       this.client.makeUnaryRequest(
         path,
@@ -212,13 +209,8 @@ export class MilvusClient {
       const joined = request.length === 1 ? request[0]! : Buffer.concat(request);
       return this.raw(path, () => joined, deserialize, undefined, this.timeoutMs);
     }
-    if (this.readOnly && !READ_RPCS.has(method)) {
-      return Promise.reject(
-        new Error(
-          `refusing to send ${method} to the read-only ${this.side}: this is a bug, please report it`,
-        ),
-      );
-    }
+    const refused = this.refusal(method);
+    if (refused) return Promise.reject(refused);
     return t.unary(path, request, this.timeoutMs).then(
       (reply) => {
         try {
@@ -233,6 +225,14 @@ export class MilvusClient {
       (err: unknown) => {
         throw err instanceof CallError ? this.translate(method, err) : err;
       },
+    );
+  }
+
+  /** Why `method` must not be sent: the source is read-only to us, whatever the transport. */
+  private refusal(method: string): Error | undefined {
+    if (!this.readOnly || READ_RPCS.has(method)) return undefined;
+    return new Error(
+      `refusing to send ${method} to the read-only ${this.side}: this is a bug, please report it`,
     );
   }
 
@@ -470,7 +470,7 @@ export class MilvusClient {
 
   /**
    * An InsertRequest of pre-encoded FieldData columns (see wire.ts), for insertEncoded: encoded once,
-   * it is sent (and retried) as is, and the pages it came from can be let go meanwhile.
+   * as parts that view the columns' bytes, it is sent (and retried) as is.
    */
   encodeInsert(req: {
     collection_name: string;

@@ -76,6 +76,11 @@ export interface ControllerOptions {
 class Conflict extends Error {}
 
 /** Lines of a pod log that tell why it failed: pino errors' messages, else the last plain lines. */
+/** A stage pod as decide() sees it: its last status, if any, and its error lines (none before it ran). */
+function observedPod(r: ObservedPod): ObservedPod {
+  return { ...(r.status ? { status: r.status } : {}), errors: r.errors ?? [] };
+}
+
 export function errorLines(logText: string, max = 5): string[] {
   const out: string[] = [];
   for (const line of logText.split('\n')) {
@@ -401,8 +406,7 @@ export class Controller {
         [...byIndex].map(async ([i, p]) => [i, await this.readPod(namespace, p)] as const),
       );
       o.shardPods = {};
-      for (const [i, r] of read)
-        o.shardPods[i] = { ...(r.status ? { status: r.status } : {}), errors: r.errors ?? [] };
+      for (const [i, r] of read) o.shardPods[i] = observedPod(r);
     } else if (copy) {
       const r = await this.readPod(namespace, await this.kube.newestPod(namespace, copy.uid));
       if (r.status) o.podStatus = r.status;
@@ -411,13 +415,13 @@ export class Controller {
     if (plan && !o.migration.status.shardPlan) {
       // MMPLAN comes right before the last MMSTATUS line; a long log tail keeps it in view.
       const r = await this.readPod(namespace, await this.kube.newestPod(namespace, plan.uid), 400);
-      o.planPod = { ...(r.status ? { status: r.status } : {}), errors: r.errors ?? [] };
+      o.planPod = observedPod(r);
       const p = r.text ? lastPlanIn(r.text) : undefined;
       if (p) o.planOutput = p;
     }
     if (finalize) {
       const r = await this.readPod(namespace, await this.kube.newestPod(namespace, finalize.uid));
-      o.finalizePod = { ...(r.status ? { status: r.status } : {}), errors: r.errors ?? [] };
+      o.finalizePod = observedPod(r);
     }
   }
 

@@ -24,9 +24,9 @@ export const ATTEMPT_ANNOTATION = 'migration.milvus.io/copy-attempt';
  * `<name>-copy` (also the Indexed copy Job of a sharded run), `<name>-plan`, `<name>-finalize`;
  * shortened with a hash so the pods' job-name label stays within 63 characters.
  */
-export function jobName(name: string, suffix: 'copy' | 'plan' | 'finalize' = 'copy'): string {
+export function jobName(name: string, suffix: 'copy' | 'plan' | 'finalize' = 'copy', max = 63): string {
   const full = `${name}-${suffix}`;
-  if (full.length <= 63) return full;
+  if (full.length <= max) return full;
   const h = createHash('sha256').update(name).digest('hex').slice(0, 8);
   return `${name.slice(0, 45).replace(/[-.]+$/, '')}-${h}-${suffix}`;
 }
@@ -172,10 +172,7 @@ export function jobManifest(
  * stay within 63 characters too. Equal to jobName() except for names of 56-58 characters.
  */
 export function shardJobName(name: string): string {
-  const full = jobName(name);
-  if (full.length <= 60) return full;
-  const h = createHash('sha256').update(name).digest('hex').slice(0, 8);
-  return `${name.slice(0, 45).replace(/[-.]+$/, '')}-${h}-copy`;
+  return jobName(name, 'copy', 60);
 }
 
 /** What a stage Job of a sharded run (parallelism > 1) does. */

@@ -13,7 +13,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../adapters/milvus/errors.js';
 import { formatZodError, type MigrationInput, type SecretObject } from '../api/input.js';
-import { type MigrationStatus, milvusMigration } from '../api/migration.js';
+import { type MigrationStatus, milvusMigration, shardPlanStatus } from '../api/migration.js';
 import { applyPhaseConditions, now, pushError } from '../api/status.js';
 import {
   errorText,
@@ -88,13 +88,37 @@ export function statusLine(s: MigrationStatus): string {
 
 /** The last MMSTATUS status in a log text, if any. */
 export function lastStatusIn(log: string): MigrationStatus | undefined {
+  return lastTagged(
+    log,
+    (line) => {
+      const at = line.indexOf(STATUS_PREFIX);
+      return at < 0 ? undefined : line.slice(at + STATUS_PREFIX.length);
+    },
+    (v) => v as MigrationStatus,
+  );
+}
+
+/** The last MMPLAN plan in a log text, if any. */
+export function lastPlanIn(log: string): ShardPlan | undefined {
+  return lastTagged(
+    log,
+    (line) => (line.startsWith(PLAN_PREFIX) ? line.slice(PLAN_PREFIX.length) : undefined),
+    parseShardPlan,
+  );
+}
+
+/** The newest line whose JSON (what `payload` finds in it) `parse` accepts. */
+function lastTagged<T>(
+  log: string,
+  payload: (line: string) => string | undefined,
+  parse: (v: unknown) => T,
+): T | undefined {
   const lines = log.split('\n');
   for (let i = lines.length - 1; i >= 0; i--) {
-    const line = lines[i]!;
-    const at = line.indexOf(STATUS_PREFIX);
-    if (at < 0) continue;
+    const json = payload(lines[i]!);
+    if (json === undefined) continue;
     try {
-      return JSON.parse(line.slice(at + STATUS_PREFIX.length)) as MigrationStatus;
+      return parse(JSON.parse(json));
     } catch {
       // A line cut by tailLines or a partial write: look further back.
     }
@@ -102,41 +126,16 @@ export function lastStatusIn(log: string): MigrationStatus | undefined {
   return undefined;
 }
 
-/** The last MMPLAN plan in a log text, if any. */
-export function lastPlanIn(log: string): ShardPlan | undefined {
-  const lines = log.split('\n');
-  for (let i = lines.length - 1; i >= 0; i--) {
-    const line = lines[i]!;
-    if (!line.startsWith(PLAN_PREFIX)) continue;
-    try {
-      return parseShardPlan(JSON.parse(line.slice(PLAN_PREFIX.length)));
-    } catch {
-      // cut or torn: look further back
-    }
-  }
-  return undefined;
-}
-
 /** A ShardPlan from JSON, checked field by field (it crosses process boundaries). */
 export function parseShardPlan(v: unknown): ShardPlan {
-  const p = v as ShardPlan;
-  const ok =
-    p &&
-    Number.isInteger(p.shards) &&
-    p.shards >= 1 &&
-    Array.isArray(p.collections) &&
-    p.collections.every(
-      (c) =>
-        typeof c.name === 'string' &&
-        typeof c.targetName === 'string' &&
-        typeof c.fresh === 'boolean' &&
-        Number.isInteger(c.sourceEntities) &&
-        Array.isArray(c.bounds) &&
-        c.bounds.every((b) => typeof b === 'string' && /^[is]:/.test(b)),
-    );
-  if (!ok) throw new UserError('the shard plan is not a valid plan (MM_SHARD_PLAN)', 'InvalidInput');
-  return p;
+  // The status schema of a plan is its one definition; bounds must also read back as keys.
+  const r = shardPlanInput.safeParse(v);
+  if (!r.success || !r.data.collections.every((c) => c.bounds.every((b) => /^[is]:/.test(b))))
+    throw new UserError('the shard plan is not a valid plan (MM_SHARD_PLAN)', 'InvalidInput');
+  return r.data;
 }
+
+const shardPlanInput = shardPlanStatus.pick({ shards: true, collections: true });
 
 /** Indexes "0,2-4" (a Job's status.completedIndexes) as a set. */
 export function parseIndexes(s: string | undefined): Set<number> {

@@ -122,6 +122,32 @@ export function compressNullable(fd: FieldData): FieldData {
   return { ...sel, valid_data: fd.valid_data };
 }
 
+/**
+ * Milvus 2.3 answers an empty array as an element with no typed data (an empty ScalarField), and
+ * its own Insert validation then dereferences that missing data: the server dies. Every server
+ * accepts an empty array given as typed empty data (what the SDKs send), so such elements get the
+ * holder their element type names.
+ */
+export function typeEmptyArrayElements(fd: FieldData): FieldData {
+  const array = fd.scalars?.array_data;
+  if (fd.type !== DataType.Array || !array) return fd;
+  const key = SCALAR_ARRAY[array.element_type];
+  if (!key || key === 'array_data') return fd;
+  const untyped = (e: ScalarField) => !Object.keys(SCALAR_HOLDERS).some((k) => e[k] != null);
+  if (!array.data.some(untyped)) return fd;
+  const data = array.data.map((e) => (untyped(e) ? { [key]: { data: [] } } : e));
+  return { ...fd, scalars: { ...fd.scalars, array_data: { ...array, data } } };
+}
+
+const SCALAR_HOLDERS: Record<string, true> = Object.fromEntries(
+  [...Object.values(SCALAR_ARRAY), 'bytes_data', 'geometry_data', 'timestamptz_data'].map((k) => [k, true]),
+);
+
+/** A column as Insert takes it: nullable values compressed, empty array elements typed. */
+export function insertable(fd: FieldData): FieldData {
+  return typeEmptyArrayElements(compressNullable(fd));
+}
+
 /** Wire-size estimate of a page, for batching under the 64 MB request cap. */
 export function estimateBytes(page: FieldData[]): number {
   let total = 0;

@@ -17,7 +17,7 @@ import { DataType } from '../adapters/milvus/proto.js';
 import type { FieldData, FieldSchema } from '../adapters/milvus/types.js';
 import { decodeColumn, encodeColumn, type RawColumn } from '../adapters/milvus/wire.js';
 import type { Logger } from '../util/logger.js';
-import { compressNullable, primaryKeys, selectRows } from './columns.js';
+import { insertable, primaryKeys, selectRows } from './columns.js';
 import { type Key, type KeyRange, keyToJson, matchAllExpr, rangeExpr } from './keys.js';
 import { pipeline } from './pipeline.js';
 import { MAX_QUERY_ROWS, type Page, RangeReader, rawFetch } from './range-reader.js';
@@ -297,7 +297,8 @@ export class PassthroughMover implements RowMover {
     }
     const rows = missing?.length ?? count;
     if (!missing && page.bytes <= this.opts.maxInsertBytes) {
-      // The fast path: every column as it came, but nullable ones, which Insert wants compressed.
+      // The fast path: every column as it came, but nullable ones (Insert wants them compressed) and
+      // arrays with untyped empty elements (see typeEmptyArrayElements).
       // The request's parts are views of the query reply: no copy, and the reply lives as long
       // as its insert is in flight.
       const request = this.request(job, columns, rows, scope.write);
@@ -324,7 +325,10 @@ export class PassthroughMover implements RowMover {
       collection_name: job.targetName,
       ...(partition ? { partition_name: partition } : {}),
       num_rows: rows,
-      columns: columns.map((c) => (c.hasNulls ? encodeColumn(compressNullable(decodeColumn(c))) : c).bytes),
+      // Only columns that need a change are decoded; every other one passes as the bytes it came in.
+      columns: columns.map((c) =>
+        c.hasNulls || c.untypedElements ? encodeColumn(insertable(decodeColumn(c))).bytes : c.bytes,
+      ),
     });
   }
 

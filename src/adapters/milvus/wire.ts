@@ -20,6 +20,12 @@ export interface RawColumn {
   bytes: Buffer;
   /** valid_data marks at least one null: Insert wants such a column's values compressed. */
   hasNulls: boolean;
+  /**
+   * An Array column with a row whose element holds no typed data at all (Milvus 2.3 encodes an
+   * empty array so in query replies; its own Insert validation dereferences the missing data and
+   * the server dies). Such a column is normalised before it is written (see normalize.ts).
+   */
+  untypedElements: boolean;
 }
 
 export interface RawQueryReply {
@@ -53,7 +59,7 @@ export function parseQueryResults(buf: Buffer): RawQueryReply {
 /** Reads a column's name, type and whether it holds nulls, skipping its values. */
 export function parseColumn(bytes: Buffer): RawColumn {
   const r = Reader.create(bytes);
-  const col: RawColumn = { name: '', type: 0, bytes, hasNulls: false };
+  const col: RawColumn = { name: '', type: 0, bytes, hasNulls: false, untypedElements: false };
   while (r.pos < r.len) {
     const tag = r.uint32();
     const wire = tag & 7;
@@ -63,6 +69,10 @@ export function parseColumn(bytes: Buffer): RawColumn {
         break;
       case 2:
         col.name = r.string();
+        break;
+      case 3:
+        if (wire === WIRE_LEN) col.untypedElements = hasUntypedArrayElement(lengthDelimited(r, bytes));
+        else r.skipType(wire);
         break;
       case 7:
         // repeated bool valid_data: packed (one byte per row) or, from some encoders, unpacked.
@@ -75,6 +85,32 @@ export function parseColumn(bytes: Buffer): RawColumn {
     }
   }
   return col;
+}
+
+const SCALAR_ARRAY_DATA = 8; // ScalarField.array_data
+const ARRAY_ELEMENT = 1; // ArrayArray.data
+
+/** Whether a ScalarField's array_data holds an element encoded as an empty message. */
+function hasUntypedArrayElement(scalar: Buffer): boolean {
+  const r = Reader.create(scalar);
+  while (r.pos < r.len) {
+    const tag = r.uint32();
+    if (tag >>> 3 !== SCALAR_ARRAY_DATA || (tag & 7) !== WIRE_LEN) {
+      r.skipType(tag & 7);
+      continue;
+    }
+    const array = lengthDelimited(r, scalar);
+    const a = Reader.create(array);
+    while (a.pos < a.len) {
+      const t = a.uint32();
+      if (t >>> 3 === ARRAY_ELEMENT && (t & 7) === WIRE_LEN) {
+        const len = a.uint32();
+        if (len === 0) return true;
+        a.skip(len);
+      } else a.skipType(t & 7);
+    }
+  }
+  return false;
 }
 
 function lengthDelimited(r: protobuf.Reader, buf: Buffer): Buffer {

@@ -485,7 +485,7 @@ async function copyCollection(
 ): Promise<CopyOutcome> {
   const { source, target } = clients;
   const model = cp.model!;
-  const warnings: string[] = [];
+  const warnings: string[] = [...cp.filled];
   cs.phase = 'Copying';
   const before = how.fresh ? 0 : await target.count(cp.targetName);
   const resume = before > 0;
@@ -552,7 +552,7 @@ async function finalizeCollection(
   const model = cp.model!;
   const spec = input.migration.spec;
   const regenerateKeys = regeneratesKeys(model);
-  const warnings: string[] = regenerateKeys ? [regeneratedWarning(model)] : [];
+  const warnings: string[] = [...cp.filled, ...(regenerateKeys ? [regeneratedWarning(model)] : [])];
   if (how.shape) await ensureTargetShape(cp, model, target, log);
   const kept = await describeTarget(target, cp.targetName, model.aliases);
   const wanted: CollectionModel = {

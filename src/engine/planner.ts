@@ -22,6 +22,7 @@ import {
   userFields,
 } from './schema.js';
 import { type MigrationState, targetKey } from './state.js';
+import { completeForTarget, uncopyable } from './unreported.js';
 import { atLeast, parseVersion, type ServerVersion, SOURCE_FLOOR } from './versions.js';
 
 export interface CollectionPlan {
@@ -38,6 +39,8 @@ export interface CollectionPlan {
   sourceLoaded: boolean;
   problems: string[];
   notes: string[];
+  /** Values the source did not report and the plan filled in (also status warnings). */
+  filled: string[];
 }
 
 export interface Plan {
@@ -92,6 +95,7 @@ export async function planMigration(
       sourceLoaded: false,
       problems: [],
       notes: [],
+      filled: [],
     };
     collections.push(plan);
     if (!sourceCollections.has(c.name)) {
@@ -107,8 +111,18 @@ export async function planMigration(
       source.describeIndexes(c.name),
       source.listAliases(c.name),
     ]);
-    const model = modelFrom(desc, partitions, indexes, aliases);
+    const completed = completeForTarget(modelFrom(desc, partitions, indexes, aliases), targetVersion);
+    const model = completed.model;
     plan.model = model;
+    plan.filled = completed.filled;
+    plan.notes.push(...completed.filled);
+    plan.problems.push(...completed.problems);
+    const cannot = uncopyable(model);
+    if (cannot.length) {
+      plan.problems.push(
+        `${cannot.join('; ')}: leave the collection out of spec.collections; nothing was written`,
+      );
+    }
     plan.description = c.description ?? model.description;
     plan.targetSchema = targetSchema(model, targetName, c.description);
     plan.createRequest = createRequest(model, plan.targetSchema);

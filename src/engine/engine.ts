@@ -263,6 +263,13 @@ export async function runMigration(input: MigrationInput, opts: EngineOptions): 
     doneMessage: (n) => `${n} collections copied and verified`,
     work: async (w) => {
       const fresh = await prepareCollection(w);
+      if (!fresh && (await alreadyComplete(w))) {
+        // A finished migration run again changes nothing: verified as configured, not copied.
+        await finalizeCollection(w, { shape: false });
+        w.cs.message = `already complete, nothing copied; ${w.cs.message}`;
+        w.changed();
+        return;
+      }
       const copy = await copyCollection(w, {
         fresh,
         workers: w.opts.workers ?? w.input.migration.spec.parallelism,
@@ -464,6 +471,42 @@ async function prepareCollection({
   return fresh;
 }
 
+/**
+ * Whether a resumed target already holds the whole collection, so a re-run copies nothing: the
+ * counts on both sides equal those of this migration's last successful verification, or, for keys
+ * the target regenerated (which no look-up can match), the target holds exactly count(*) of the
+ * source: every row copied once, which is all the first run's verification could check either.
+ */
+async function alreadyComplete({ cp, cs, clients, input, opts, log }: CollectionWork): Promise<boolean> {
+  const spec = input.migration.spec;
+  const targetEntities = await clients.target.count(cp.targetName);
+  const sourceEntities = cs.sourceEntities ?? (await clients.source.count(cp.sourceName));
+  const record = (await opts.state.load()).targets[
+    targetKey(spec.target.endpoint, spec.target.database, cp.targetName)
+  ];
+  const v = record?.verified;
+  const complete =
+    (v !== undefined && v.sourceEntities === sourceEntities && v.targetEntities === targetEntities) ||
+    (regeneratesKeys(cp.model!) && targetEntities === sourceEntities);
+  if (complete) log.info({ sourceEntities, targetEntities }, 'target already complete: nothing to copy');
+  return complete;
+}
+
+/** Records (or, with `undefined`, forgets) a collection's last successful verification. */
+async function recordVerified(
+  { cp, input, opts }: CollectionWork,
+  counts: { sourceEntities: number; targetEntities: number } | undefined,
+): Promise<void> {
+  const spec = input.migration.spec;
+  const key = targetKey(spec.target.endpoint, spec.target.database, cp.targetName);
+  const state = await opts.state.load();
+  const record = state.targets[key];
+  if (!record || (!counts && !record.verified)) return;
+  if (counts) record.verified = { ...counts, at: now() };
+  else delete record.verified;
+  await opts.state.save(state);
+}
+
 interface CopyOutcome {
   result: CopyProgress;
   sampler: KeySampler;
@@ -493,8 +536,11 @@ async function copyCollection(
   if (regenerateKeys) {
     warnings.push(regeneratedWarning(model));
     if (resume) {
+      // Complete targets never get here (alreadyComplete): this one holds a part, or more rows than
+      // the source, and rows with keys the target made up cannot be matched to source rows.
+      const source = cs.sourceEntities ?? 0;
       throw new UserError(
-        `target collection "${cp.targetName}" already holds ${before} rows with regenerated keys, so a resumed copy cannot tell which rows are there: drop it on the target and run again`,
+        `target collection "${cp.targetName}" holds ${before} rows for the source's ${source}, with keys the target generated (autoID), so the rows ${before < source ? 'still missing' : 'written twice'} cannot be told apart from the others: this copy is incomplete; drop that target collection and run again to copy it whole`,
         'CannotResume',
       );
     }
@@ -545,9 +591,10 @@ async function copyCollection(
  * drawn from the start of every key range.
  */
 async function finalizeCollection(
-  { cp, cs, clients, input, log, changed }: CollectionWork,
+  w: CollectionWork,
   how: { shape: boolean; copy?: CopyOutcome; ranges?: KeyRange[] },
 ): Promise<void> {
+  const { cp, cs, clients, input, log, changed } = w;
   const { source, target } = clients;
   const model = cp.model!;
   const spec = input.migration.spec;
@@ -595,6 +642,7 @@ async function finalizeCollection(
   const rerun =
     'run the migration again to copy what is missing (nothing is duplicated), or drop the target collection and run again';
   if (counts.targetEntities !== expected || counts.partitionMismatches.length) {
+    await recordVerified(w, undefined);
     throw new Error(
       `count mismatch: source count(*) ${counts.sourceEntities}${fold.folded ? ` (${fold.folded} folded)` : ''}, expected ${expected} on the target, found ${counts.targetEntities}` +
         `${counts.partitionMismatches.length ? `; ${counts.partitionMismatches.join('; ')}` : ''}: ${rerun}`,
@@ -610,6 +658,7 @@ async function finalizeCollection(
         ? await compareAll(source, target, model, cp.sourceName, cp.targetName, cp.readFields)
         : await compareKeys(source, target, model, cp.sourceName, cp.targetName, cp.readFields, keys);
     if (r.differences.length) {
+      await recordVerified(w, undefined);
       throw new Error(
         `content mismatch after comparing ${r.compared} rows: ${r.differences.join('; ')}: ${rerun}`,
       );
@@ -621,6 +670,7 @@ async function finalizeCollection(
       ? 'verified: counts match (keys were regenerated, rows cannot be matched by key)'
       : 'verified: counts match';
   }
+  await recordVerified(w, { sourceEntities: counts.sourceEntities, targetEntities: counts.targetEntities });
   cs.phase = 'Succeeded';
   changed();
 }

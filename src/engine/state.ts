@@ -13,6 +13,12 @@ export interface TargetRecord {
   endpoint: string;
   database: string;
   sourceName: string;
+  /**
+   * Counts on both sides when the collection last verified complete. A re-run that finds the same
+   * counts leaves the collection alone instead of reading the source again; a failed verification
+   * removes the record.
+   */
+  verified?: { sourceEntities: number; targetEntities: number; at: string };
 }
 
 export interface MigrationState {

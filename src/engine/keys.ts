@@ -18,12 +18,16 @@ export interface KeyRange {
   hi?: Key;
 }
 
+const LITERAL_ESCAPES: Record<string, string> = { '"': '\\"', '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
 /**
- * A Milvus string literal. JSON's escapes (\" \\ \n \t \uXXXX …) are all valid escapes in the
- * Milvus expression grammar, and non-ASCII text passes through as UTF-8.
+ * A Milvus string literal, escaped with only the escapes every server reads: \" \\ \n \r \t.
+ * milvus-lite's tokenizer refuses any other escape (\f, \b, \uXXXX: "unknown escape sequence"),
+ * and Milvus takes every other character raw, control characters included; non-ASCII text passes
+ * through as UTF-8.
  */
 export function stringLiteral(s: string): string {
-  return JSON.stringify(s);
+  return `"${s.replace(/["\\\n\r\t]/g, (c) => LITERAL_ESCAPES[c]!)}"`;
 }
 
 /** Milvus 2.3 cannot parse the literal -9223372036854775808: callers never emit it (see rangeExpr). */

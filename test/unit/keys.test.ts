@@ -15,6 +15,15 @@ describe('key expressions', () => {
     expect(stringLiteral('é😀')).toBe('"é😀"');
   });
 
+  it('uses only the escapes milvus-lite reads: other control characters stay raw (corpus finding F1)', () => {
+    // milvus-lite 3.2.2 refused \f, \b and \uXXXX ("unknown escape sequence"); both it and Milvus
+    // 2.3.5 select each of these keys exactly with raw control characters (checked on the servers).
+    expect(stringLiteral('a\fb')).toBe('"a\fb"');
+    expect(stringLiteral('\b\u0002\u0000\u001f')).toBe('"\b\u0002\u0000\u001f"');
+    expect(stringLiteral('c\rd\te')).toBe('"c\\rd\\te"');
+    expect(stringLiteral('\\u0041')).toBe('"\\\\u0041"');
+  });
+
   it('never emits the unparseable int64 minimum', () => {
     expect(rangeExpr('id', { lo: INT64_MIN, hi: 5n })).toBe('id < 5');
     expect(rangeExpr('id', {})).toBe('');

@@ -400,6 +400,12 @@ export async function runCopyStage(input: MigrationInput, opts: CopyStageOptions
       const fresh = pc.fresh && !opts.resume;
       // Look-ups need the target indexed and loaded; shards of one attempt may do this together.
       if (!fresh) await ensureTargetShape(w.cp, w.cp.model!, w.clients.target, w.log);
+      if (!fresh && (await alreadyComplete(w))) {
+        w.cs.phase = 'Succeeded';
+        w.cs.message = `already complete, nothing copied for key range ${opts.index + 1} of ${ranges.length}`;
+        w.changed();
+        return;
+      }
       await copyCollection(w, { fresh, workers: 1, range });
       w.cs.phase = 'Succeeded';
       w.cs.message = `key range ${opts.index + 1} of ${ranges.length} copied`;

@@ -194,8 +194,13 @@ export function formatZodError(err: z.ZodError, input?: unknown): string {
         return `${path}: unknown field(s) ${i.keys.map((k) => `"${k}"`).join(', ')}: remove or correct the name`;
       if (i.code === 'invalid_type' && i.expected === 'int' && typeof value === 'number')
         return `${path}: ${shown}is not a whole number: use one, e.g. ${Math.max(1, Math.round(value))}`;
-      if (i.code === 'invalid_type' && (/received undefined/.test(i.message) || i.input === undefined))
+      if (
+        i.code === 'invalid_type' &&
+        (/received undefined/.test(i.message) || (input !== undefined && value === undefined))
+      )
         return `${path}: required field is missing: add ${String(i.path[i.path.length - 1] ?? 'it')}`;
+      if (i.code === 'invalid_type')
+        return `${path}: ${shown || `${typeof value} `}is not ${i.expected === 'int' || i.expected === 'number' ? 'a number' : `a ${i.expected}`}: use ${i.expected === 'int' || i.expected === 'number' ? 'a number, e.g. 4' : `a ${i.expected}`}`;
       if (i.code === 'invalid_value' && i.values.length)
         return `${path}: ${shown}is not allowed: use one of ${i.values.map(String).join(', ')}`;
       if (i.code === 'too_small' && i.origin === 'array')

@@ -12,8 +12,11 @@ import { errorText, plan, runMigration } from '../engine/engine.js';
 import { defaultStateDir, FileStateStore } from '../engine/state.js';
 import { logger } from '../util/logger.js';
 import { productVersion } from '../util/version.js';
+import { quietIpServerNameWarning } from '../util/warnings.js';
 import { planJson, planText } from './plan-view.js';
 import { ProgressView } from './progress-view.js';
+
+quietIpServerNameWarning();
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];

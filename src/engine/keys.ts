@@ -18,7 +18,13 @@ export interface KeyRange {
   hi?: Key;
 }
 
-const LITERAL_ESCAPES: Record<string, string> = { '"': '\\"', '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+const LITERAL_ESCAPES: Record<string, string> = {
+  '"': '\\"',
+  '\\': '\\\\',
+  '\n': '\\n',
+  '\r': '\\r',
+  '\t': '\\t',
+};
 
 /**
  * A Milvus string literal, escaped with only the escapes every server reads: \" \\ \n \r \t.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UserError } from '../../src/adapters/milvus/errors.js';
-import { checkSpec } from '../../src/api/input.js';
+import { checkSpec, formatZodError } from '../../src/api/input.js';
 import { milvusMigration } from '../../src/api/migration.js';
 
 const base = (secretRef: Record<string, string>) =>
@@ -42,5 +42,36 @@ describe('checkSpec(): Secrets only from the migration’s own namespace', () =>
       spec: { ...base({ name: 'c' }).spec, deletionPolicy: 'Delete' },
     });
     expect(bad.success).toBe(false);
+  });
+});
+
+describe('formatZodError(): a value of the wrong type is named, not called missing', () => {
+  const doc = (spec: Record<string, unknown>) => ({
+    apiVersion: 'migration.milvus.io/v1alpha1',
+    kind: 'MilvusMigration',
+    metadata: { name: 'm', namespace: 'default' },
+    spec: {
+      source: { endpoint: '10.0.0.1:19530' },
+      target: { endpoint: '10.0.0.2:19530' },
+      collections: [{ name: 'books' }],
+      ...spec,
+    },
+  });
+  const message = (d: unknown) => {
+    const r = milvusMigration.safeParse(d);
+    expect(r.success).toBe(false);
+    return formatZodError(r.error!, d);
+  };
+
+  it('parallelism: four', () => {
+    expect(message(doc({ parallelism: 'four' }))).toBe(
+      'spec.parallelism: "four" is not a number: use a number, e.g. 4',
+    );
+  });
+
+  it('a missing field is still called missing', () => {
+    const d = doc({});
+    delete (d.spec as Record<string, unknown>).collections;
+    expect(message(d)).toMatch(/spec\.collections: required field is missing: add collections/);
   });
 });

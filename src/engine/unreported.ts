@@ -132,7 +132,6 @@ const COPYABLE_TYPES = new Set<number>(
     'Double',
     'String',
     'VarChar',
-    'Text',
     'JSON',
     'Array',
     'BinaryVector',

@@ -37,7 +37,15 @@ let srcAdmin: MilvusClient;
 let dstAdmin: MilvusClient;
 let sourceKeys: string[] = [];
 
-function input(targetName: string): MigrationInput {
+const AUTO: CollectionDef = {
+  name: 'sharded_auto',
+  fields: [
+    { name: 'id', type: 'Int64', primary: true, autoID: true },
+    { name: 'vec', type: 'FloatVector', dim: 8 },
+  ],
+};
+
+function input(targetName: string, source = DEF.name): MigrationInput {
   return {
     migration: milvusMigration.parse({
       apiVersion: 'migration.milvus.io/v1alpha1',
@@ -46,7 +54,7 @@ function input(targetName: string): MigrationInput {
       spec: {
         source: { endpoint: src.endpoint },
         target: { endpoint: dst.endpoint },
-        collections: [{ name: DEF.name, targetName }],
+        collections: [{ name: source, targetName }],
         verify: 'sample',
         parallelism: 3,
       },
@@ -101,6 +109,13 @@ beforeAll(async () => {
     PARTS[1],
   );
   await indexAndLoad(srcAdmin, DEF.name, 'vec');
+  await createCollection(srcAdmin, AUTO);
+  await insertRows(
+    srcAdmin,
+    AUTO,
+    Array.from({ length: ROWS }, () => ({ vec: vector(r, 8) })),
+  );
+  await indexAndLoad(srcAdmin, AUTO.name, 'vec');
   sourceKeys = await keysOf(srcAdmin, DEF.name);
   expect(sourceKeys.length).toBe(ROWS);
 }, 300_000);
@@ -253,5 +268,46 @@ describe('a sharded run, stage by stage, on Milvus 2.3.5', () => {
     const f = await engine.runFinalizeStage(input(t2), { state: st(), plan: r.plan! });
     expect(f.phase, JSON.stringify(f.errors)).toBe('Succeeded');
     expect(await keysOf(dstAdmin, t2)).toEqual(sourceKeys);
+  });
+
+  it('a finished sharded run of an autoID collection (keys regenerated) re-runs as a no-op', async () => {
+    const t3 = 'sharded_auto_copy';
+    const st = (created: boolean) =>
+      new MemoryStateStore({
+        targets: created
+          ? {
+              [`${dst.endpoint}/default/${t3}`]: {
+                state: 'created',
+                endpoint: dst.endpoint,
+                database: 'default',
+                sourceName: AUTO.name,
+              },
+            }
+          : {},
+      });
+    for (const [attempt, created] of [
+      [1, false],
+      [2, true],
+    ] as const) {
+      // Each pass plans again, as a re-run's new plan Job does; the second finds the target complete.
+      const r = await engine.runPlanStage(input(t3, AUTO.name), { state: st(created), shards: 3 });
+      expect(r.status.phase, JSON.stringify(r.status.errors)).toBe('Succeeded');
+      expect(r.plan!.collections[0]!.bounds.length).toBe(2);
+      const shards = await Promise.all(
+        [0, 1, 2].map((index) =>
+          engine.runCopyStage(input(t3, AUTO.name), { state: st(true), plan: r.plan!, index, resume: false }),
+        ),
+      );
+      expect(
+        shards.map((s) => s.phase),
+        JSON.stringify(shards.map((s) => s.errors)),
+      ).toEqual(['Succeeded', 'Succeeded', 'Succeeded']);
+      if (attempt === 2)
+        for (const s of shards)
+          expect(s.collections![0]!.message).toMatch(/^already complete, nothing copied/);
+      const f = await engine.runFinalizeStage(input(t3, AUTO.name), { state: st(true), plan: r.plan! });
+      expect(f.phase, JSON.stringify(f.errors)).toBe('Succeeded');
+      expect(await dstAdmin.count(t3)).toBe(ROWS);
+    }
   });
 });

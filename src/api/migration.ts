@@ -251,6 +251,13 @@ export const migrationStatus = z.object({
     .optional()
     .describe('Bounded log of errors, newest last.'),
   shardPlan: shardPlanStatus.optional(),
+  ownedTargets: z
+    .array(z.string().max(255))
+    .max(1000)
+    .optional()
+    .describe(
+      'Target collections this migration created: the ones that did not exist on the target when the controller checked, before the first copy. Only these are resumed into and only these can be dropped by deletionPolicy DropIncomplete. Written by the controller in status, where users who may edit the migration cannot forge it.',
+    ),
 });
 
 export const milvusMigration = z.object({

@@ -44,7 +44,6 @@ import {
   MANAGED_BY,
   MANAGER,
   NAME_LABEL,
-  OWNED_TARGETS_ANNOTATION,
   shardJobName,
   stageJobManifest,
   workerEnvFrom,
@@ -268,16 +267,18 @@ export class Controller {
     const namespace = meta.namespace!;
     const name = meta.name!;
     const parsedStatus = migrationStatus.safeParse(obj.status ?? {});
-    const annotation = meta.annotations?.[OWNED_TARGETS_ANNOTATION];
-    let ownedTargets: string[] | undefined;
-    if (annotation !== undefined) {
-      try {
-        ownedTargets = JSON.parse(annotation) as string[];
-      } catch {
-        ownedTargets = undefined;
-      }
-    }
-    const spec = (obj.spec ?? {}) as { suspend?: unknown; deletionPolicy?: unknown };
+    const spec = (obj.spec ?? {}) as {
+      suspend?: unknown;
+      deletionPolicy?: unknown;
+      collections?: { name?: unknown; targetName?: unknown }[];
+    };
+    // Ownership lives in status, which only the controller writes, and never reaches beyond the
+    // spec's own target names: nothing a user can edit makes another collection ours.
+    const specTargets = new Set(
+      (Array.isArray(spec.collections) ? spec.collections : []).map((c) => String(c?.targetName ?? c?.name)),
+    );
+    const recorded = parsedStatus.success ? parsedStatus.data.ownedTargets : undefined;
+    const ownedTargets = recorded?.filter((t) => specTargets.has(t));
     const policy = DELETION_POLICIES.find((p) => p === spec.deletionPolicy) ?? 'Retain';
     const rerun = meta.annotations?.[RERUN_ANNOTATION];
     const o: Observed = {
@@ -460,11 +461,11 @@ export class Controller {
         case 'computeOwnedTargets': {
           const owned = await this.computeOwnedTargets(obj, o);
           try {
-            await this.kube.patchMigration(ns, name, {
-              metadata: {
-                resourceVersion,
-                annotations: { [OWNED_TARGETS_ANNOTATION]: JSON.stringify(owned) },
-              },
+            // resourceVersion makes the claim conditional: a second reconcile that raced this one
+            // gets a conflict instead of recording a list computed from a later target state.
+            await this.kube.patchStatus(ns, name, {
+              metadata: { resourceVersion },
+              status: { ownedTargets: owned },
             });
           } catch (err) {
             if (statusCode(err) === 409) throw new Conflict('conflict');

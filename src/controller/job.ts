@@ -11,7 +11,6 @@ import { DEFAULT_SECRETS_DIR, formatIndexes, type Stage } from './worker.js';
 export const MANAGED_BY = 'app.kubernetes.io/managed-by';
 export const MANAGER = 'milvus-migrate';
 export const NAME_LABEL = 'migration.milvus.io/name';
-export const OWNED_TARGETS_ANNOTATION = 'migration.milvus.io/owned-targets';
 export const DEFAULT_IMAGE = 'milvus-migrate:dev';
 /** Exit code of a worker whose migration Failed for good (the engine already retried). */
 export const WORKER_FAILED_EXIT = 1;

@@ -397,10 +397,8 @@ let deployed: DeployObject[] = [];
     );
     expect(describe).toMatch(/JobCreated/);
     expect(describe).toMatch(/Succeeded/);
-    const annotations = JSON.parse(
-      await kn(['get', 'milvusmigration', 'books', '-o', 'jsonpath={.metadata.annotations}']),
-    ) as Record<string, string>;
-    expect(JSON.parse(annotations['migration.milvus.io/owned-targets']!)).toEqual([PARTITION_KEY.name]);
+    // Ownership is recorded in status (only the controller writes it), not in an annotation.
+    expect((obj.status as { ownedTargets?: string[] }).ownedTargets).toEqual([PARTITION_KEY.name]);
     expect(obj.metadata.finalizers).toContain('migration.milvus.io/cleanup');
   }, 300_000);
 
@@ -751,6 +749,44 @@ let deployed: DeployObject[] = [];
     expect(await srcAdmin.count(KILLABLE.name)).toBe(KILL_ROWS);
     srcAdmin.close();
     console.log(`[e2e] delete: ${(Date.now() - t0) / 1000} s in all`);
+  }, 400_000);
+
+  it('a forged owned-targets annotation drops nothing: DropIncomplete leaves a collection it did not create', async () => {
+    // "prod" existed on the target before; the migration never owned it.
+    await createCollection(dstAdmin!, { ...KILLABLE, name: 'prod' });
+    await kn(
+      ['apply', '-f', '-'],
+      migration('forge', {
+        source: srcSpec(),
+        target: dstSpec(),
+        collections: [{ name: PARTITION_KEY.name, targetName: 'forge_copy' }],
+      }),
+    );
+    const obj = await waitForPhase('forge', ['Succeeded', 'Failed'], 240_000);
+    expect(obj.status?.phase, JSON.stringify(obj.status?.errors)).toBe('Succeeded');
+    await kn([
+      'annotate',
+      'mmig',
+      'forge',
+      `migration.milvus.io/owned-targets=${JSON.stringify(['prod', 'forge_copy'])}`,
+      '--overwrite',
+    ]);
+    await kn([
+      'patch',
+      'mmig',
+      'forge',
+      '--type',
+      'merge',
+      '-p',
+      '{"spec":{"deletionPolicy":"DropIncomplete"}}',
+    ]);
+    await kn(['delete', 'mmig', 'forge', '--wait=false']);
+    await waitGone(['mmig', 'forge'], 150_000);
+    const left = await dstAdmin!.showCollections();
+    expect(left).toContain('prod');
+    // Verified complete: never dropped either.
+    expect(left).toContain('forge_copy');
+    expect(await targetRows('forge_copy')).toBe(ROWS);
   }, 400_000);
 
   it('a deletion never hangs: target unreachable → the time box ends it, a Warning Event names what is left', async () => {

@@ -75,6 +75,15 @@ export async function planMigration(
   const sourceVersion = await checkSourceVersion(source);
   const targetVersion = parseVersion(await target.getVersion());
   const problems: string[] = [];
+  if (targetVersion.embedded) {
+    // Seen on milvus-lite 2.5.1: a collection created with a full described schema could not be
+    // described or written afterwards ("internal error", "collection not found"), and it builds
+    // only FLAT/IVF_FLAT/AUTOINDEX, with no partitions or aliases. Not a target until proven.
+    problems.push(
+      `the target is the embedded Milvus Lite (${targetVersion.raw}), which this version reads as a source but does not write to: use a Milvus server (or milvus-lite 3.x, or Zilliz Cloud) as target`,
+    );
+    return { sourceVersion, targetVersion, collections: [], problems };
+  }
 
   await checkDatabase(source, 'source', m.spec.source.database, problems);
   await checkDatabase(target, 'target', m.spec.target.database, problems);

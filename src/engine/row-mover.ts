@@ -144,7 +144,9 @@ export class PassthroughMover implements RowMover {
     // with a partition key, where the target routes every row itself.
     const scopes: Scope[] = partitionKeyField(job.model.schema)
       ? [{ read: [] }]
-      : job.model.partitions.map((p) => ({ read: [p], write: p }));
+      : // _default is where an insert without a partition goes; the embedded Milvus Lite, which
+        // has no partitions, answers an insert naming it with "collection not found".
+        job.model.partitions.map((p) => ({ read: [p], write: p === '_default' ? undefined : p }));
     // One failing shard stops the others: a partial copy is resumed by the next run anyway.
     const stop = new AbortController();
     const signal = job.signal ? AbortSignal.any([job.signal, stop.signal]) : stop.signal;

@@ -268,7 +268,9 @@ export function diffModels(want: CollectionModel, got: CollectionModel): string[
     out.push(
       `consistency level ${CONSISTENCY_NAMES[got.consistencyLevel]} instead of ${CONSISTENCY_NAMES[want.consistencyLevel]}`,
     );
-  if (want.shardsNum !== got.shardsNum) out.push(`shard count ${got.shardsNum} instead of ${want.shardsNum}`);
+  // 0: the source did not say (embedded Milvus Lite); the target chose its default.
+  if (want.shardsNum && want.shardsNum !== got.shardsNum)
+    out.push(`shard count ${got.shardsNum} instead of ${want.shardsNum}`);
   if (partitionKeyField(want.schema) && want.numPartitions !== got.numPartitions)
     out.push(`num_partitions ${got.numPartitions} instead of ${want.numPartitions}`);
   diffKv('property', want.properties, got.properties, out);

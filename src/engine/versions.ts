@@ -3,16 +3,30 @@
  * milvus-lite reports "milvus_lite-3.2.2", which is its own line with roughly Milvus 2.5 features.
  */
 
+import { EMBEDDED_LITE_VERSION } from '../adapters/milvus/client.js';
+
 export const SOURCE_FLOOR = '2.3.0';
 
 export interface ServerVersion {
   raw: string;
   kind: 'milvus' | 'milvus-lite' | 'unknown';
+  /**
+   * The embedded Milvus Lite (milvus-lite 2.4/2.5, a local Milvus binary): reports no version, has
+   * no partitions or aliases; read as a source, refused as a target (see planner.ts).
+   */
+  embedded?: boolean;
   /** Milvus feature level as [major, minor, patch]; unknown servers are assumed current. */
   level: [number, number, number];
 }
 
 export function parseVersion(raw: string): ServerVersion {
+  if (raw === EMBEDDED_LITE_VERSION)
+    return {
+      raw: 'Milvus Lite (embedded; reports no version)',
+      kind: 'milvus-lite',
+      embedded: true,
+      level: [2, 5, 0],
+    };
   const lite = /milvus[_-]lite-?v?(\d+)\.(\d+)\.(\d+)/i.exec(raw);
   if (lite) return { raw, kind: 'milvus-lite', level: [2, 5, 0] };
   const m = /(\d+)\.(\d+)\.(\d+)/.exec(raw);

@@ -4,6 +4,7 @@
  * as seen on the real server; Milvus 2.3.5 refused each of these after the rows were copied.
  */
 import { describe, expect, it } from 'vitest';
+import { EMBEDDED_LITE_VERSION } from '../../src/adapters/milvus/client.js';
 import { DataType } from '../../src/adapters/milvus/proto.js';
 import type { FieldSchema, IndexDescription } from '../../src/adapters/milvus/types.js';
 import type { CollectionModel } from '../../src/engine/schema.js';
@@ -134,5 +135,13 @@ describe('uncopyable', () => {
     const j = field('j', DataType.JSON!);
     const s = field('s', DataType.SparseFloatVector!);
     expect(uncopyable(model([pk, tags, j, s, vec]))).toEqual([]);
+  });
+});
+
+describe('the embedded Milvus Lite (milvus-lite 2.5.1: GetVersion UNIMPLEMENTED, Connect works)', () => {
+  it('is a milvus-lite kind marked embedded, passing the source floor', () => {
+    const v = parseVersion(EMBEDDED_LITE_VERSION);
+    expect(v).toMatchObject({ kind: 'milvus-lite', embedded: true });
+    expect(v.raw).toMatch(/embedded/);
   });
 });

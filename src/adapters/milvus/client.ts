@@ -42,6 +42,7 @@ export interface ConnectOptions {
 /** The only RPCs a read-only (source) client may send. */
 export const READ_RPCS = new Set([
   'GetVersion',
+  'Connect',
   'ListDatabases',
   'ShowCollections',
   'DescribeCollection',
@@ -52,6 +53,9 @@ export const READ_RPCS = new Set([
   'DescribeAlias',
   'ListAliases',
 ]);
+
+/** What getVersion reports for the embedded Milvus Lite, which has no GetVersion. */
+export const EMBEDDED_LITE_VERSION = 'milvus-lite-embedded';
 
 const MAX_MESSAGE = 512 * 1024 * 1024;
 /** Bytes a server may send before we acknowledge them: two pages, so a reply streams without stops. */
@@ -287,9 +291,26 @@ export class MilvusClient {
 
   // ---- read RPCs -------------------------------------------------------------------------------
 
+  /**
+   * The version the server reports. The embedded Milvus Lite (PyPI milvus-lite 2.4/2.5) answers
+   * GetVersion with UNIMPLEMENTED but implements Connect, which no Milvus without GetVersion (< 2.1)
+   * has: it is reported as EMBEDDED_LITE_VERSION.
+   */
   async getVersion(): Promise<string> {
-    const r = await this.call<T.GetVersionResponse>('GetVersion', {});
-    return r.version;
+    try {
+      const r = await this.call<T.GetVersionResponse>('GetVersion', {});
+      return r.version;
+    } catch (err) {
+      if (!(err instanceof MilvusError) || err.grpcCode !== grpc.status.UNIMPLEMENTED) throw err;
+      try {
+        await this.call('Connect', {
+          client_info: { sdk_type: 'milvus-migrate', sdk_version: '', host: '', user: '', local_time: '' },
+        });
+      } catch {
+        throw err;
+      }
+      return EMBEDDED_LITE_VERSION;
+    }
   }
 
   async listDatabases(): Promise<string[]> {
@@ -309,12 +330,18 @@ export class MilvusClient {
     });
   }
 
+  /** Partition names; ['_default'] where the server has no partitions to show (embedded Milvus Lite). */
   async showPartitions(collection: string): Promise<string[]> {
-    const r = await this.call<T.ShowPartitionsResponse>('ShowPartitions', {
-      db_name: this.database,
-      collection_name: collection,
-    });
-    return r.partition_names;
+    try {
+      const r = await this.call<T.ShowPartitionsResponse>('ShowPartitions', {
+        db_name: this.database,
+        collection_name: collection,
+      });
+      return r.partition_names;
+    } catch (err) {
+      if (err instanceof MilvusError && err.grpcCode === grpc.status.UNIMPLEMENTED) return ['_default'];
+      throw err;
+    }
   }
 
   async describeIndexes(collection: string): Promise<T.IndexDescription[]> {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DataType } from '../../src/adapters/milvus/proto.js';
 import type { FieldData } from '../../src/adapters/milvus/types.js';
-import { columnCells, float32Bits, sparseCanonical } from '../../src/engine/cells.js';
+import { columnCells, float32Bits, float64Bits, sparseCanonical } from '../../src/engine/cells.js';
 import {
   columnLength,
   compressNullable,
@@ -69,6 +69,11 @@ describe('cells', () => {
   it('compares floats by bits, so -0 and 0 differ and NaN equals itself', () => {
     expect(float32Bits(-0)).not.toBe(float32Bits(0));
     expect(float32Bits(Number.NaN)).toBe(float32Bits(Number.NaN));
+    // Any NaN payload is NaN (Milvus 2.3.5 changes stored payloads itself: corpus findings F3/F4).
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64BE(0xffffffffffffffffn);
+    expect(float64Bits(b.readDoubleBE(0))).toBe(float64Bits(Number.NaN));
+    expect(float64Bits(-0)).not.toBe(float64Bits(0));
   });
 
   it('renders nulls as null and JSON by value', () => {

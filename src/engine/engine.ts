@@ -81,9 +81,9 @@ export async function plan(input: MigrationInput, state: StateStore): Promise<Pl
 export function reasonOf(err: unknown): string {
   if (err instanceof UserError) return err.reason;
   if (err instanceof MilvusError) {
-    if (err.grpcCode === 16) return 'AuthenticationFailed';
-    if (err.grpcCode === 7) return 'PermissionDenied';
-    if (err.grpcCode === 14) return 'Unreachable';
+    if (err.kind === 'auth') return 'AuthenticationFailed';
+    if (err.kind === 'permission' && err.grpcCode !== undefined) return 'PermissionDenied';
+    if (err.kind === 'connect' || err.kind === 'tls' || err.kind === 'unavailable') return 'Unreachable';
     return 'MilvusError';
   }
   return 'InternalError';

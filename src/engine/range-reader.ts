@@ -7,6 +7,7 @@
  * servers that sort (Milvus) the sample is the smallest keys, which makes the splits exact pages.
  */
 import type { MilvusClient } from '../adapters/milvus/client.js';
+import { isTooLarge } from '../adapters/milvus/errors.js';
 import type { FieldData, FieldSchema, QueryRequestInput } from '../adapters/milvus/types.js';
 import { decodeColumn, type RawColumn } from '../adapters/milvus/wire.js';
 import { estimateBytes, pageRows, primaryKeys } from './columns.js';
@@ -270,9 +271,4 @@ function clampRows(x: number): number {
 function dedupeSorted(keys: Key[]): Key[] {
   const s = keys.slice().sort(compareKeys);
   return s.filter((k, i) => i === 0 || compareKeys(s[i - 1]!, k) !== 0);
-}
-
-function isTooLarge(err: unknown): boolean {
-  const msg = err instanceof Error ? err.message : String(err);
-  return /larger than max|exceed|too large|message size|RESOURCE_EXHAUSTED|grpc: received message/i.test(msg);
 }

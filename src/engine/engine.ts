@@ -18,6 +18,7 @@ import { type Logger, logger as rootLogger } from '../util/logger.js';
 import { type KeyRange, keyToJson, matchAllExpr, rangeExpr } from './keys.js';
 import { type CollectionPlan, type Plan, planMigration, planProblems } from './planner.js';
 import type { Page } from './range-reader.js';
+import { repairSurplus } from './repair.js';
 import { sleep } from './retry.js';
 import {
   type CopyProgress,
@@ -545,9 +546,10 @@ async function copyCollection(
  * drawn from the start of every key range.
  */
 async function finalizeCollection(
-  { cp, cs, clients, input, log, changed }: CollectionWork,
+  w: CollectionWork,
   how: { shape: boolean; copy?: CopyOutcome; ranges?: KeyRange[] },
 ): Promise<void> {
+  const { cp, cs, clients, input, log, changed } = w;
   const { source, target } = clients;
   const model = cp.model!;
   const spec = input.migration.spec;
@@ -576,10 +578,27 @@ async function finalizeCollection(
     if (fold.folded)
       counts = await countBoth(source, target, model, cp.sourceName, cp.targetName, fold.byPartition);
   }
+  const expected = counts.sourceEntities - fold.folded;
+  if (!regenerateKeys && counts.targetEntities > expected) {
+    // More rows than the source accounts for: keys stored twice or keys the source lacks.
+    const owned = Boolean((await w.opts.state.load()).targets[targetKeyOf(input, cp)]);
+    const r = await repairSurplus({
+      ...clients,
+      model,
+      sourceName: cp.sourceName,
+      targetName: cp.targetName,
+      readFields: cp.readFields,
+      owned,
+      log,
+    });
+    if (r.repaired) {
+      cs.repairedEntities = (cs.repairedEntities ?? 0) + r.repaired;
+      counts = await countBoth(source, target, model, cp.sourceName, cp.targetName, fold.byPartition);
+    }
+  }
   cs.sourceEntities = counts.sourceEntities;
   cs.targetEntities = counts.targetEntities;
   cs.copiedEntities = how.copy ? how.copy.result.copied : counts.targetEntities;
-  const expected = counts.sourceEntities - fold.folded;
   if (fold.folded) {
     const dup = fold.folded - fold.unreadable;
     if (dup)
@@ -593,7 +612,9 @@ async function finalizeCollection(
   }
   cs.warnings = warnings.length ? warnings : undefined;
   const rerun =
-    'run the migration again to copy what is missing (nothing is duplicated), or drop the target collection and run again';
+    counts.targetEntities < expected
+      ? 'run the migration again: it writes only the keys missing on the target'
+      : 'run the migration again: it looks up every key of the target and repairs rows stored twice or missing on the source';
   if (counts.targetEntities !== expected || counts.partitionMismatches.length) {
     throw new Error(
       `count mismatch: source count(*) ${counts.sourceEntities}${fold.folded ? ` (${fold.folded} folded)` : ''}, expected ${expected} on the target, found ${counts.targetEntities}` +
@@ -621,6 +642,8 @@ async function finalizeCollection(
       ? 'verified: counts match (keys were regenerated, rows cannot be matched by key)'
       : 'verified: counts match';
   }
+  if (cs.repairedEntities)
+    cs.message += `; ${cs.repairedEntities} keys stored twice or missing on the source were repaired`;
   cs.phase = 'Succeeded';
   changed();
 }
@@ -714,6 +737,11 @@ async function describeTarget(
  */
 function acceptsExplicitKeys(model: CollectionModel): boolean {
   return (model.properties ?? []).some((p) => p.key === 'allow_insert_auto_id' && p.value === 'true');
+}
+
+function targetKeyOf(input: MigrationInput, cp: CollectionPlan): string {
+  const spec = input.migration.spec;
+  return targetKey(spec.target.endpoint, spec.target.database, cp.targetName);
 }
 
 export function errorText(err: unknown): string {

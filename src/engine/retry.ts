@@ -5,9 +5,10 @@ import type { Logger } from '../util/logger.js';
  * How long a failing server is waited for. A restart of a Milvus standalone takes 10-30 s, a
  * rolling restart of a proxy behind a load balancer less: a minute covers both. A server that stays
  * away longer is down, and the run stops with a message that says where instead of waiting on a
- * closed port for as long as a quota may take to clear.
+ * closed port for as long as a quota may take to clear. (MILVUS_MIGRATE_SERVER_GONE_MS changes it:
+ * tests shorten it.)
  */
-export const SERVER_GONE_MS = 60_000;
+export const SERVER_GONE_MS = Number(process.env.MILVUS_MIGRATE_SERVER_GONE_MS) || 60_000;
 /** Network failures are tried at least this often, however long one attempt took (deadlines). */
 const MIN_NETWORK_ATTEMPTS = 3;
 

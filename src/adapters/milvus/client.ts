@@ -521,6 +521,16 @@ export class MilvusClient {
     return res;
   }
 
+  /** Deletes every row matching `expr` (Milvus 2.3: a primary key `in` list): the repair path's. */
+  deleteKeys(collection: string, expr: string, partition?: string): Promise<T.MutationResult> {
+    return this.call('Delete', {
+      db_name: this.database,
+      collection_name: collection,
+      expr,
+      ...(partition ? { partition_name: partition } : {}),
+    });
+  }
+
   dropCollection(collection: string): Promise<MilvusStatus> {
     return this.call('DropCollection', { db_name: this.database, collection_name: collection });
   }

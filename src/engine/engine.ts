@@ -523,6 +523,8 @@ async function copyCollection(
     regenerateKeys,
     signal: opts.signal,
     readTs: hybridTimestamp(Date.now()),
+    // A fresh target is loaded only if an ambiguous insert needs its keys looked up.
+    prepareLookups: () => ensureTargetShape(cp, model, target, log),
     log,
     ...(how.range ? { range: how.range } : {}),
     onProgress: (p) => {

@@ -52,6 +52,11 @@ export interface CopyJob {
   resume: boolean;
   /** Keys of an autoID primary key are left out: the target generates new ones. */
   regenerateKeys: boolean;
+  /**
+   * Makes the target answer queries (indexes, load): a fresh target is filled before it is loaded,
+   * and needs this only when an insert failed ambiguously and its keys must be looked up.
+   */
+  prepareLookups?: () => Promise<void>;
   signal?: AbortSignal;
   /** Hybrid timestamp source reads must see (see ReaderOptions.guaranteeTs). */
   readTs?: bigint;
@@ -176,17 +181,36 @@ export class PassthroughMover implements RowMover {
     // One failing shard stops the others: a partial copy is resumed by the next run anyway.
     const stop = new AbortController();
     const signal = job.signal ? AbortSignal.any([job.signal, stop.signal]) : stop.signal;
+    // Loaded once, on the first ambiguous failure (see CopyJob.prepareLookups).
+    let prepared: Promise<void> | undefined;
+    const prepare = () => {
+      prepared ??= job.prepareLookups?.() ?? Promise.resolve();
+      prepared.catch(() => {
+        prepared = undefined;
+      });
+      return prepared;
+    };
     const ledger = job.regenerateKeys
-      ? new InsertLedger(() => job.target.count(job.targetName), job.targetName)
+      ? new InsertLedger(
+          async () => {
+            await prepare();
+            return job.target.count(job.targetName);
+          },
+          job.targetName,
+          // A fresh target starts empty; a resumed one (or a shard) is counted when needed.
+          job.resume || job.range ? undefined : 0,
+        )
       : undefined;
     for (const scope of scopes) {
       const ranges = job.range ? [job.range] : await this.shardsOf(job, pk, scope, signal);
       const results = await Promise.allSettled(
         ranges.map((range) =>
-          this.copyRange(job, pk, scope, range, progress, ranges.length, signal, ledger).catch((err) => {
-            stop.abort(err);
-            throw err;
-          }),
+          this.copyRange(job, pk, scope, range, progress, ranges.length, signal, ledger, prepare).catch(
+            (err) => {
+              stop.abort(err);
+              throw err;
+            },
+          ),
         ),
       );
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -260,13 +284,14 @@ export class PassthroughMover implements RowMover {
     workers: number,
     signal: AbortSignal,
     ledger: InsertLedger | undefined,
+    prepare: () => Promise<void>,
   ): Promise<void> {
     const reader = this.reader(job, pk, scope, workers);
     const shard = workers > 1 ? { lo: keyToJson(range.lo), hi: keyToJson(range.hi) } : undefined;
     await pipeline(
       reader.pages(range),
       async (page) => {
-        const written = await this.writePage(job, pk, page, scope, signal, ledger);
+        const written = await this.writePage(job, pk, page, scope, signal, ledger, prepare);
         progress.copied += page.keys.length;
         progress.alreadyThere += page.keys.length - written;
         progress.folded += page.folded;
@@ -316,6 +341,7 @@ export class PassthroughMover implements RowMover {
     scope: Scope,
     signal: AbortSignal,
     ledger: InsertLedger | undefined,
+    prepare: () => Promise<void>,
   ): Promise<number> {
     const count = page.keys.length;
     if (!count) return 0;
@@ -342,7 +368,7 @@ export class PassthroughMover implements RowMover {
         scope.write,
       );
     };
-    const target = { job, pk, page, scope, signal, ledger, build };
+    const target = { job, pk, page, scope, signal, ledger, build, prepare };
     if (!missing && page.bytes <= this.opts.maxInsertBytes) {
       // The fast path: every column as it came, but nullable ones, which Insert wants compressed.
       // The request's parts are views of the query reply: no copy.
@@ -390,6 +416,7 @@ export class PassthroughMover implements RowMover {
         if (w.ledger) {
           left = (await w.ledger.landed(all.length)) ? [] : all;
         } else {
+          await w.prepare();
           const absent = new Set(await this.missingOnTarget(job, w.pk, page, scope.write, undefined));
           left = all.filter((i) => absent.has(i));
         }
@@ -468,6 +495,7 @@ interface WriteTarget {
   signal: AbortSignal;
   ledger: InsertLedger | undefined;
   build: (idx: number[] | undefined) => Buffer[];
+  prepare: () => Promise<void>;
 }
 
 /**
@@ -476,10 +504,11 @@ interface WriteTarget {
  */
 function writeFailure(what: string, err: unknown): Error {
   const cause = err instanceof RetriesExhausted ? err.cause : err;
+  // RetriesExhausted's message starts with `what` already.
   if (err instanceof RetriesExhausted && isNetworkFailure(cause))
-    return new UserError(`${what}: ${err.message}`, 'TargetUnavailable');
+    return new UserError(err.message, 'TargetUnavailable');
   if (err instanceof RetriesExhausted && isRateLimited(cause))
-    return new UserError(`${what}: ${err.message}`, 'RateLimited');
+    return new UserError(err.message, 'RateLimited');
   if (err instanceof UserError) return err;
   const e = new Error(`${what} failed: ${err instanceof Error ? err.message : String(err)}`);
   (e as { cause?: unknown }).cause = err;
@@ -496,11 +525,12 @@ function writeFailure(what: string, err: unknown): Error {
  */
 export class InsertLedger {
   private queue: Promise<unknown> = Promise.resolve();
-  private expected: number | undefined;
 
   constructor(
     private readonly count: () => Promise<number>,
     private readonly targetName: string,
+    /** count(*) of the target before the first insert, when known (a fresh target: 0). */
+    private expected?: number,
   ) {}
 
   /** Runs one insert of `rows` after the ones before it, keeping the expected count. */

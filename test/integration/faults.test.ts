@@ -9,7 +9,8 @@
  * key once (count(*) equal to the distinct keys). Also: a target that stays away stops the run
  * quickly with the key range named, and the re-run completes it.
  *
- * MILVUS_MIGRATE_TRANSPORT=grpc-js runs the cases marked `both` again on grpc-js as well.
+ * The copy's Query and Insert go through the engine's own HTTP/2 transport (the default); the
+ * insert cases marked `both` run again with MILVUS_MIGRATE_TRANSPORT=grpc-js.
  */
 
 import { mkdtempSync } from 'node:fs';
@@ -18,7 +19,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MilvusClient } from '../../src/adapters/milvus/client.js';
 import { ensureBuilt, migrationYaml, runCli, startCli, yamlFile } from '../support/cli.js';
-import { sdkRows } from '../support/compare.js';
+import { sdk } from '../support/compare.js';
 import { rng, vector } from '../support/fixtures.js';
 import { type MilvusTestServer, startMilvus } from '../support/milvus-server.js';
 import {
@@ -218,7 +219,7 @@ async function copyUnderFault(
       source: srcProxy,
       target: dstProxy,
       collections: [{ name: collection, targetName }],
-      verify: 'full',
+      verify: 'sample',
     }),
   );
   const t0 = Date.now();
@@ -288,17 +289,41 @@ async function copyUnderFault(
   };
 }
 
-/** The target equals the source row for row, and holds every key once. */
+/** Every row of a collection in one SDK query (the collections here hold < 16384 rows). */
+async function allRows(
+  endpoint: string,
+  collection: string,
+): Promise<{ rows: Map<string, unknown>; count: number }> {
+  const c = sdk({ endpoint });
+  try {
+    const res = await c.query({
+      collection_name: collection,
+      filter: 'id > -9223372036854775807',
+      output_fields: ['*'],
+      limit: 16384,
+      consistency_level: 'Strong' as never,
+    });
+    if (res.status.error_code !== 'Success') throw new Error(`sdk query: ${res.status.reason}`);
+    const counted = await c.count({
+      collection_name: collection,
+      consistency_level: 'Strong' as never,
+    } as never);
+    return { rows: new Map(res.data.map((r) => [String(r.id), r])), count: Number(counted.data) };
+  } finally {
+    await c.closeConnection();
+  }
+}
+
+/**
+ * The target equals the source row for row, and holds every key once (count(*) = distinct keys).
+ * Read with the official Node SDK, not with the engine's code.
+ */
 async function expectExactCopy(targetName: string): Promise<number> {
-  const [s, t] = await Promise.all([
-    sdkRows({ endpoint: src.endpoint }, SOURCE.name, 'id', { intKey: true }),
-    sdkRows({ endpoint: dst.endpoint }, targetName, 'id', { intKey: true }),
-  ]);
-  const count = await dstAdmin.count(targetName);
-  expect(count, 'count(*) on the target = distinct keys (no duplicates)').toBe(t.size);
-  expect(t.size).toBe(s.size);
-  for (const [k, row] of s) expect(t.get(k), `row ${k}`).toEqual(row);
-  return count;
+  const [s, t] = await Promise.all([allRows(src.endpoint, SOURCE.name), allRows(dst.endpoint, targetName)]);
+  expect(t.count, 'count(*) on the target = distinct keys (no duplicates)').toBe(t.rows.size);
+  expect(t.rows.size).toBe(s.rows.size);
+  for (const [k, row] of s.rows) expect(t.rows.get(k), `row ${k}`).toEqual(row);
+  return t.count;
 }
 
 function record(kind: string, o: Outcome, count: number) {
@@ -311,12 +336,8 @@ const cases: [string, Fault, Record<string, string>][] = [];
 for (const f of FAULTS) {
   for (const side of ['src', 'dst'] as const) {
     cases.push([`${side === 'src' ? 'Query' : 'Insert'}: ${f.name}`, { ...f, side }, {}]);
-    if (f.both)
-      cases.push([
-        `${side === 'src' ? 'Query' : 'Insert'}: ${f.name} [grpc-js]`,
-        { ...f, side },
-        { MILVUS_MIGRATE_TRANSPORT: 'grpc-js' },
-      ]);
+    if (f.both && side === 'dst')
+      cases.push([`Insert: ${f.name} [grpc-js]`, { ...f, side }, { MILVUS_MIGRATE_TRANSPORT: 'grpc-js' }]);
   }
 }
 
@@ -387,7 +408,7 @@ describe('copy through a fault proxy: exactly once, Succeeded', () => {
     expect(exit).toBe(1);
     const status = JSON.parse(stdout);
     const msg: string = status.collections[0].message;
-    expect(msg).toMatch(/insert into f_gone of the rows with id >= -?\d+ and id < -?\d+/);
+    expect(msg).toMatch(/insert into f_gone partition _default of the rows with id >= -?\d+ and id < -?\d+/);
     expect(msg).toMatch(/re-running resumes/);
     expect(stoppedMs).toBeLessThan(60_000);
     report.push(

@@ -634,7 +634,7 @@ async function finalizeCollection(
         : await compareKeys(source, target, model, cp.sourceName, cp.targetName, cp.readFields, keys);
     if (r.differences.length) {
       throw new Error(
-        `content mismatch after comparing ${r.compared} rows: ${r.differences.join('; ')}: ${rerun}`,
+        `content mismatch after comparing ${r.compared} rows: ${r.differences.join('; ')}: a re-run does not rewrite rows that are already on the target; if the source changed during the copy (Milvus 2.3 has no snapshot reads), keep it quiet, drop the target collection "${cp.targetName}" and run again`,
       );
     }
     log.info({ mode, compared: r.compared }, 'content verified');

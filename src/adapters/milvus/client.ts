@@ -61,6 +61,8 @@ export const READ_RPCS = new Set([
 ]);
 
 const MAX_MESSAGE = 512 * 1024 * 1024;
+/** Attempts of a read RPC whose connection failed (see MilvusClient.call): about 2 s in all. */
+const READ_ATTEMPTS = 4;
 /** Bytes a server may send before we acknowledge them: two pages, so a reply streams without stops. */
 const FLOW_CONTROL_WINDOW = 32 * 1024 * 1024;
 /** Both transports ping a silent connection after this long and drop it when no answer comes. */
@@ -158,6 +160,20 @@ export class MilvusClient {
 
   /** Calls one RPC; throws MilvusError on a gRPC failure or a non-success status. */
   async call<Res>(method: string, request: object, opts: { timeoutMs?: number } = {}): Promise<Res> {
+    // Reads are idempotent: a connection lost or refused for a moment (a proxy restarting, a
+    // GOAWAY, a reset) is tried again a few times here, so that every caller (planning, shape,
+    // verification) survives a blip. Longer outages are the copy's retry policy (engine/retry.ts).
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.callOnce<Res>(method, request, opts);
+      } catch (err) {
+        if (attempt >= READ_ATTEMPTS || !READ_RPCS.has(method) || !isBlip(err)) throw err;
+        await new Promise((r) => setTimeout(r, 250 * 2 ** (attempt - 1) * (0.75 + Math.random() * 0.5)));
+      }
+    }
+  }
+
+  private async callOnce<Res>(method: string, request: object, opts: { timeoutMs?: number }): Promise<Res> {
     const m = service.methods[method];
     if (!m) throw new Error(`unknown Milvus RPC ${method}`);
     const reqType = m.requestType.replace(/^\./, '');
@@ -576,6 +592,14 @@ export function grpcJsKind(code: number, details: string): { kind: ErrorKind; am
   const kind = grpcKind(code);
   // grpc-js cannot say whether a call that timed out or broke had been sent: assume it had.
   return { kind, ambiguous: kind === 'deadline' || kind === 'server-error' || kind === 'cancelled' };
+}
+
+/** A failure of the connection, not of the call: worth a quick second try of a read. */
+function isBlip(err: unknown): boolean {
+  return (
+    err instanceof MilvusError &&
+    (err.kind === 'connect' || err.kind === 'dropped-after-send' || err.kind === 'unavailable')
+  );
 }
 
 function qualified(t: string): string {

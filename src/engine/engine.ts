@@ -616,7 +616,9 @@ async function finalizeCollection(
   const rerun =
     counts.targetEntities < expected
       ? 'run the migration again: it writes only the keys missing on the target'
-      : 'run the migration again: it looks up every key of the target and repairs rows stored twice or missing on the source';
+      : regenerateKeys
+        ? `the target regenerated the keys, so surplus rows cannot be told apart by key: stop any other writer, drop the target collection "${cp.targetName}" and run again`
+        : 'stop any other writer to the target and run the migration again: it finds rows stored twice or missing on the source key by key and repairs them';
   if (counts.targetEntities !== expected || counts.partitionMismatches.length) {
     throw new Error(
       `count mismatch: source count(*) ${counts.sourceEntities}${fold.folded ? ` (${fold.folded} folded)` : ''}, expected ${expected} on the target, found ${counts.targetEntities}` +

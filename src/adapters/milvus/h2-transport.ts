@@ -871,7 +871,11 @@ class Connection {
       kind = 'tls';
       details = `TLS handshake failed: ${err?.message ?? 'connection closed'}`;
     } else if (!this.settingsReceived) {
-      kind = 'connect';
+      // TLS 1.3 finishes the client's handshake before the server checks its certificate: a
+      // refused client certificate arrives as an alert after "secureConnect".
+      kind = /^ERR_(SSL|TLS)_/.test((err as NodeJS.ErrnoException | undefined)?.code ?? '')
+        ? 'tls'
+        : 'connect';
       // "Failed to connect" is what MilvusClient.translate reads as "connected, but no gRPC": the
       // rest must not say TLS or handshake, or a plain endpoint on a TLS server reads as a TLS error.
       details = `Failed to connect: ${err?.message ?? 'the server closed the connection without starting HTTP/2'}`;

@@ -179,6 +179,13 @@ export const collectionStatus = z.object({
   sourceEntities: z.number().int().optional().describe('count(*) on the source.'),
   copiedEntities: z.number().int().default(0).describe('Rows written to the target by this migration.'),
   targetEntities: z.number().int().optional().describe('count(*) on the target after the copy.'),
+  repairedEntities: z
+    .number()
+    .int()
+    .optional()
+    .describe(
+      'Keys the target held more than once or the source lacks, found by a run and repaired (deleted, and written once again from the source) in a collection this migration created.',
+    ),
   message: z.string().optional(),
   warnings: z
     .array(z.string())

@@ -18,6 +18,7 @@ import { type Logger, logger as rootLogger } from '../util/logger.js';
 import { type KeyRange, keyToJson, matchAllExpr, rangeExpr } from './keys.js';
 import { type CollectionPlan, type Plan, planMigration, planProblems } from './planner.js';
 import type { Page } from './range-reader.js';
+import { repairSurplus } from './repair.js';
 import { sleep } from './retry.js';
 import {
   type CopyProgress,
@@ -81,9 +82,9 @@ export async function plan(input: MigrationInput, state: StateStore): Promise<Pl
 export function reasonOf(err: unknown): string {
   if (err instanceof UserError) return err.reason;
   if (err instanceof MilvusError) {
-    if (err.grpcCode === 16) return 'AuthenticationFailed';
-    if (err.grpcCode === 7) return 'PermissionDenied';
-    if (err.grpcCode === 14) return 'Unreachable';
+    if (err.kind === 'auth') return 'AuthenticationFailed';
+    if (err.kind === 'permission' && err.grpcCode !== undefined) return 'PermissionDenied';
+    if (err.kind === 'connect' || err.kind === 'tls' || err.kind === 'unavailable') return 'Unreachable';
     return 'MilvusError';
   }
   return 'InternalError';
@@ -574,6 +575,8 @@ async function copyCollection(
     regenerateKeys,
     signal: opts.signal,
     readTs: hybridTimestamp(Date.now()),
+    // A fresh target is loaded only if an ambiguous insert needs its keys looked up.
+    prepareLookups: () => ensureTargetShape(cp, model, target, log),
     log,
     ...(how.range ? { range: how.range } : {}),
     onProgress: (p) => {
@@ -629,10 +632,27 @@ async function finalizeCollection(
     if (fold.folded)
       counts = await countBoth(source, target, model, cp.sourceName, cp.targetName, fold.byPartition);
   }
+  const expected = counts.sourceEntities - fold.folded;
+  if (!regenerateKeys && counts.targetEntities > expected) {
+    // More rows than the source accounts for: keys stored twice or keys the source lacks.
+    const owned = Boolean((await w.opts.state.load()).targets[targetKeyOf(input, cp)]);
+    const r = await repairSurplus({
+      ...clients,
+      model,
+      sourceName: cp.sourceName,
+      targetName: cp.targetName,
+      readFields: cp.readFields,
+      owned,
+      log,
+    });
+    if (r.repaired) {
+      cs.repairedEntities = (cs.repairedEntities ?? 0) + r.repaired;
+      counts = await countBoth(source, target, model, cp.sourceName, cp.targetName, fold.byPartition);
+    }
+  }
   cs.sourceEntities = counts.sourceEntities;
   cs.targetEntities = counts.targetEntities;
   cs.copiedEntities = how.copy ? how.copy.result.copied : counts.targetEntities;
-  const expected = counts.sourceEntities - fold.folded;
   if (fold.folded) {
     const dup = fold.folded - fold.unreadable;
     if (dup)
@@ -646,7 +666,11 @@ async function finalizeCollection(
   }
   cs.warnings = warnings.length ? warnings : undefined;
   const rerun =
-    'run the migration again to copy what is missing (nothing is duplicated), or drop the target collection and run again';
+    counts.targetEntities < expected
+      ? 'run the migration again: it writes only the keys missing on the target'
+      : regenerateKeys
+        ? `the target regenerated the keys, so surplus rows cannot be told apart by key: stop any other writer, drop the target collection "${cp.targetName}" and run again`
+        : 'stop any other writer to the target and run the migration again: it finds rows stored twice or missing on the source key by key and repairs them';
   if (counts.targetEntities !== expected || counts.partitionMismatches.length) {
     await recordVerified(w, undefined);
     throw new Error(
@@ -666,7 +690,7 @@ async function finalizeCollection(
     if (r.differences.length) {
       await recordVerified(w, undefined);
       throw new Error(
-        `content mismatch after comparing ${r.compared} rows: ${r.differences.join('; ')}: ${rerun}`,
+        `content mismatch after comparing ${r.compared} rows: ${r.differences.join('; ')}: a re-run does not rewrite rows that are already on the target; if the source changed during the copy (Milvus 2.3 has no snapshot reads), keep it quiet, drop the target collection "${cp.targetName}" and run again`,
       );
     }
     log.info({ mode, compared: r.compared }, 'content verified');
@@ -676,6 +700,8 @@ async function finalizeCollection(
       ? 'verified: counts match (keys were regenerated, rows cannot be matched by key)'
       : 'verified: counts match';
   }
+  if (cs.repairedEntities)
+    cs.message += `; ${cs.repairedEntities} keys stored twice or missing on the source were repaired`;
   await recordVerified(w, { sourceEntities: counts.sourceEntities, targetEntities: counts.targetEntities });
   cs.phase = 'Succeeded';
   changed();
@@ -770,6 +796,11 @@ async function describeTarget(
  */
 function acceptsExplicitKeys(model: CollectionModel): boolean {
   return (model.properties ?? []).some((p) => p.key === 'allow_insert_auto_id' && p.value === 'true');
+}
+
+function targetKeyOf(input: MigrationInput, cp: CollectionPlan): string {
+  const spec = input.migration.spec;
+  return targetKey(spec.target.endpoint, spec.target.database, cp.targetName);
 }
 
 export function errorText(err: unknown): string {

@@ -200,7 +200,7 @@ async function checkDatabase(c: MilvusClient, side: string, db: string, problems
       } catch (inner) {
         if (
           inner instanceof MilvusError &&
-          (inner.code === 800 || /database not (found|exist)/i.test(inner.message))
+          (inner.milvusCode === 800 || /database not (found|exist)/i.test(inner.message))
         ) {
           problems.push(
             `${side} database "${db}" does not exist (databases there: not listed: the user may not list databases): check spec.${side}.database${side === 'target' ? ' or create the database on the target first' : ''}`,

@@ -7,6 +7,7 @@
  * servers that sort (Milvus) the sample is the smallest keys, which makes the splits exact pages.
  */
 import type { MilvusClient } from '../adapters/milvus/client.js';
+import { isTooLarge } from '../adapters/milvus/errors.js';
 import type { FieldData, FieldSchema, QueryRequestInput } from '../adapters/milvus/types.js';
 import { decodeColumn, type RawColumn } from '../adapters/milvus/wire.js';
 import { estimateBytes, pageRows, primaryKeys } from './columns.js';
@@ -84,6 +85,8 @@ export function rawFetch(source: Pick<MilvusClient, 'queryRaw'>, pk: FieldSchema
 
 export class RangeReader<T = FieldData[]> {
   private rowsPerPage: number;
+  /** A page was read: rowsPerPage follows measured bytes, no longer the schema's estimate. */
+  private measured = false;
 
   constructor(
     private readonly source: Pick<MilvusClient, 'query' | 'count'>,
@@ -188,6 +191,7 @@ export class RangeReader<T = FieldData[]> {
     if (rows) {
       const measured = bytes / rows;
       this.rowsPerPage = clampRows(this.opts.pageBytes / Math.max(1, measured));
+      this.measured = true;
     }
     return { range: r, data, keys, bytes, counted: n, folded, unreadable: Math.min(unreadable, folded) };
   }
@@ -234,6 +238,9 @@ export class RangeReader<T = FieldData[]> {
     const cuts: Key[] = [];
     for (let i = step; i < keys.length; i += step) cuts.push(keys[i]!);
     if (!cuts.length) cuts.push(keys[Math.floor(keys.length / 2)]!);
+    // Before any page was measured only the first page is cut off: the rest is split again once
+    // its rows' real size is known (the estimate may be far off either way).
+    if (!this.measured) cuts.length = 1;
     const parts: KeyRange[] = [];
     let lo = r.lo;
     for (const c of cuts) {
@@ -270,9 +277,4 @@ function clampRows(x: number): number {
 function dedupeSorted(keys: Key[]): Key[] {
   const s = keys.slice().sort(compareKeys);
   return s.filter((k, i) => i === 0 || compareKeys(s[i - 1]!, k) !== 0);
-}
-
-function isTooLarge(err: unknown): boolean {
-  const msg = err instanceof Error ? err.message : String(err);
-  return /larger than max|exceed|too large|message size|RESOURCE_EXHAUSTED|grpc: received message/i.test(msg);
 }

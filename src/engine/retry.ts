@@ -1,11 +1,24 @@
+import { isNetworkFailure, isRateLimited, isTransient, kindOf } from '../adapters/milvus/errors.js';
 import type { Logger } from '../util/logger.js';
 
+/**
+ * How long a failing server is waited for. A restart of a Milvus standalone takes 10-30 s, a
+ * rolling restart of a proxy behind a load balancer less: a minute covers both. A server that stays
+ * away longer is down, and the run stops with a message that says where instead of waiting on a
+ * closed port for as long as a quota may take to clear. (MILVUS_MIGRATE_SERVER_GONE_MS changes it:
+ * tests shorten it.)
+ */
+export const SERVER_GONE_MS = Number(process.env.MILVUS_MIGRATE_SERVER_GONE_MS) || 60_000;
+/** Network failures are tried at least this often, however long one attempt took (deadlines). */
+const MIN_NETWORK_ATTEMPTS = 3;
+
 export interface RetryOptions {
-  /** Give up once this much time has passed since the first failure. */
+  /** Give up on rate limiting and quotas once this much time has passed since the first failure. */
   forMs: number;
-  /** A different limit for some errors (a dead server need not be waited for as long as a quota). */
-  forMsFor?: (err: unknown) => number | undefined;
-  retryIf: (err: unknown) => boolean;
+  /** Give up on a down or unreachable server after this long (default SERVER_GONE_MS). */
+  goneForMs?: number;
+  /** Which errors are retried at all (default isTransient: rate limits, quotas, network failures). */
+  retryIf?: (err: unknown) => boolean;
   log: Logger;
   what: string;
   signal?: AbortSignal;
@@ -15,10 +28,12 @@ export interface RetryOptions {
 
 /**
  * Runs `fn`, retrying errors that `retryIf` accepts with capped exponential back-off and jitter.
- * Rate limiting that never clears fails loudly with the last error, never silently.
+ * Each kind of failure has its own budget (see RetryOptions); when it runs out the run fails loudly
+ * with a message for that kind, never silently.
  */
 export async function retrying<T>(fn: () => Promise<T>, o: RetryOptions): Promise<T> {
   const started = Date.now();
+  const retryIf = o.retryIf ?? isTransient;
   let delay = o.initialDelayMs ?? 500;
   let attempt = 0;
   for (;;) {
@@ -26,22 +41,45 @@ export async function retrying<T>(fn: () => Promise<T>, o: RetryOptions): Promis
       return await fn();
     } catch (err) {
       attempt++;
-      if (!o.retryIf(err)) throw err;
+      if (!retryIf(err)) throw err;
       const elapsed = Date.now() - started;
-      if (elapsed > (o.forMsFor?.(err) ?? o.forMs)) {
-        const msg = err instanceof Error ? err.message : String(err);
-        throw new Error(
-          `${o.what} kept failing for ${Math.round(elapsed / 1000)} s (${attempt} attempts): ${msg}. ` +
-            'The server is rate-limiting or out of quota: raise its limits or run the migration when it is less busy; re-running resumes where this stopped.',
-        );
+      const network = isNetworkFailure(err);
+      const budget = network ? (o.goneForMs ?? SERVER_GONE_MS) : o.forMs;
+      if (elapsed > budget && (!network || attempt >= MIN_NETWORK_ATTEMPTS)) {
+        throw new RetriesExhausted(o.what, elapsed, attempt, err);
       }
       o.log.warn(
-        { attempt, delayMs: delay, err: err instanceof Error ? err.message : String(err) },
+        {
+          attempt,
+          delayMs: delay,
+          kind: kindOf(err),
+          err: err instanceof Error ? err.message : String(err),
+        },
         `${o.what}: retrying`,
       );
       await sleep(delay * (0.75 + Math.random() * 0.5), o.signal);
       delay = Math.min(delay * 2, o.maxDelayMs ?? 30_000);
     }
+  }
+}
+
+/** A call failed for longer than its kind of failure is waited for; `cause` is the last error. */
+export class RetriesExhausted extends Error {
+  override name = 'RetriesExhausted';
+  constructor(
+    what: string,
+    readonly elapsedMs: number,
+    readonly attempts: number,
+    override readonly cause: unknown,
+  ) {
+    const msg = cause instanceof Error ? cause.message : String(cause);
+    const s = Math.round(elapsedMs / 1000);
+    const advice = isRateLimited(cause)
+      ? 'The server is rate-limiting or out of quota: raise its limits or run the migration when it is less busy; re-running resumes where this stopped.'
+      : isNetworkFailure(cause)
+        ? 'The server stayed unreachable or kept dropping the call: check that it runs (restarts, crashes, out of memory) and the network between; re-running resumes where this stopped and writes no key twice.'
+        : 're-running resumes where this stopped.';
+    super(`${what} kept failing for ${s} s (${attempts} attempts): ${msg}. ${advice}`);
   }
 }
 

@@ -12,7 +12,7 @@
  * target and only the keys missing there are inserted. A fresh target skips those look-ups.
  */
 import type { MilvusClient } from '../adapters/milvus/client.js';
-import { isRateLimited, isTransient } from '../adapters/milvus/errors.js';
+import { isAmbiguous, isNetworkFailure, isRateLimited, UserError } from '../adapters/milvus/errors.js';
 import { DataType } from '../adapters/milvus/proto.js';
 import type { FieldData, FieldSchema } from '../adapters/milvus/types.js';
 import { decodeColumn, encodeColumn, type RawColumn } from '../adapters/milvus/wire.js';
@@ -21,7 +21,7 @@ import { insertable, primaryKeys, selectRows } from './columns.js';
 import { type Key, type KeyRange, keyToJson, matchAllExpr, rangeExpr } from './keys.js';
 import { pipeline } from './pipeline.js';
 import { MAX_QUERY_ROWS, type Page, RangeReader, rawFetch } from './range-reader.js';
-import { retrying, sleep } from './retry.js';
+import { RetriesExhausted, retrying, sleep } from './retry.js';
 import {
   type CollectionModel,
   functionOutputFields,
@@ -52,6 +52,11 @@ export interface CopyJob {
   resume: boolean;
   /** Keys of an autoID primary key are left out: the target generates new ones. */
   regenerateKeys: boolean;
+  /**
+   * Makes the target answer queries (indexes, load): a fresh target is filled before it is loaded,
+   * and needs this only when an insert failed ambiguously and its keys must be looked up.
+   */
+  prepareLookups?: () => Promise<void>;
   signal?: AbortSignal;
   /** Hybrid timestamp source reads must see (see ReaderOptions.guaranteeTs). */
   readTs?: bigint;
@@ -107,20 +112,48 @@ export function readFields(model: CollectionModel): string[] {
 
 export function estimateRowBytes(model: CollectionModel): number {
   let total = 0;
+  for (const f of userFields(model.schema)) total += typicalFieldBytes(f);
+  if (model.schema.enable_dynamic_field) total += 256;
+  return Math.max(16, total);
+}
+
+/** Bytes of one value of a field as a guess: exact for fixed-size types, capped for variable ones. */
+function typicalFieldBytes(f: FieldSchema): number {
+  const p = new Map(f.type_params.map((kv) => [kv.key, kv.value]));
+  const dim = Number(p.get('dim') ?? 0);
+  if (f.data_type === DataType.FloatVector) return dim * 4;
+  if (f.data_type === DataType.BinaryVector) return dim / 8;
+  if (f.data_type === DataType.Float16Vector || f.data_type === DataType.BFloat16Vector) return dim * 2;
+  if (f.data_type === DataType.Int8Vector) return dim;
+  if (isVectorType(f.data_type)) return 256;
+  if (f.data_type === DataType.VarChar) return Math.min(Number(p.get('max_length') ?? 256), 512);
+  if (f.data_type === DataType.JSON || f.data_type === DataType.Array) return 512;
+  return 8;
+}
+
+/** Milvus' limit on one JSON value (common.JSONMaxLength, 64 KB). */
+const JSON_MAX_BYTES = 65_536;
+
+/**
+ * The most bytes a row of this schema can take: VarChar at its max_length, JSON and the dynamic
+ * field at Milvus' JSON limit, arrays full. The reader sizes its first page with it, so that a
+ * collection of long texts cannot ask for a reply of hundreds of MB before any row was seen; later
+ * pages follow the bytes actually measured (RangeReader).
+ */
+export function maxRowBytes(model: CollectionModel): number {
+  let total = 0;
   for (const f of userFields(model.schema)) {
     const p = new Map(f.type_params.map((kv) => [kv.key, kv.value]));
-    const dim = Number(p.get('dim') ?? 0);
-    if (f.data_type === DataType.FloatVector) total += dim * 4;
-    else if (f.data_type === DataType.BinaryVector) total += dim / 8;
-    else if (f.data_type === DataType.Float16Vector || f.data_type === DataType.BFloat16Vector)
-      total += dim * 2;
-    else if (f.data_type === DataType.Int8Vector) total += dim;
-    else if (isVectorType(f.data_type)) total += 256;
-    else if (f.data_type === DataType.VarChar) total += Math.min(Number(p.get('max_length') ?? 256), 512);
-    else if (f.data_type === DataType.JSON || f.data_type === DataType.Array) total += 512;
-    else total += 8;
+    const maxLength = Number(p.get('max_length') ?? 65_535);
+    if (f.data_type === DataType.VarChar) total += maxLength + 8;
+    else if (f.data_type === DataType.JSON) total += JSON_MAX_BYTES;
+    else if (f.data_type === DataType.Array) {
+      const element = f.element_type === DataType.VarChar ? maxLength + 8 : 8;
+      total += Number(p.get('max_capacity') ?? 4096) * element;
+    } else if (f.data_type === DataType.SparseFloatVector) total += JSON_MAX_BYTES;
+    else total += typicalFieldBytes(f);
   }
-  if (model.schema.enable_dynamic_field) total += 256;
+  if (model.schema.enable_dynamic_field) total += JSON_MAX_BYTES;
   return Math.max(16, total);
 }
 
@@ -150,14 +183,36 @@ export class PassthroughMover implements RowMover {
     // One failing shard stops the others: a partial copy is resumed by the next run anyway.
     const stop = new AbortController();
     const signal = job.signal ? AbortSignal.any([job.signal, stop.signal]) : stop.signal;
+    // Loaded once, on the first ambiguous failure (see CopyJob.prepareLookups).
+    let prepared: Promise<void> | undefined;
+    const prepare = () => {
+      prepared ??= job.prepareLookups?.() ?? Promise.resolve();
+      prepared.catch(() => {
+        prepared = undefined;
+      });
+      return prepared;
+    };
+    const ledger = job.regenerateKeys
+      ? new InsertLedger(
+          async () => {
+            await prepare();
+            return job.target.count(job.targetName);
+          },
+          job.targetName,
+          // A fresh target starts empty; a resumed one (or a shard) is counted when needed.
+          job.resume || job.range ? undefined : 0,
+        )
+      : undefined;
     for (const scope of scopes) {
       const ranges = job.range ? [job.range] : await this.shardsOf(job, pk, scope, signal);
       const results = await Promise.allSettled(
         ranges.map((range) =>
-          this.copyRange(job, pk, scope, range, progress, ranges.length, signal).catch((err) => {
-            stop.abort(err);
-            throw err;
-          }),
+          this.copyRange(job, pk, scope, range, progress, ranges.length, signal, ledger, prepare).catch(
+            (err) => {
+              stop.abort(err);
+              throw err;
+            },
+          ),
         ),
       );
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -180,7 +235,8 @@ export class PassthroughMover implements RowMover {
         pageBytes: Math.max(1, Math.floor(this.opts.pageBytes / workers)),
         // Insert requests are pages: a page above the cap is read again in parts, never decoded.
         maxPageBytes: this.opts.maxInsertBytes,
-        estimatedRowBytes: estimateRowBytes(job.model),
+        // The first page assumes the largest rows the schema allows; later ones are measured.
+        estimatedRowBytes: maxRowBytes(job.model),
         guaranteeTs: job.readTs,
       },
     );
@@ -229,13 +285,15 @@ export class PassthroughMover implements RowMover {
     progress: CopyProgress,
     workers: number,
     signal: AbortSignal,
+    ledger: InsertLedger | undefined,
+    prepare: () => Promise<void>,
   ): Promise<void> {
     const reader = this.reader(job, pk, scope, workers);
     const shard = workers > 1 ? { lo: keyToJson(range.lo), hi: keyToJson(range.hi) } : undefined;
     await pipeline(
       reader.pages(range),
       async (page) => {
-        const written = await this.writePage(job, pk, page, scope, signal);
+        const written = await this.writePage(job, pk, page, scope, signal, ledger, prepare);
         progress.copied += page.keys.length;
         progress.alreadyThere += page.keys.length - written;
         progress.folded += page.folded;
@@ -260,15 +318,13 @@ export class PassthroughMover implements RowMover {
     );
   }
 
-  /** Source reads retry rate limiting (as long as writes do) and lost connections (a minute). */
+  /**
+   * Source reads retry rate limiting (as long as writes do) and a server that is down or cut off
+   * (about a minute, see SERVER_GONE_MS); a reply over a size limit is not retried as it is: the
+   * reader reads that range in smaller pages.
+   */
   private retryingSource(job: CopyJob): CopyJob['source'] {
-    const o = {
-      forMs: this.opts.retryForMs,
-      forMsFor: (err: unknown) => (isRateLimited(err) ? undefined : 60_000),
-      retryIf: isTransient,
-      log: job.log,
-      signal: job.signal,
-    };
+    const o = { forMs: this.opts.retryForMs, log: job.log, signal: job.signal };
     return {
       query: (req) =>
         retrying(() => job.source.query(req), { ...o, what: `query on source ${job.sourceName}` }),
@@ -286,6 +342,8 @@ export class PassthroughMover implements RowMover {
     page: Page<RawColumn[]>,
     scope: Scope,
     signal: AbortSignal,
+    ledger: InsertLedger | undefined,
+    prepare: () => Promise<void>,
   ): Promise<number> {
     const count = page.keys.length;
     if (!count) return 0;
@@ -293,32 +351,39 @@ export class PassthroughMover implements RowMover {
     if (job.regenerateKeys) columns = columns.filter((c) => c.name !== pk.name);
     let missing: number[] | undefined;
     if (job.resume) {
-      missing = await this.missingOnTarget(job, pk, page, scope.write);
+      // What an earlier run wrote is older than readTs: no need for Strong reads (a time tick each).
+      missing = await this.missingOnTarget(job, pk, page, scope.write, job.readTs);
       if (missing.length === 0) return 0;
       if (missing.length === count) missing = undefined;
     }
     const rows = missing?.length ?? count;
+    page.data = [];
+    let decoded: FieldData[] | undefined;
+    // An insert request for some rows of the page (undefined: all of them, as they came).
+    const build = (idx: number[] | undefined): Buffer[] => {
+      if (!idx) return this.request(job, columns, count, scope.write);
+      decoded ??= columns.map(decodeColumn);
+      return this.request(
+        job,
+        selectRows(decoded, idx).map((fd: FieldData) => encodeColumn(fd)),
+        idx.length,
+        scope.write,
+      );
+    };
+    const target = { job, pk, page, scope, signal, ledger, build, prepare };
     if (!missing && page.bytes <= this.opts.maxInsertBytes) {
       // The fast path: every column as it came, but nullable ones (Insert wants them compressed) and
-      // arrays with untyped empty elements (see typeEmptyArrayElements).
-      // The request's parts are views of the query reply: no copy, and the reply lives as long
-      // as its insert is in flight.
-      const request = this.request(job, columns, rows, scope.write);
-      page.data = [];
-      columns = [];
-      await this.send(job, request, signal);
+      // arrays with untyped empty elements (see typeEmptyArrayElements). The request's parts are
+      // views of the query reply: no copy.
+      await this.send(target, undefined);
       return rows;
     }
     // Some rows only, or a page above the request cap: pick rows out of decoded columns.
-    const decoded = columns.map(decodeColumn);
     const idx = missing ?? Array.from({ length: count }, (_v, i) => i);
     const chunks = Math.max(1, Math.ceil((page.bytes * (idx.length / count)) / this.opts.maxInsertBytes));
     const per = Math.ceil(idx.length / chunks);
-    for (let start = 0; start < idx.length; start += per) {
-      const part = idx.slice(start, start + per);
-      const cols = selectRows(decoded, part).map((fd: FieldData) => encodeColumn(fd));
-      await this.send(job, this.request(job, cols, part.length, scope.write), signal);
-    }
+    for (let start = 0; start < idx.length; start += per)
+      await this.send(target, idx.slice(start, start + per));
     return rows;
   }
 
@@ -334,27 +399,81 @@ export class PassthroughMover implements RowMover {
     });
   }
 
-  private send(job: CopyJob, request: Buffer[], signal: AbortSignal): Promise<unknown> {
-    return retrying(() => job.target.insertEncoded(request), {
-      forMs: this.opts.retryForMs,
-      retryIf: isTransient,
-      log: job.log,
-      what: `insert into ${job.targetName}`,
-      signal,
-    });
+  /**
+   * Inserts rows `idx` of a page (undefined: all), exactly once. A failure after which the insert
+   * may have landed (the request had gone out whole: a connection lost before the reply, a
+   * deadline, a 502/503/504) is not simply sent again, which would write the rows twice: the next
+   * attempt first looks the rows' keys up on the target, with Strong consistency so that the look-up
+   * sees the failed attempt if it landed, and sends only the rows still missing. Failures before the
+   * request went out (refused connection, GOAWAY, REFUSED_STREAM) are sent again as they are.
+   * With regenerated keys the keys cannot be looked up: the ledger counts instead (InsertLedger).
+   */
+  private async send(w: WriteTarget, idx: number[] | undefined): Promise<void> {
+    const { job, page, scope } = w;
+    let pending = idx;
+    let request = w.build(pending);
+    let check: unknown;
+    const what = `insert into ${job.targetName}${scope.write ? ` partition ${scope.write}` : ''} of the rows with ${rangeExpr(w.pk.name, page.range) || 'any key'}`;
+    const attempt = async (): Promise<void> => {
+      if (check !== undefined) {
+        const err = check;
+        const all = pending ?? page.keys.map((_k, i) => i);
+        let left: number[];
+        if (w.ledger) {
+          left = (await w.ledger.landed(all.length)) ? [] : all;
+        } else {
+          await w.prepare();
+          const absent = new Set(await this.missingOnTarget(job, w.pk, page, scope.write, undefined));
+          left = all.filter((i) => absent.has(i));
+        }
+        check = undefined;
+        job.log.warn(
+          {
+            lo: keyToJson(page.range.lo),
+            hi: keyToJson(page.range.hi),
+            rows: all.length,
+            landed: all.length - left.length,
+            err: err instanceof Error ? err.message : String(err),
+          },
+          'insert failed after it was sent: rows that landed are not written again',
+        );
+        if (left.length === 0) return;
+        if (left.length !== all.length) {
+          pending = left;
+          request = w.build(pending);
+        }
+      }
+      try {
+        if (w.ledger)
+          await w.ledger.insert(() => job.target.insertEncoded(request), (pending ?? page.keys).length);
+        else await job.target.insertEncoded(request);
+      } catch (err) {
+        if (isAmbiguous(err)) check = err;
+        throw err;
+      }
+    };
+    try {
+      await retrying(attempt, { forMs: this.opts.retryForMs, log: job.log, what, signal: w.signal });
+    } catch (err) {
+      if (w.signal.aborted) throw err;
+      throw writeFailure(what, err);
+    }
   }
 
-  /** Indexes (into the page) of rows whose keys the target does not have in the page's range. */
+  /**
+   * Indexes (into the page) of rows whose keys the target does not have in the page's range, as
+   * of `ts` (undefined: Strong, everything written before the call).
+   */
   private async missingOnTarget(
     job: CopyJob,
     pk: FieldSchema,
     page: Page<RawColumn[]>,
-    partition?: string,
+    partition: string | undefined,
+    ts: bigint | undefined,
   ): Promise<number[]> {
     const parts = partition ? [partition] : [];
     const expr = rangeExpr(pk.name, page.range) || matchAllExpr(pk);
-    // What an earlier run wrote is older than readTs: no need for Strong reads (a time tick each).
-    const n = await job.target.count(job.targetName, expr, parts, job.readTs);
+    const n = await job.target.count(job.targetName, expr, parts, ts);
     if (n === 0) return page.keys.map((_k, i) => i);
     const res = await job.target.query({
       collection_name: job.targetName,
@@ -362,7 +481,7 @@ export class PassthroughMover implements RowMover {
       output_fields: [pk.name],
       partition_names: parts,
       params: { limit: Math.min(MAX_QUERY_ROWS, Math.max(n, 1)) },
-      guaranteeTs: job.readTs,
+      guaranteeTs: ts,
     });
     const have = new Set(primaryKeys(res.fields_data, pk.name).map(String));
     const missing: number[] = [];
@@ -370,6 +489,84 @@ export class PassthroughMover implements RowMover {
       if (!have.has(String(k))) missing.push(i);
     });
     return missing;
+  }
+}
+
+/** What one page's inserts need (see send). */
+interface WriteTarget {
+  job: CopyJob;
+  pk: FieldSchema;
+  page: Page<RawColumn[]>;
+  scope: Scope;
+  signal: AbortSignal;
+  ledger: InsertLedger | undefined;
+  build: (idx: number[] | undefined) => Buffer[];
+  prepare: () => Promise<void>;
+}
+
+/**
+ * The error a page's write ends with, naming the collection and key range being written: a target
+ * that went away is not waited for longer than a restart takes (see SERVER_GONE_MS).
+ */
+function writeFailure(what: string, err: unknown): Error {
+  const cause = err instanceof RetriesExhausted ? err.cause : err;
+  // RetriesExhausted's message starts with `what` already.
+  if (err instanceof RetriesExhausted && isNetworkFailure(cause))
+    return new UserError(err.message, 'TargetUnavailable');
+  if (err instanceof RetriesExhausted && isRateLimited(cause))
+    return new UserError(err.message, 'RateLimited');
+  if (err instanceof UserError) return err;
+  const e = new Error(`${what} failed: ${err instanceof Error ? err.message : String(err)}`);
+  (e as { cause?: unknown }).cause = err;
+  return e;
+}
+
+/**
+ * Exactly once where keys cannot be looked up: an autoID collection whose target regenerates keys.
+ * Its inserts (of every worker of the collection in this process) go one at a time while the
+ * ledger knows what count(*) the target must show; after an ambiguous failure a Strong count(*)
+ * tells whether the rows landed (count went up by exactly their number) or not (unchanged). Any
+ * other count means a second writer, a partly applied insert or another process copying the same
+ * collection: the copy stops rather than guess.
+ */
+export class InsertLedger {
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly count: () => Promise<number>,
+    private readonly targetName: string,
+    /** count(*) of the target before the first insert, when known (a fresh target: 0). */
+    private expected?: number,
+  ) {}
+
+  /** Runs one insert of `rows` after the ones before it, keeping the expected count. */
+  insert(send: () => Promise<unknown>, rows: number): Promise<void> {
+    const run = this.queue.then(async () => {
+      this.expected ??= await this.count();
+      await send();
+      this.expected += rows;
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /** After an ambiguous failure of an insert of `rows`: whether it landed. */
+  landed(rows: number): Promise<boolean> {
+    const run = this.queue.then(async () => {
+      const now = await this.count();
+      const before = this.expected ?? now;
+      if (now === before) return false;
+      if (now === before + rows) {
+        this.expected = now;
+        return true;
+      }
+      throw new UserError(
+        `cannot tell whether an insert of ${rows} rows into "${this.targetName}" landed after the connection failed: the target now counts ${now} rows where ${before} (not landed) or ${before + rows} (landed) were expected, so another writer or copy is adding rows to it. Keys are regenerated by this target, so rows cannot be matched by key: stop the other writer, drop "${this.targetName}" on the target and run the migration again`,
+        'AmbiguousWrite',
+      );
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
   }
 }
 

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { REPO_ROOT } from './milvus-server.js';
 
-export const CLI = path.join(REPO_ROOT, 'dist', 'cli', 'main.js');
+/** The built CLI; MM_CLI points the tests at another build (to measure an older one). */
+export const CLI = process.env.MM_CLI ?? path.join(REPO_ROOT, 'dist', 'cli', 'main.js');
 
 export function ensureBuilt(): void {
   if (!existsSync(CLI) || process.env.MM_REBUILD)

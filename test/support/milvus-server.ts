@@ -93,6 +93,11 @@ export interface MilvusTestServer {
   /** Last lines of the server's logs (for error messages). */
   logTail(lines?: number): string;
   stop(): Promise<void>;
+  /**
+   * Stops the server (as stop() does, SIGINT) and starts it again on the same data dir and ports,
+   * ready when this resolves: a server restarted under a client (milvus-server kinds only).
+   */
+  restart(timeoutMs?: number): Promise<void>;
 }
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -705,6 +710,8 @@ async function startOnce(opts: StartMilvusOptions): Promise<MilvusTestServer> {
   let tls: MilvusTlsMaterial | undefined;
   let clientTls: Tls | undefined;
   let child: ChildProcess;
+  /** Starts the server process again on the same data dir (milvus-server kinds; see restart). */
+  let relaunch: (() => ChildProcess) | undefined;
   let liteData: string | undefined;
   const logFd = fs.openSync(launcherLog, 'a');
   const started = Date.now();
@@ -781,20 +788,30 @@ async function startOnce(opts: StartMilvusOptions): Promise<MilvusTestServer> {
       }
       const launcher = path.join(dataDir, 'milvus-server-launcher.py');
       fs.writeFileSync(launcher, SERVER_LAUNCHER);
-      child = spawn(python, [launcher, ...args], {
-        cwd: dataDir,
-        detached: true, // own process group: the wrapper and the milvus binary, killed together
-        stdio: ['ignore', logFd, logFd],
-        env: {
-          ...process.env,
-          PYTHONUNBUFFERED: '1',
-          MILVUS_TEST_HTTP_PORT: String(ports['http-port']),
-          ETCD_CONFIG_PATH: etcdConfig,
-          // 2.3.5's wrapper sets this itself; 2.2.16's does not, and the default /run/milvus
-          // holds one pid-file lock for every server on the machine.
-          MILVUS_RUN_DIR: path.join(dataDir, 'run'),
-        },
-      });
+      const launch = (fd: number) =>
+        spawn(python, [launcher, ...args], {
+          cwd: dataDir,
+          detached: true, // own process group: the wrapper and the milvus binary, killed together
+          stdio: ['ignore', fd, fd],
+          env: {
+            ...process.env,
+            PYTHONUNBUFFERED: '1',
+            MILVUS_TEST_HTTP_PORT: String(ports['http-port']),
+            ETCD_CONFIG_PATH: etcdConfig,
+            // 2.3.5's wrapper sets this itself; 2.2.16's does not, and the default /run/milvus
+            // holds one pid-file lock for every server on the machine.
+            MILVUS_RUN_DIR: path.join(dataDir, 'run'),
+          },
+        });
+      child = launch(logFd);
+      relaunch = () => {
+        const fd = fs.openSync(launcherLog, 'a');
+        try {
+          return launch(fd);
+        } finally {
+          fs.closeSync(fd);
+        }
+      };
     }
   } catch (e) {
     fs.rmSync(dataDir, { recursive: true, force: true });
@@ -804,8 +821,8 @@ async function startOnce(opts: StartMilvusOptions): Promise<MilvusTestServer> {
     fs.closeSync(logFd);
   }
 
-  const pgid = child.pid;
-  if (pgid === undefined) {
+  let pgid = child.pid as number;
+  if (child.pid === undefined) {
     releasePorts(portList);
     throw new Error(`${kind}: could not spawn ${python}`);
   }
@@ -932,6 +949,55 @@ async function startOnce(opts: StartMilvusOptions): Promise<MilvusTestServer> {
     await sleep(250);
   }
 
+  // Milvus 2.3.5 comes back only once its previous sessions in etcd expired: 30-40 s here.
+  const restart = async (readyMs = Math.max(timeoutMs, 240_000)): Promise<void> => {
+    if (!relaunch) throw new Error(`${kind} cannot be restarted`);
+    if (groupAlive(pgid)) {
+      try {
+        process.kill(pgid, 'SIGINT');
+      } catch {
+        // the leader is gone; the group may not be
+      }
+      if (!(await waitGroupGone(pgid, 10_000))) {
+        killGroup(pgid, 'SIGKILL');
+        await waitGroupGone(pgid, 5_000);
+      }
+    }
+    const again = relaunch();
+    if (again.pid === undefined) throw new Error(`${kind} (${name}): could not spawn ${python} again`);
+    pgid = again.pid;
+    record.pgid = pgid;
+    // kill-leftovers.sh finds servers by their pid files.
+    fs.writeFileSync(
+      pidFile,
+      [`pgid=${pgid}`, `kind=${kind}`, `name=${name}`, `owner=${process.pid}`, `dataDir=${dataDir}`, ''].join(
+        '\n',
+      ),
+    );
+    let gone = false;
+    again.on('exit', () => {
+      gone = true;
+    });
+    const until = Date.now() + readyMs;
+    let last = 'not started';
+    for (;;) {
+      if (gone) throw new Error(`${kind} (${name}) exited while restarting\n${logTail()}`);
+      if (Date.now() > until)
+        throw new Error(
+          `${kind} (${name}) not ready ${readyMs} ms after a restart (last: ${last})\n${logTail()}`,
+        );
+      try {
+        await grpcGetVersion(port, { tls: clientTls, auth: credentials, timeoutMs: 2000 });
+        const h = await grpcIsHealthy(port, { tls: clientTls, auth: credentials, timeoutMs: 2000 });
+        if (h.healthy) return;
+        last = `CheckHealth: ${h.detail}`;
+      } catch (e) {
+        last = (e as Error).message;
+      }
+      await sleep(250);
+    }
+  };
+
   const startMs = Date.now() - started;
   return {
     kind,
@@ -943,12 +1009,15 @@ async function startOnce(opts: StartMilvusOptions): Promise<MilvusTestServer> {
     version,
     credentials,
     tls,
-    pgid,
+    get pgid() {
+      return pgid;
+    },
     ports,
     startMs,
     rssBytes: () => rssOf(groupPids(pgid)),
     pids: () => groupPids(pgid),
     logTail,
     stop,
+    restart,
   };
 }

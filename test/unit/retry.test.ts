@@ -3,7 +3,7 @@ import { isRateLimited, MilvusError } from '../../src/adapters/milvus/errors.js'
 import { retrying } from '../../src/engine/retry.js';
 import { logger } from '../../src/util/logger.js';
 
-const rateLimited = () => new MilvusError('rate limit exceeded', 'Insert', 8);
+const rateLimited = () => new MilvusError('rate limit exceeded', 'Insert', 'rate-limited', { milvusCode: 8 });
 const log = logger.child({ test: 'retry' });
 log.level = 'silent';
 
@@ -27,7 +27,7 @@ describe('retrying', () => {
       retrying(
         async () => {
           calls++;
-          throw new MilvusError('schema mismatch', 'Insert', 1100);
+          throw new MilvusError('schema mismatch', 'Insert', 'server-error', { milvusCode: 1100 });
         },
         { forMs: 5_000, retryIf: isRateLimited, log, what: 'insert', initialDelayMs: 5 },
       ),

@@ -5,8 +5,15 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { type Endpoint, parseEndpoint } from './endpoint.js';
-import { isPermissionDenied, MilvusError, type MilvusStatus, statusError, UserError } from './errors.js';
-import { CallError, H2Transport } from './h2-transport.js';
+import {
+  type ErrorKind,
+  isPermissionDenied,
+  MilvusError,
+  type MilvusStatus,
+  statusError,
+  UserError,
+} from './errors.js';
+import { CallError, grpcKind, H2Transport } from './h2-transport.js';
 import { decode, encode, root, SERVICE } from './proto.js';
 import type * as T from './types.js';
 import {
@@ -58,6 +65,8 @@ export const READ_RPCS = new Set([
 export const EMBEDDED_LITE_VERSION = 'milvus-lite-embedded';
 
 const MAX_MESSAGE = 512 * 1024 * 1024;
+/** Attempts of a read RPC whose connection failed (see MilvusClient.call): about 2 s in all. */
+const READ_ATTEMPTS = 4;
 /** Bytes a server may send before we acknowledge them: two pages, so a reply streams without stops. */
 const FLOW_CONTROL_WINDOW = 32 * 1024 * 1024;
 /** Both transports ping a silent connection after this long and drop it when no answer comes. */
@@ -82,7 +91,8 @@ export class MilvusClient {
     this.database = opts.database;
     this.side = opts.side;
     this.readOnly = Boolean(opts.readOnly);
-    this.timeoutMs = opts.timeoutMs ?? 120_000;
+    // MILVUS_MIGRATE_CALL_TIMEOUT_MS: tests make stalls fail fast; a user may raise it for slow links.
+    this.timeoutMs = opts.timeoutMs ?? (Number(process.env.MILVUS_MIGRATE_CALL_TIMEOUT_MS) || 120_000);
     const c = opts.credentials ?? {};
     this.user = c.username;
     const wantsTls = this.endpoint.tls || Boolean(c.caPem || c.certPem);
@@ -154,6 +164,20 @@ export class MilvusClient {
 
   /** Calls one RPC; throws MilvusError on a gRPC failure or a non-success status. */
   async call<Res>(method: string, request: object, opts: { timeoutMs?: number } = {}): Promise<Res> {
+    // Reads are idempotent: a connection lost or refused for a moment (a proxy restarting, a
+    // GOAWAY, a reset) is tried again a few times here, so that every caller (planning, shape,
+    // verification) survives a blip. Longer outages are the copy's retry policy (engine/retry.ts).
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.callOnce<Res>(method, request, opts);
+      } catch (err) {
+        if (attempt >= READ_ATTEMPTS || !READ_RPCS.has(method) || !isBlip(err)) throw err;
+        await new Promise((r) => setTimeout(r, 250 * 2 ** (attempt - 1) * (0.75 + Math.random() * 0.5)));
+      }
+    }
+  }
+
+  private async callOnce<Res>(method: string, request: object, opts: { timeoutMs?: number }): Promise<Res> {
     const m = service.methods[method];
     if (!m) throw new Error(`unknown Milvus RPC ${method}`);
     const reqType = m.requestType.replace(/^\./, '');
@@ -222,7 +246,11 @@ export class MilvusClient {
         } catch (err) {
           throw this.translate(
             method,
-            new CallError(grpc.status.INTERNAL, `Failed to parse server response: ${(err as Error).message}`),
+            new CallError(
+              grpc.status.INTERNAL,
+              `Failed to parse server response: ${(err as Error).message}`,
+              'protocol',
+            ),
           );
         }
       },
@@ -240,10 +268,14 @@ export class MilvusClient {
     );
   }
 
-  /** gRPC failures become messages that say what is wrong and what to do; no credentials in them. */
+  /**
+   * gRPC failures become typed errors (see ErrorKind) whose messages say what is wrong and what to
+   * do; no credentials in them. Our HTTP/2 transport says the kind and whether the request had gone
+   * out (CallError); for grpc-js, which says neither, they are inferred from its status (grpcJsKind).
+   */
   private translate(
     method: string,
-    err: Pick<grpc.ServiceError, 'code' | 'details' | 'message'>,
+    err: Pick<grpc.ServiceError, 'code' | 'details' | 'message'> & { kind?: ErrorKind; ambiguous?: boolean },
   ): MilvusError {
     const where = `${this.side} ${this.endpoint.address}`;
     // grpc-js wraps the cause in boilerplate and OpenSSL errors span lines: keep the cause only.
@@ -254,14 +286,19 @@ export class MilvusClient {
       .replace(/ \(\d{4}-\d\d-\d\dT[\d:.]+Z\)/g, '')
       .replace(/\s+/g, ' ')
       .trim();
+    const inferred = err.kind === undefined ? grpcJsKind(err.code, details) : undefined;
+    const kind = err.kind ?? inferred!.kind;
+    const ambiguous = err.kind === undefined ? inferred!.ambiguous : Boolean(err.ambiguous);
     let msg: string;
-    switch (err.code) {
-      case grpc.status.UNAVAILABLE:
-        if (/handshake|ssl|tls|certificate|wrong version number|packet length/i.test(details)) {
-          msg = `TLS with the ${where} failed (${details}): check https:// vs plain host:port in the endpoint and the CA in the Secret (ca.crt)`;
-        } else if (/protocol error|http2|frame|ECONNRESET|socket closed/i.test(details)) {
-          msg = `the ${where} did not speak plain gRPC (${details}): if the server uses TLS write the endpoint as https://host:port; check it is a Milvus gRPC port (usually 19530)`;
-        } else if (/^Failed to connect\b/.test(details) && !this.endpoint.tls) {
+    switch (kind) {
+      case 'tls':
+        msg = `TLS with the ${where} failed (${details}): check https:// vs plain host:port in the endpoint and the CA in the Secret (ca.crt)`;
+        break;
+      case 'protocol':
+        msg = `the ${where} did not speak plain gRPC (${details}): if the server uses TLS write the endpoint as https://host:port; check it is a Milvus gRPC port (usually 19530)`;
+        break;
+      case 'connect':
+        if (/^Failed to connect\b/.test(details) && !this.endpoint.tls) {
           // The TCP connection was accepted (refusals say ECONNREFUSED) but no HTTP/2 session came
           // up: typically a TLS server reached with a plain endpoint.
           msg = `the ${where} did not complete a plain gRPC connection (${details}): if the server uses TLS write the endpoint as https://host:port; otherwise check it is a Milvus gRPC port (usually 19530) and that this machine or pod can reach it`;
@@ -269,24 +306,33 @@ export class MilvusClient {
           msg = `cannot reach the ${where} (${details}): check the endpoint, that the server runs and that this machine or pod can reach it`;
         }
         break;
-      case grpc.status.UNAUTHENTICATED:
+      case 'dropped-after-send':
+        msg = `the connection to the ${where} was lost during ${method} (${details}): check that the server is running (restarts, crashes, out of memory) and the network between`;
+        break;
+      case 'unavailable':
+        msg = `the ${where} is not available for ${method} (${details}): check that the server is running and healthy`;
+        break;
+      case 'auth':
         msg = this.metadata.get('authorization').length
           ? `the ${where} refused the credentials${this.user ? ` of user "${this.user}"` : ''}: check the Secret's username and password (or token)`
           : `the ${where} requires authentication and no credentials were given: add spec.${this.side}.secretRef naming a Secret with username and password (or token)`;
         break;
-      case grpc.status.PERMISSION_DENIED:
+      case 'permission':
         msg = `the ${where} denied ${method} (permission denied): grant the user the privilege or use another user`;
         break;
-      case grpc.status.DEADLINE_EXCEEDED:
+      case 'deadline':
         msg = `the ${where} did not answer ${method} in time: check the server's health and the network`;
         break;
-      case grpc.status.UNIMPLEMENTED:
+      case 'unimplemented':
         msg = `the ${where} does not implement ${method}: the server is too old for this operation`;
+        break;
+      case 'too-large':
+        msg = `${method} on the ${where} exceeded a message size limit (${details})`;
         break;
       default:
         msg = `${method} on the ${where} failed: ${details}`;
     }
-    return new MilvusError(msg, method, err.code, err.code);
+    return new MilvusError(msg, method, kind, { grpcCode: err.code, ambiguous });
   }
 
   // ---- read RPCs -------------------------------------------------------------------------------
@@ -356,7 +402,7 @@ export class MilvusClient {
       // "index not found" is how servers say a collection has no index.
       if (
         err instanceof MilvusError &&
-        (err.code === 25 || err.code === 700 || /index not (found|exist)/i.test(err.message))
+        (err.kind === 'not-found' || /index not (found|exist)/i.test(err.message))
       )
         return [];
       throw err;
@@ -374,7 +420,7 @@ export class MilvusClient {
     } catch (err) {
       if (
         err instanceof MilvusError &&
-        (err.grpcCode === 12 ||
+        (err.kind === 'unimplemented' ||
           // A read-only role lacks the privilege on 2.3; DescribeCollection lists aliases there.
           isPermissionDenied(err) ||
           /unimplemented|not implement|unknown method/i.test(err.message))
@@ -438,7 +484,8 @@ export class MilvusClient {
     });
     const f = r.fields_data[0];
     const v = f?.scalars?.long_data?.data?.[0];
-    if (v === undefined) throw new MilvusError(`count(*) on ${collection} returned no value`, 'Query', 1);
+    if (v === undefined)
+      throw new MilvusError(`count(*) on ${collection} returned no value`, 'Query', 'server-error');
     return Number(v);
   }
 
@@ -517,6 +564,16 @@ export class MilvusClient {
     return res;
   }
 
+  /** Deletes every row matching `expr` (Milvus 2.3: a primary key `in` list): the repair path's. */
+  deleteKeys(collection: string, expr: string, partition?: string): Promise<T.MutationResult> {
+    return this.call('Delete', {
+      db_name: this.database,
+      collection_name: collection,
+      expr,
+      ...(partition ? { partition_name: partition } : {}),
+    });
+  }
+
   dropCollection(collection: string): Promise<MilvusStatus> {
     return this.call('DropCollection', { db_name: this.database, collection_name: collection });
   }
@@ -540,6 +597,37 @@ export function bulkTransport(env: Record<string, string | undefined> = process.
 
 /** The variables grpc-js reads a CONNECT proxy from. */
 const PROXY_VARS = ['grpc_proxy', 'https_proxy', 'http_proxy'];
+
+/**
+ * The kind of a grpc-js failure, and whether the request may have run. grpc-js reports neither:
+ * its status code says most, and for UNAVAILABLE its own wording tells a connection that never came
+ * up (nothing sent: safe to send again) from one lost during the call (ambiguous).
+ */
+export function grpcJsKind(code: number, details: string): { kind: ErrorKind; ambiguous: boolean } {
+  if (code === grpc.status.UNAVAILABLE) {
+    if (/handshake|ssl|tls|certificate|wrong version number|packet length/i.test(details))
+      return { kind: 'tls', ambiguous: false };
+    if (/protocol error|http2|frame/i.test(details)) return { kind: 'protocol', ambiguous: true };
+    if (
+      /^Failed to connect\b|ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|getaddrinfo|Name resolution|No connection established/i.test(
+        details,
+      )
+    )
+      return { kind: 'connect', ambiguous: false };
+    return { kind: 'dropped-after-send', ambiguous: true };
+  }
+  const kind = grpcKind(code);
+  // grpc-js cannot say whether a call that timed out or broke had been sent: assume it had.
+  return { kind, ambiguous: kind === 'deadline' || kind === 'server-error' || kind === 'cancelled' };
+}
+
+/** A failure of the connection, not of the call: worth a quick second try of a read. */
+function isBlip(err: unknown): boolean {
+  return (
+    err instanceof MilvusError &&
+    (err.kind === 'connect' || err.kind === 'dropped-after-send' || err.kind === 'unavailable')
+  );
+}
 
 function qualified(t: string): string {
   return t.replace(/^milvus\.proto\./, '');

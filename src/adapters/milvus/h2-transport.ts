@@ -21,6 +21,7 @@ import tls from 'node:tls';
 import { status as Status } from '@grpc/grpc-js';
 import hpack from 'hpack.js';
 import { logger } from '../../util/logger.js';
+import type { ErrorKind } from './errors.js';
 import {
   ConnectionError,
   dataFrames,
@@ -39,16 +40,60 @@ import {
   windowUpdateFrame,
 } from './h2-frames.js';
 
-/** A failed call, shaped like grpc-js' ServiceError (code, details) so both paths translate alike. */
+/**
+ * A failed call, shaped like grpc-js' ServiceError (code, details) so both paths translate alike,
+ * plus what only this transport knows for sure: the kind of failure and whether the request had
+ * gone out whole when it happened (`ambiguous`: the server may have carried it out).
+ */
 export class CallError extends Error {
   override name = 'CallError';
+  readonly kind: ErrorKind;
   constructor(
     readonly code: number,
     readonly details: string,
+    kind?: ErrorKind,
+    readonly ambiguous = false,
   ) {
     super(`${code} ${Status[code] ?? 'UNKNOWN'}: ${details}`);
+    this.kind = kind ?? grpcKind(code);
   }
 }
+
+/** The kind of a gRPC status a server (or a proxy in front of it) sent. */
+export function grpcKind(code: number): ErrorKind {
+  switch (code) {
+    case Status.UNAVAILABLE:
+      return 'unavailable';
+    case Status.DEADLINE_EXCEEDED:
+      return 'deadline';
+    // gRPC servers send RESOURCE_EXHAUSTED for a message over their size limit; Milvus reports
+    // rate limits and quotas in its own status, never with this code.
+    case Status.RESOURCE_EXHAUSTED:
+      return 'too-large';
+    case Status.UNAUTHENTICATED:
+      return 'auth';
+    case Status.PERMISSION_DENIED:
+      return 'permission';
+    case Status.NOT_FOUND:
+      return 'not-found';
+    case Status.UNIMPLEMENTED:
+      return 'unimplemented';
+    case Status.CANCELLED:
+      return 'cancelled';
+    default:
+      return 'server-error';
+  }
+}
+
+/** Failures after which a fully sent request may still have been carried out. */
+const MAY_HAVE_RUN = new Set<ErrorKind>([
+  'dropped-after-send',
+  'deadline',
+  'unavailable',
+  'protocol',
+  'server-error',
+  'cancelled',
+]);
 
 export interface H2TransportOptions {
   host: string;
@@ -112,7 +157,8 @@ export class H2Transport {
    * the other without being joined; resolves to the encoded reply.
    */
   unary(path: string, message: Buffer | readonly Buffer[], timeoutMs: number): Promise<Buffer> {
-    if (this.closed) return Promise.reject(new CallError(Status.UNAVAILABLE, 'Channel has been shut down'));
+    if (this.closed)
+      return Promise.reject(new CallError(Status.UNAVAILABLE, 'Channel has been shut down', 'connect'));
     const parts = Buffer.isBuffer(message) ? [message] : message;
     const length = partsLength(parts);
     if (length > this.opts.maxMessage) {
@@ -120,6 +166,7 @@ export class H2Transport {
         new CallError(
           Status.RESOURCE_EXHAUSTED,
           `Sent message larger than max (${length} vs. ${this.opts.maxMessage})`,
+          'too-large',
         ),
       );
     }
@@ -129,11 +176,14 @@ export class H2Transport {
     );
     return new Promise<Buffer>((resolve, reject) => {
       const call = new Call(block, parts, length, this.opts.maxMessage, resolve, reject);
-      call.timer = setTimeout(() => call.fail(Status.DEADLINE_EXCEEDED, 'Deadline exceeded'), timeoutMs);
+      call.timer = setTimeout(
+        () => call.fail(Status.DEADLINE_EXCEEDED, 'Deadline exceeded', 'deadline'),
+        timeoutMs,
+      );
       const conn = this.connection();
       conn.ready.then(
         () => conn.start(call),
-        (err: CallError) => call.fail(err.code, err.details),
+        (err: CallError) => call.fail(err.code, err.details, err.kind),
       );
     });
   }
@@ -195,6 +245,11 @@ class Call {
     prefix.writeUInt32BE(length, 1);
     this.parts = [prefix, ...message];
     this.left = 5 + length;
+  }
+
+  /** The whole request went out: the server may act on it from now on. */
+  get sentAll(): boolean {
+    return this.id > 0 && this.left === 0;
   }
 
   /** The next `n` request bytes, as views. */
@@ -265,12 +320,12 @@ class Call {
       this.httpStatus = Number(fields.get(':status') ?? 0);
       const type = fields.get('content-type') ?? '';
       if (this.httpStatus === 200 && !type.startsWith('application/grpc')) {
-        this.fail(Status.UNKNOWN, `Received unexpected content-type '${type}'`);
+        this.fail(Status.UNKNOWN, `Received unexpected content-type '${type}'`, 'protocol');
         return;
       }
       if (!endStream) return;
     } else if (!endStream) {
-      this.fail(Status.INTERNAL, 'Received a second header block that does not end the stream');
+      this.fail(Status.INTERNAL, 'Received a second header block that does not end the stream', 'protocol');
       return;
     }
     this.trailers(fields);
@@ -280,9 +335,15 @@ class Call {
     const raw = fields.get('grpc-status');
     if (raw === undefined) {
       if (this.httpStatus !== 200) {
-        this.fail(httpToGrpc(this.httpStatus), `Received HTTP status code ${this.httpStatus}`);
+        const code = httpToGrpc(this.httpStatus);
+        // 502/503/504 come from a load balancer: its upstream may have carried the call out.
+        this.fail(
+          code,
+          `Received HTTP status code ${this.httpStatus}`,
+          code === Status.UNKNOWN ? 'protocol' : undefined,
+        );
       } else {
-        this.fail(Status.UNKNOWN, 'No status received');
+        this.fail(Status.UNKNOWN, 'No status received', 'protocol');
       }
       return;
     }
@@ -295,7 +356,7 @@ class Call {
       return;
     }
     if (!this.reply || this.msg) {
-      this.fail(Status.UNIMPLEMENTED, 'No message received');
+      this.fail(Status.UNIMPLEMENTED, 'No message received', 'protocol');
       return;
     }
     this.finish();
@@ -305,33 +366,40 @@ class Call {
   /** END_STREAM on a DATA frame: gRPC replies end with trailers, so this one is broken. */
   onEndWithoutTrailers(): void {
     this.remoteEnded = true;
-    this.fail(Status.INTERNAL, 'Server ended the reply without trailers');
+    this.fail(Status.INTERNAL, 'Server ended the reply without trailers', 'protocol');
   }
 
   onReset(code: number): void {
     this.remoteEnded = true;
     switch (code) {
       case H2Error.REFUSED_STREAM:
-        this.fail(Status.UNAVAILABLE, 'Stream refused by server');
+        // HTTP/2 guarantees a refused stream was not processed: safe to send again as it is.
+        this.fail(Status.UNAVAILABLE, 'Stream refused by server', 'unavailable', false);
         break;
       case H2Error.CANCEL:
         this.fail(Status.CANCELLED, 'Call cancelled by the server');
         break;
       case H2Error.ENHANCE_YOUR_CALM:
-        this.fail(Status.RESOURCE_EXHAUSTED, 'Bandwidth exhausted or memory limit exceeded');
+        this.fail(Status.RESOURCE_EXHAUSTED, 'Bandwidth exhausted or memory limit exceeded', 'rate-limited');
         break;
       case H2Error.INADEQUATE_SECURITY:
         this.fail(Status.PERMISSION_DENIED, 'Protocol not secure enough');
         break;
       default:
-        this.fail(Status.INTERNAL, `Received RST_STREAM with code ${code}`);
+        this.fail(Status.INTERNAL, `Received RST_STREAM with code ${code}`, 'protocol');
     }
   }
 
-  fail(code: number, details: string): void {
+  /**
+   * Ends the call with an error of `kind` (from the gRPC code when not given). It is ambiguous when
+   * the request had gone out whole and the failure does not prove it was not carried out;
+   * `mayHaveRun` false says it was not (a refused stream, a GOAWAY below its id).
+   */
+  fail(code: number, details: string, kind: ErrorKind = grpcKind(code), mayHaveRun = true): void {
     if (this.done) return;
+    const ambiguous = mayHaveRun && this.sentAll && MAY_HAVE_RUN.has(kind);
     this.finish();
-    this.reject(new CallError(code, details));
+    this.reject(new CallError(code, details, kind, ambiguous));
   }
 
   private finish(): void {
@@ -507,7 +575,7 @@ class Connection {
   start(call: Call): void {
     if (call.done) return;
     if (this.closed || this.goingAway) {
-      call.fail(Status.UNAVAILABLE, 'Connection closed before the call started');
+      call.fail(Status.UNAVAILABLE, 'Connection closed before the call started', 'connect');
       return;
     }
     if (this.streams.size >= this.peerMaxStreams) {
@@ -515,7 +583,7 @@ class Connection {
       return;
     }
     if (this.nextId > MAX_STREAM_ID) {
-      call.fail(Status.UNAVAILABLE, 'Connection ran out of stream ids');
+      call.fail(Status.UNAVAILABLE, 'Connection ran out of stream ids', 'unavailable');
       this.drain();
       return;
     }
@@ -528,7 +596,11 @@ class Connection {
     const block = call.headerBlock;
     if (block.length > this.peerMaxFrame) {
       // Only a huge token could do this; CONTINUATION frames are not worth having for it.
-      call.fail(Status.INTERNAL, `request headers of ${block.length} bytes exceed the server's frame size`);
+      call.fail(
+        Status.INTERNAL,
+        `request headers of ${block.length} bytes exceed the server's frame size`,
+        'too-large',
+      );
       return;
     }
     this.socket.cork();
@@ -757,7 +829,8 @@ class Connection {
     }
     for (const call of [...this.streams.values()]) {
       // Streams above `last` were not processed: safe to send again, so UNAVAILABLE.
-      if (call.id > last) call.fail(Status.UNAVAILABLE, `Server went away (GOAWAY code ${code})`);
+      if (call.id > last)
+        call.fail(Status.UNAVAILABLE, `Server went away (GOAWAY code ${code})`, 'unavailable', false);
     }
     this.drain();
   }
@@ -786,19 +859,28 @@ class Connection {
     this.onClosed();
     let code: number = Status.UNAVAILABLE;
     let details: string;
+    let kind: ErrorKind = 'dropped-after-send';
     if (!this.tcpConnected) {
+      kind = 'connect';
       // A reset while connecting is a server going down, not a server speaking something else.
       details =
         (err as NodeJS.ErrnoException | undefined)?.code === 'ECONNRESET'
           ? `connection reset by ${this.opts.authority} while connecting`
           : (err?.message ?? 'connection closed');
     } else if (!this.secured) {
+      kind = 'tls';
       details = `TLS handshake failed: ${err?.message ?? 'connection closed'}`;
     } else if (!this.settingsReceived) {
+      // TLS 1.3 finishes the client's handshake before the server checks its certificate: a
+      // refused client certificate arrives as an alert after "secureConnect".
+      kind = /^ERR_(SSL|TLS)_/.test((err as NodeJS.ErrnoException | undefined)?.code ?? '')
+        ? 'tls'
+        : 'connect';
       // "Failed to connect" is what MilvusClient.translate reads as "connected, but no gRPC": the
       // rest must not say TLS or handshake, or a plain endpoint on a TLS server reads as a TLS error.
       details = `Failed to connect: ${err?.message ?? 'the server closed the connection without starting HTTP/2'}`;
     } else if (err instanceof ProtocolError) {
+      kind = 'protocol';
       code = Status.INTERNAL;
       details = `HTTP/2 protocol error from the server: ${err.message}`;
     } else {
@@ -812,8 +894,10 @@ class Connection {
     if (this.streams.size > 0 || !this.settingsReceived) {
       this.log.debug({ calls: this.streams.size, reason: details }, 'HTTP/2 connection lost');
     }
-    this.rejectReady(new CallError(code, details));
-    for (const call of [...this.streams.values(), ...this.queued]) call.fail(code, details);
+    this.rejectReady(new CallError(code, details, kind));
+    // A call that had sent nothing yet failed to connect as far as it is concerned.
+    for (const call of [...this.streams.values(), ...this.queued])
+      call.fail(code, details, call.id > 0 ? kind : kind === 'dropped-after-send' ? 'connect' : kind);
     this.streams.clear();
     this.queued.length = 0;
     this.blocked.clear();

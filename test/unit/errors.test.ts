@@ -1,0 +1,93 @@
+import { status } from '@grpc/grpc-js';
+import { describe, expect, it } from 'vitest';
+import { grpcJsKind } from '../../src/adapters/milvus/client.js';
+import {
+  isAmbiguous,
+  isRateLimited,
+  isTransient,
+  MilvusError,
+  statusError,
+  statusKind,
+} from '../../src/adapters/milvus/errors.js';
+import { grpcKind } from '../../src/adapters/milvus/h2-transport.js';
+import { InsertLedger } from '../../src/engine/row-mover.js';
+
+describe('error kinds', () => {
+  it('keeps Milvus codes and gRPC codes apart: RESOURCE_EXHAUSTED is too-large, Milvus 8 is a rate limit', () => {
+    expect(grpcKind(status.RESOURCE_EXHAUSTED)).toBe('too-large');
+    expect(grpcKind(status.FAILED_PRECONDITION)).toBe('server-error');
+    const rate = statusError('Insert', { code: 8, reason: 'rate limit exceeded' })!;
+    expect(rate.kind).toBe('rate-limited');
+    expect(rate.milvusCode).toBe(8);
+    expect(rate.grpcCode).toBeUndefined();
+    expect(isRateLimited(rate)).toBe(true);
+    expect(statusKind(9, 0)).toBe('quota');
+    expect(statusKind(0, 49)).toBe('rate-limited');
+    expect(statusKind(0, 53)).toBe('quota');
+    // Legacy 3 is PermissionDenied, merr 3 a memory limit.
+    expect(statusKind(0, 3)).toBe('permission');
+    expect(statusKind(3, 0)).toBe('quota');
+    expect(statusKind(100, 4)).toBe('not-found');
+    expect(statusKind(1100, 0)).toBe('server-error');
+  });
+
+  it('tells a connection that never came up from one lost after the call went out (grpc-js)', () => {
+    expect(grpcJsKind(status.UNAVAILABLE, 'connect ECONNREFUSED 127.0.0.1:1')).toEqual({
+      kind: 'connect',
+      ambiguous: false,
+    });
+    expect(grpcJsKind(status.UNAVAILABLE, 'Connection dropped')).toEqual({
+      kind: 'dropped-after-send',
+      ambiguous: true,
+    });
+    expect(grpcJsKind(status.DEADLINE_EXCEEDED, 'Deadline exceeded')).toEqual({
+      kind: 'deadline',
+      ambiguous: true,
+    });
+    expect(grpcJsKind(status.RESOURCE_EXHAUSTED, 'Received message larger than max')).toEqual({
+      kind: 'too-large',
+      ambiguous: false,
+    });
+  });
+
+  it('retries by kind: network and quota failures, never too-large, auth or plain server errors', () => {
+    const e = (kind: ConstructorParameters<typeof MilvusError>[2], ambiguous = false) =>
+      new MilvusError('x', 'Insert', kind, { ambiguous });
+    expect(isTransient(e('dropped-after-send', true))).toBe(true);
+    expect(isAmbiguous(e('dropped-after-send', true))).toBe(true);
+    expect(isTransient(e('connect'))).toBe(true);
+    expect(isTransient(e('quota'))).toBe(true);
+    expect(isTransient(e('too-large'))).toBe(false);
+    expect(isTransient(e('auth'))).toBe(false);
+    expect(isTransient(e('server-error'))).toBe(false);
+    expect(isTransient(new MilvusError('x', 'Insert', 'server-error', { retriable: true }))).toBe(true);
+  });
+});
+
+describe('InsertLedger (regenerated keys: landing told by count(*))', () => {
+  it('knows whether an insert that failed after it was sent landed', async () => {
+    let count = 100;
+    const ledger = new InsertLedger(async () => count, 't');
+    await ledger.insert(async () => {
+      count += 10;
+    }, 10);
+    // The reply was lost but the rows landed.
+    await expect(
+      ledger.insert(async () => {
+        count += 5;
+        throw new Error('dropped');
+      }, 5),
+    ).rejects.toThrow('dropped');
+    expect(await ledger.landed(5)).toBe(true);
+    // Lost before it reached the server.
+    await expect(
+      ledger.insert(async () => {
+        throw new Error('dropped');
+      }, 7),
+    ).rejects.toThrow('dropped');
+    expect(await ledger.landed(7)).toBe(false);
+    // Someone else wrote meanwhile: no guessing.
+    count += 3;
+    await expect(ledger.landed(7)).rejects.toThrow(/cannot tell whether an insert of 7 rows/);
+  });
+});

@@ -154,11 +154,15 @@ describe('milvus-lite', () => {
       } as never);
       await client.closeConnection();
       expect(r.status.reason).toBe('');
-      return (r.results as unknown as Record<string, unknown>[]).map((h) => String(h.text)).sort();
+      return r.results as unknown as Record<string, unknown>[];
     };
     const found = await search(liteDst.endpoint, 'rich_copy');
+    const onSource = await search(liteSrc.endpoint, LITE_RICH.name);
     expect(found.length).toBeGreaterThan(0);
-    for (const text of found) expect(text).toContain('migration');
-    expect(found).toEqual(await search(liteSrc.endpoint, LITE_RICH.name));
+    for (const h of found) expect(String(h.text)).toContain('migration');
+    // Many documents tie on score: which five of them come back depends on the order rows were
+    // stored, so the scores (the same BM25 statistics on both sides) are compared, not the texts.
+    const scores = (hits: Record<string, unknown>[]) => hits.map((h) => Number(h.score).toFixed(4));
+    expect(scores(found)).toEqual(scores(onSource));
   });
 });

@@ -61,7 +61,9 @@ FEATURES = {
     "varchar_array",  # ARRAY fields with VarChar elements
     "tuned_index",  # HNSW / IVF indexes with build parameters (lite reports none)
     "nonfinite_scalar",  # NaN / ±Inf in Float and Double fields
+    "control_char_keys",  # VarChar primary keys with control characters other than \n \r \t
 }
+CONTROL = {chr(c) for c in range(0x20)} - {"\n", "\r", "\t"}
 
 
 class Draw:
@@ -434,6 +436,8 @@ def draw_rows(draw: Draw, plan: Plan, count: int, excluded: set[str], huge_vecto
             keyset = set()
             while len(keyset) < count:
                 k = varchar(draw, ml) or draw.pick(["k", "\\", "'"])
+                if "control_char_keys" in excluded:
+                    k = "".join(ch for ch in k if ch not in CONTROL)
                 k = fit_bytes(k, ml)
                 if k:
                     keyset.add(k)

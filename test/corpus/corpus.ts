@@ -290,10 +290,14 @@ export async function runCase(o: {
       const written = after.filter((n) => !before.includes(n));
       if (res.code !== 1)
         base.differences.push(`expected a refusal (${[...misfit, ...refusable].join(', ')}), got ${tail}`);
-      if (written.length) base.differences.push(`refused, but the target now holds ${written.join(', ')}`);
+      if (written.length)
+        base.differences.push(`not copied, yet the target now holds ${written.join(', ')}: ${tail}`);
       if (!`${res.stdout}${res.stderr}`.includes(m.name))
         base.differences.push(`the refusal does not name ${m.name}: ${tail}`);
-      if (!base.differences.length) base.outcome = 'refused';
+      if (!base.differences.length) {
+        base.outcome = 'refused';
+        base.knownLosses = [`refused: ${[...misfit, ...refusable].join(', ')}`];
+      }
       return base;
     }
     if (res.code !== 0 || col?.phase !== 'Succeeded') {
@@ -330,6 +334,8 @@ export interface CorpusOptions {
   only?: number;
   exclude?: string[];
   log?: (line: string) => void;
+  /** Log the accepted known losses and refusal reasons too. */
+  verbose?: boolean;
 }
 
 /**

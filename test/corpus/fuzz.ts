@@ -61,6 +61,7 @@ try {
       only: values.only !== undefined ? Number(values.only) : undefined,
       exclude: values.exclude ? values.exclude.split(',') : [],
       log: (l) => console.log(l),
+      verbose: true,
     },
     servers,
   );

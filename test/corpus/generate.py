@@ -70,6 +70,9 @@ class Draw:
     """Draws values from hypothesis strategies, deterministically from one seed."""
 
     def __init__(self, seed: str):
+        # Decisions (chance, pick) come from a plain seeded Random: hypothesis' integer draws lean
+        # towards small values by design (good for values, a skew for "with probability p").
+        self.rng = random.Random(f"decisions:{seed}")
         self.data = ConjectureData(random=random.Random(seed), max_choices=10**8)
         self.data.max_length = 2**40  # the default (8 KiB of choices) suits one test case, not a corpus
         self.ctx = BuildContext(self.data, is_final=True, wrapped_test=lambda: None)
@@ -79,10 +82,10 @@ class Draw:
         return self.data.draw(strategy)
 
     def chance(self, p: float) -> bool:
-        return self(st.integers(0, 9999)) < p * 10000
+        return self.rng.random() < p
 
     def pick(self, items: list[Any]) -> Any:
-        return self(st.sampled_from(items))
+        return self.rng.choice(items)
 
     def close(self) -> None:
         self.ctx.__exit__(None, None, None)
@@ -129,7 +132,7 @@ NASTY = ["'", '"', "\\", '\\"', "' or 1==1 or '", "a\nb", "tab\t", "中文", "�
 
 
 def varchar(draw: Draw, max_length: int) -> str:
-    r = draw(st.integers(0, 9))
+    r = draw.rng.randint(0, 9)
     if r == 0:
         return ""
     if r == 1:
@@ -159,8 +162,15 @@ def float32(draw: Draw, nonfinite: bool) -> float:
     edges = [0.0, -0.0, F32_MIN_SUB, -F32_MIN_SUB, F32_MAX_SUB, F32_MAX, -F32_MAX, 1.0, -1.0]
     if nonfinite:
         edges += [math.nan, math.inf, -math.inf]
-    r = draw(st.integers(0, 2))
-    v = draw.pick(edges) if r == 0 else f32_bits(draw) if r == 1 else draw(st.integers(-(2**24), 2**24)) / 64
+    r = draw.rng.randrange(4)
+    if r == 0:
+        v = draw.pick(edges)
+    elif r == 1:  # hypothesis' bits: mostly small patterns (subnormals), some of every kind
+        v = f32_bits(draw)
+    elif r == 2:  # uniform bits: any exponent
+        v = struct.unpack("<f", struct.pack("<I", draw.rng.getrandbits(32)))[0]
+    else:
+        v = draw(st.integers(-(2**24), 2**24)) / 64
     return v if nonfinite or math.isfinite(v) else 0.5
 
 
@@ -168,8 +178,15 @@ def float64(draw: Draw, nonfinite: bool) -> float:
     edges = [0.0, -0.0, F64_MIN_SUB, -F64_MIN_SUB, 2.2250738585072014e-308, F64_MAX, -F64_MAX, 0.1]
     if nonfinite:
         edges += [math.nan, math.inf, -math.inf]
-    r = draw(st.integers(0, 2))
-    v = draw.pick(edges) if r == 0 else f64_bits(draw) if r == 1 else draw(st.integers(-(2**40), 2**40)) / 1000
+    r = draw.rng.randrange(4)
+    if r == 0:
+        v = draw.pick(edges)
+    elif r == 1:
+        v = f64_bits(draw)
+    elif r == 2:
+        v = struct.unpack("<d", struct.pack("<Q", draw.rng.getrandbits(64)))[0]
+    else:
+        v = draw(st.integers(-(2**40), 2**40)) / 1000
     return v if nonfinite or math.isfinite(v) else 0.25
 
 
@@ -190,7 +207,7 @@ JSON_VALUES = st.recursive(
 
 
 def json_value(draw: Draw, top_object: bool) -> Any:
-    r = draw(st.integers(0, 19))
+    r = draw.rng.randint(0, 19)
     if r == 0:
         value: Any = {}
     elif r == 1:
@@ -211,7 +228,7 @@ def json_value(draw: Draw, top_object: bool) -> Any:
 def sparse_vector(draw: Draw) -> dict[int, float]:
     # No empty sparse vector: milvus-lite 3.2.2 refuses it ("sparse vector must contain at least
     # one nonzero float32 weight"); one entry is the smallest.
-    r = draw(st.integers(0, 9))
+    r = draw.rng.randint(0, 9)
     if r == 0:
         return {draw.pick([0, 2**32 - 2]): F32_MIN_SUB}
     if r == 1:  # many entries
@@ -285,8 +302,12 @@ class Plan:
         return next(f for f in self.fields if f.primary)
 
 
-def draw_schema(draw: Draw, name: str, kind: str, excluded: set[str]) -> Plan:
+def draw_schema(draw: Draw, name: str, kind: str, targets: list[str], excluded: set[str]) -> Plan:
     lite = kind.startswith("milvus-lite")
+    # Half of the lite collections going to a 2.3.5 too use only what 2.3.5 holds (else nearly every
+    # one would be refused by the plan, and the copy path lite → 2.3.5 would go untested).
+    portable = lite and "milvus-2.3.5" in targets and draw.chance(0.5)
+    lite_features = lite and not portable
     features: set[str] = set()
     fields: list[Field] = []
     desc = lambda: draw.pick(["", "plain", "é 中文 😀", "quote's \"dq\" back\\slash"])  # noqa: E731
@@ -301,7 +322,7 @@ def draw_schema(draw: Draw, name: str, kind: str, excluded: set[str]) -> Plan:
         fields.append(Field("pk", "VARCHAR", {"max_length": draw.pick([1, 8, 64, 512])}, primary=True))
 
     scalar_types = ["BOOL", "INT8", "INT16", "INT32", "INT64", "FLOAT", "DOUBLE", "VARCHAR", "JSON", "ARRAY"]
-    for i in range(draw(st.integers(0, 9))):
+    for i in range(draw.rng.randint(0, 9)):
         t = draw.pick(scalar_types)
         f = Field(f"s{i}_{t.lower()}", t, description=desc())
         if t == "VARCHAR":
@@ -314,10 +335,10 @@ def draw_schema(draw: Draw, name: str, kind: str, excluded: set[str]) -> Plan:
                 f.params["max_length"] = draw.pick([1, 8, 64, 300])
                 features.add("varchar_array")
             f.name = f"s{i}_arr_{f.element.lower()}"
-        if lite and draw.chance(0.4):
+        if lite_features and draw.chance(0.4):
             f.nullable = True
             features.add("nullable")
-        if lite and t not in ("JSON", "ARRAY") and draw.chance(0.3):
+        if lite_features and t not in ("JSON", "ARRAY") and draw.chance(0.3):
             f.default = default_for(draw, f)
             features.add("default")
         fields.append(f)
@@ -332,8 +353,10 @@ def draw_schema(draw: Draw, name: str, kind: str, excluded: set[str]) -> Plan:
         features.add("partition_key")
 
     bm25 = None
-    if lite:
-        nvec = draw(st.integers(1, 3))
+    if portable:
+        fields.append(Field("v0", "FLOAT_VECTOR", {"dim": draw.pick([1, 2, 8, 32, 128])}))
+    elif lite:
+        nvec = draw.rng.randint(1, 3)
         kinds = [draw.pick(["FLOAT_VECTOR", "SPARSE_FLOAT_VECTOR"]) for _ in range(nvec)]
         if "FLOAT_VECTOR" not in kinds and draw.chance(0.5):
             kinds[0] = "FLOAT_VECTOR"
@@ -351,7 +374,8 @@ def draw_schema(draw: Draw, name: str, kind: str, excluded: set[str]) -> Plan:
             bm25 = ("text", "text_bm25")
             features.update({"bm25", "sparse", "multi_vector"})
     else:
-        vk = draw.pick(["FLOAT_VECTOR", "BINARY_VECTOR"])
+        to_lite = any(t.startswith("milvus-lite") for t in targets)
+        vk = "BINARY_VECTOR" if draw.chance(0.25 if to_lite else 0.5) else "FLOAT_VECTOR"
         if vk == "FLOAT_VECTOR":
             fields.append(Field("vec", vk, {"dim": draw.pick([1, 2, 8, 32, 128])}))
         else:
@@ -361,7 +385,7 @@ def draw_schema(draw: Draw, name: str, kind: str, excluded: set[str]) -> Plan:
     indexes = [draw_index(draw, f, lite, excluded, features) for f in fields if "VECTOR" in f.dtype]
     partitions = []
     if num_partitions is None:
-        partitions = [f"p{i}_{draw.pick(['a', 'b', 'x'])}" for i in range(draw(st.integers(0, 3)))]
+        partitions = [f"p{i}_{draw.pick(['a', 'b', 'x'])}" for i in range(draw.rng.randint(0, 3))]
         if partitions:
             features.add("named_partitions")
     return Plan(
@@ -369,7 +393,7 @@ def draw_schema(draw: Draw, name: str, kind: str, excluded: set[str]) -> Plan:
         fields=fields,
         dynamic=draw.chance(0.5),
         description=desc(),
-        shards=draw(st.integers(1, 4)),
+        shards=draw.rng.randint(1, 4),
         consistency=draw.pick(["Strong", "Session", "Bounded", "Eventually"]),
         num_partitions=num_partitions,
         partitions=partitions,
@@ -458,7 +482,7 @@ def draw_rows(draw: Draw, plan: Plan, count: int, excluded: set[str], huge_vecto
                 continue
             row[f.name] = v
         if plan.dynamic and draw.chance(0.6):
-            for _ in range(draw(st.integers(0, 3))):
+            for _ in range(draw.rng.randint(0, 3)):
                 k = draw(st.sampled_from(["a b", "é", "$x", "x.y", "1", 'q"uote', "ключ", "dyn"]))
                 row[k] = json_value(draw, False)
         rows.append(row)
@@ -491,7 +515,7 @@ def cell(draw: Draw, f: Field, excluded: set[str], nonfinite: bool, huge_vectors
         return json_value(draw, True)
     if t == "ARRAY":
         cap = f.params["max_capacity"]
-        r = draw(st.integers(0, 5))
+        r = draw.rng.randint(0, 5)
         if r == 0 and "empty_array" not in excluded:
             size = 0
         elif r == 1:
@@ -592,11 +616,11 @@ def write(draw: Draw, client: MilvusClient, plan: Plan, rows: list[dict], kind: 
     pk = plan.pk
     targets = [None] + plan.partitions
     placed: list[tuple[str | None, dict]] = [(draw.pick(targets), r) for r in rows]
-    batches = max(1, min(len(placed), draw(st.integers(1, 4))))
+    batches = max(1, min(len(placed), draw.rng.randint(1, 4)))
     ids: list[Any] = []
     per = math.ceil(len(placed) / batches) if placed else 0
     # One flush at most (sealed segments besides growing ones): a flush takes ~3 s on 2.3.5.
-    flush_after = draw(st.integers(0, 2 * batches))
+    flush_after = draw.rng.randint(0, 2 * batches)
     for b in range(batches):
         chunk = placed[b * per : (b + 1) * per]
         for part in targets:
@@ -659,7 +683,7 @@ def main() -> None:
         started = time.time()
         name = f"{args.prefix}{args.seed}_{i}"
         draw = Draw(f"{args.seed}:{i}:{args.source_kind}")
-        plan = draw_schema(draw, name, args.source_kind, excluded)
+        plan = draw_schema(draw, name, args.source_kind, args.target_kinds.split(","), excluded)
         # Huge vector components (±3.4e38) only where no index trains on them: faiss IVF on
         # milvus-lite aborts the whole server on them (a server defect, documented).
         tuned = any(ix.index_type.startswith("IVF") for ix in plan.indexes)

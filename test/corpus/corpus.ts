@@ -36,6 +36,8 @@ export interface Manifest {
   name: string;
   seed: number;
   index: number;
+  /** A fixed regression case of generate.py instead of a seeded collection. */
+  case?: string;
   sourceKind: string;
   features: string[];
   excluded: string[];
@@ -68,6 +70,25 @@ export async function ensureCorpusVenv(): Promise<void> {
   await execFileP('bash', [path.join(REPO_ROOT, 'test', 'setup', 'milvus', 'install.sh'), 'corpus'], {
     maxBuffer: 16 * 1024 * 1024,
   });
+}
+
+/** Writes one fixed regression case (generate.py CASES) on a source server. */
+export async function generateCase(o: {
+  server: MilvusTestServer;
+  sourceKind: CorpusKind;
+  name: string;
+  prefix: string;
+}): Promise<Manifest> {
+  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mm-corpus-')), 'manifest.json');
+  const args = [GENERATOR, '--uri', `http://${o.server.endpoint}`, '--source-kind', o.sourceKind];
+  args.push('--target-kinds', '', '--case', o.name, '--prefix', o.prefix, '--out', out);
+  try {
+    await execFileP(VENV_PYTHON, args, { maxBuffer: 64 * 1024 * 1024, timeout: 300_000 });
+  } catch (e) {
+    const err = e as { stderr?: string; message: string };
+    throw new Error(`generate.py --case ${o.name} failed: ${(err.stderr ?? err.message).slice(-3000)}`);
+  }
+  return (JSON.parse(fs.readFileSync(out, 'utf8')) as Manifest[])[0]!;
 }
 
 /** Runs the generator on a source server and returns its manifest. */
@@ -237,7 +258,9 @@ export async function runCase(o: {
     differences: [],
     knownLosses: [],
     rows: 0,
-    reproduce: `npm run fuzz -- --pair ${pair} --seed ${m.seed} --seeds 1 --only ${m.index}${m.excluded.length ? ` --exclude ${m.excluded.join(',')}` : ''}`,
+    reproduce: m.case
+      ? `the fixed case ${m.case} of test/integration/corpus.test.ts (generate.py --case ${m.case})`
+      : `npm run fuzz -- --pair ${pair} --seed ${m.seed} --seeds 1 --only ${m.index}${m.excluded.length ? ` --exclude ${m.excluded.join(',')}` : ''}`,
   };
   try {
     const src = await o.servers.get(o.source, 'source');

@@ -659,13 +659,111 @@ def write(draw: Draw, client: MilvusClient, plan: Plan, rows: list[dict], kind: 
     }
 
 
+# ------------------------------------------------------------------------------------------------
+# Fixed regression cases: the smallest collection of each defect the corpus found (see
+# /work/notes/corpus-findings.md), written exactly, no randomness. `--case NAME`.
+
+
+def _plan(name: str, fields: list[Field], indexes: list[Index], features: set[str]) -> Plan:
+    return Plan(
+        name=name,
+        fields=fields,
+        dynamic=False,
+        description="",
+        shards=1,
+        consistency="Strong",
+        num_partitions=None,
+        partitions=[],
+        aliases=[],
+        indexes=indexes,
+        bm25=None,
+        features=features,
+    )
+
+
+def _pk_vec(pk: str = "INT64") -> list[Field]:
+    key = Field("pk", pk, {"max_length": 16} if pk == "VARCHAR" else {}, primary=True)
+    return [key, Field("v0", "FLOAT_VECTOR", {"dim": 2})]
+
+
+FLAT = Index("v0", "FLAT", "L2", {}, "v0")
+
+CASES: dict[str, Any] = {
+    # F0 (issue 12): a 2.3.5 query reply encodes [] as a ScalarField without data; passed through,
+    # the 2.3.5 target's proxy dereferences it and the whole server dies.
+    "empty_array": lambda n: (
+        _plan(
+            n,
+            _pk_vec() + [Field("arr", "ARRAY", {"max_capacity": 4}, element="INT64")],
+            [FLAT],
+            set(),
+        ),
+        [{"pk": 1, "v0": [0.5, 1.0], "arr": []}, {"pk": 2, "v0": [1.0, 0.5], "arr": [7]}],
+    ),
+    # F1: a VarChar key with a form feed / control character: the engine's key literal uses \f,
+    # \uXXXX escapes that milvus-lite's filter parser refuses.
+    "control_char_key": lambda n: (
+        _plan(n, _pk_vec("VARCHAR"), [FLAT], set()),
+        [{"pk": "a\fb", "v0": [0.5, 1.0]}, {"pk": "\x02", "v0": [1.0, 0.5]}, {"pk": "plain", "v0": [1.0, 1.0]}],
+    ),
+    # Issue 12: milvus-lite reports HNSW without M/efConstruction and IVF_FLAT without nlist.
+    "lite_hnsw": lambda n: (
+        _plan(n, _pk_vec(), [Index("v0", "HNSW", "L2", {"M": 16, "efConstruction": 64}, "v0")], {"tuned_index"}),
+        [{"pk": 1, "v0": [0.5, 1.0]}],
+    ),
+    "lite_ivf": lambda n: (
+        _plan(n, _pk_vec(), [Index("v0", "IVF_FLAT", "L2", {"nlist": 16}, "v0")], {"tuned_index"}),
+        [{"pk": 1, "v0": [0.5, 1.0]}],
+    ),
+    # Issue 12: milvus-lite drops the element max_length of a VarChar array.
+    "lite_varchar_array": lambda n: (
+        _plan(
+            n,
+            _pk_vec() + [Field("tags", "ARRAY", {"max_capacity": 4, "max_length": 8}, element="VARCHAR")],
+            [FLAT],
+            {"varchar_array"},
+        ),
+        [{"pk": 1, "v0": [0.5, 1.0], "tags": ["a", "bc"]}],
+    ),
+}
+
+
+def write_case(client: MilvusClient, case: str, name: str, kind: str) -> dict[str, Any]:
+    plan, rows = CASES[case](name)
+    if client.has_collection(name):
+        client.drop_collection(name)
+    create(client, plan)
+    ids = []
+    for r in rows:
+        ids.extend(client.insert(name, [r])["ids"])
+    index_and_load(client, plan)
+    got = count(client, name)
+    if got != len(rows):
+        raise SystemExit(f"generate.py: case {case}: count(*) {got}, expected {len(rows)}")
+    return {
+        "name": name,
+        "seed": 0,
+        "index": 0,
+        "case": case,
+        "sourceKind": kind,
+        "features": sorted(plan.features),
+        "excluded": [],
+        "pk": {"name": "pk", "type": plan.pk.dtype, "autoID": False},
+        "fields": [f.summary() for f in plan.fields],
+        "indexes": [ix.__dict__ for ix in plan.indexes],
+        "functionOutputs": [],
+        "rows": {"inserted": len(rows), "duplicates": [], "deleted": [], "liveKeys": len(rows), "liveRows": len(rows)},
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--uri", required=True)
     ap.add_argument("--token", default="")
     ap.add_argument("--source-kind", required=True)
     ap.add_argument("--target-kinds", required=True, help="comma-separated: the kinds this corpus goes to")
-    ap.add_argument("--seed", type=int, required=True)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--case", default="", help=f"write one fixed regression case instead: {sorted(CASES)}")
     ap.add_argument("--collections", type=int, default=1)
     ap.add_argument("--first", type=int, default=0, help="index of the first collection (reproduce one)")
     ap.add_argument("--rows", type=int, default=300)
@@ -679,6 +777,11 @@ def main() -> None:
         sys.exit(f"generate.py: unknown --exclude {sorted(unknown)} (known: {sorted(FEATURES)})")
     client = MilvusClient(uri=args.uri, token=args.token)
     out = []
+    if args.case:
+        out.append(write_case(client, args.case, f"{args.prefix}{args.case}", args.source_kind))
+        with open(args.out, "w") as fh:
+            json.dump(out, fh, indent=1, default=str)
+        return
     for i in range(args.first, args.first + args.collections):
         started = time.time()
         name = f"{args.prefix}{args.seed}_{i}"

@@ -445,7 +445,31 @@ def draw_index(draw: Draw, f: Field, lite: bool, excluded: set[str], features: s
 # Rows
 
 
-def draw_rows(draw: Draw, plan: Plan, count: int, excluded: set[str], huge_vectors: bool) -> list[dict]:
+def tally(edges: dict[str, int], f: Field, v: Any) -> None:
+    """Counts the edge values a collection holds (in the manifest: what a passing run covered)."""
+
+    def bump(k: str) -> None:
+        edges[k] = edges.get(k, 0) + 1
+
+    if v is OMIT:
+        bump("default_filled")
+    elif v is None:
+        bump("null")
+    elif f.dtype == "ARRAY":
+        bump("empty_array" if not v else "full_array" if len(v) == f.params["max_capacity"] else "array")
+    elif isinstance(v, float) and not math.isfinite(v):
+        bump("nonfinite")
+    elif isinstance(v, float) and v == 0 and math.copysign(1, v) < 0:
+        bump("negative_zero")
+    elif isinstance(v, str) and "max_length" in f.params and utf8_len(v) == f.params["max_length"] and v:
+        bump("string_at_max_length")
+    elif isinstance(v, str) and not v:
+        bump("empty_string")
+
+
+def draw_rows(
+    draw: Draw, plan: Plan, count: int, excluded: set[str], huge_vectors: bool, edges: dict[str, int]
+) -> list[dict]:
     nonfinite = "nonfinite_scalar" not in excluded
     rows: list[dict] = []
     pk = plan.pk
@@ -453,8 +477,8 @@ def draw_rows(draw: Draw, plan: Plan, count: int, excluded: set[str], huge_vecto
     if not pk.auto_id:
         if pk.dtype == "INT64":
             # 2^63-1 is left out: Milvus 2.3 counts that row but no query returns it (documented).
-            edges = st.sampled_from([I64_MIN, I64_MIN + 1, -1, 0, 1, I64_MAX - 1])
-            keyset = draw(st.sets(st.one_of(edges, st.integers(I64_MIN, I64_MAX - 1)), min_size=count, max_size=count))
+            key_edges = st.sampled_from([I64_MIN, I64_MIN + 1, -1, 0, 1, I64_MAX - 1])
+            keyset = draw(st.sets(st.one_of(key_edges, st.integers(I64_MIN, I64_MAX - 1)), min_size=count, max_size=count))
         else:
             ml = pk.params["max_length"]
             keyset = set()
@@ -478,6 +502,7 @@ def draw_rows(draw: Draw, plan: Plan, count: int, excluded: set[str], huge_vecto
             if f.primary or f.function_output:
                 continue
             v = cell(draw, f, excluded, nonfinite, huge_vectors)
+            tally(edges, f, v)
             if v is OMIT:
                 continue
             row[f.name] = v
@@ -706,6 +731,16 @@ CASES: dict[str, Any] = {
         _plan(n, _pk_vec("VARCHAR"), [FLAT], set()),
         [{"pk": "a\fb", "v0": [0.5, 1.0]}, {"pk": "\x02", "v0": [1.0, 0.5]}, {"pk": "plain", "v0": [1.0, 1.0]}],
     ),
+    # F3: NaN in a Double column (bits 0x7ff8000000000000, what Python writes) arrived on a lite
+    # target as 0x7ff8000000000001 (Go's math.NaN()).
+    "nan_double": lambda n: (
+        _plan(n, _pk_vec() + [Field("d", "DOUBLE"), Field("f", "FLOAT")], [FLAT], set()),
+        [
+            {"pk": 1, "v0": [0.5, 1.0], "d": math.nan, "f": math.nan},
+            {"pk": 2, "v0": [1.0, 0.5], "d": -math.inf, "f": math.inf},
+            {"pk": 3, "v0": [1.0, 1.0], "d": -0.0, "f": -0.0},
+        ],
+    ),
     # Issue 12: milvus-lite reports HNSW without M/efConstruction and IVF_FLAT without nlist.
     "lite_hnsw": lambda n: (
         _plan(n, _pk_vec(), [Index("v0", "HNSW", "L2", {"M": 16, "efConstruction": 64}, "v0")], {"tuned_index"}),
@@ -793,7 +828,8 @@ def main() -> None:
         lite_involved = "lite" in args.source_kind or "lite" in args.target_kinds
         huge = not (tuned and lite_involved) and draw.chance(0.3)
         n = draw.pick([0, 1, 17, args.rows // 2, args.rows, args.rows, args.rows])
-        rows = draw_rows(draw, plan, n, excluded, huge)
+        edges: dict[str, int] = {}
+        rows = draw_rows(draw, plan, n, excluded, huge, edges)
         if client.has_collection(name):  # a re-run on the same server: start afresh
             try:  # 2.3.5 keeps an alias of a dropped collection and does not describe it
                 client.drop_alias(f"{name}_alias")
@@ -828,6 +864,7 @@ def main() -> None:
                 "indexes": [ix.__dict__ for ix in plan.indexes],
                 "functionOutputs": [plan.bm25[1]] if plan.bm25 else [],
                 "hugeVectors": huge,
+                "edges": edges,
                 "rows": stats,
                 "seconds": round(time.time() - started, 2),
             }

@@ -104,6 +104,18 @@ describe('differential corpus, fixed seeds', () => {
 const REGRESSIONS: { name: string; source: CorpusKind; target: CorpusKind; why: string }[] = [
   { name: 'empty_array', source: 'milvus-2.3.5', target: 'milvus-2.3.5', why: 'F0: [] kills a 2.3.5 target' },
   { name: 'empty_array', source: 'milvus-2.3.5', target: 'milvus-lite', why: 'F0 into lite' },
+  {
+    name: 'nan_double',
+    source: 'milvus-2.3.5',
+    target: 'milvus-lite',
+    why: 'NaN, ±Inf, -0.0 in Double/Float',
+  },
+  {
+    name: 'nan_double',
+    source: 'milvus-2.3.5',
+    target: 'milvus-2.3.5',
+    why: 'NaN, ±Inf, -0.0 between 2.3.5',
+  },
   { name: 'control_char_key', source: 'milvus-lite', target: 'milvus-lite', why: 'F1: \\f in a key literal' },
   { name: 'lite_hnsw', source: 'milvus-lite', target: 'milvus-2.3.5', why: 'HNSW without M/efConstruction' },
   { name: 'lite_ivf', source: 'milvus-lite', target: 'milvus-2.3.5', why: 'IVF_FLAT without nlist' },
@@ -130,6 +142,45 @@ describe('corpus regressions (smallest cases; they fail until the engine is fixe
       });
       expect(explain([result])).toBe('');
       expect(['copied', 'refused']).toContain(result.outcome);
+    }, 300_000);
+  }
+});
+
+/**
+ * Defects the smallest hand-made case did not reproduce: the generated collection itself, by seed
+ * (the generator's output depends on the target kinds it was asked for, so they are part of it).
+ */
+const SEEDED: { seed: number; index: number; source: CorpusKind; target: CorpusKind; why: string }[] = [
+  {
+    seed: 100,
+    index: 1,
+    source: 'milvus-2.3.5',
+    target: 'milvus-lite',
+    why: 'F3: a Double NaN arrives as Go NaN',
+  },
+];
+
+describe('corpus seeded regressions (they fail until the engine is fixed)', () => {
+  for (const r of SEEDED) {
+    it(`seed ${r.seed} #${r.index}: ${r.source} → ${r.target} (${r.why})`, async () => {
+      const [manifest] = await generate({
+        server: await servers.get(r.source, 'source'),
+        sourceKind: r.source,
+        targetKinds: [r.target],
+        seed: r.seed,
+        collections: 1,
+        first: r.index,
+        rows: 300,
+        prefix: 's',
+      });
+      const result = await runCase({
+        servers,
+        source: r.source,
+        target: r.target,
+        manifest: manifest!,
+        stateDir,
+      });
+      expect(explain([result])).toBe('');
     }, 300_000);
   }
 });

@@ -90,7 +90,11 @@ describe('differential corpus, fixed seeds', () => {
     it(`${source} → ${target}: every generated collection copied identically or refused`, async () => {
       const results: CaseResult[] = [];
       for (const manifest of corpus.get(source) ?? []) {
-        results.push(await runCase({ servers, source, target, manifest, stateDir, cliTimeoutMs: 120_000 }));
+        // Every autoID collection is run twice: a finished migration must re-run as a no-op.
+        const rerun = manifest.pk.autoID;
+        results.push(
+          await runCase({ servers, source, target, manifest, stateDir, cliTimeoutMs: 120_000, rerun }),
+        );
       }
       const summary = results.map((r) => `${r.outcome} ${r.name} rows=${r.rows}`).join(', ');
       console.log(`${source} → ${target}: ${summary}`);
@@ -101,31 +105,78 @@ describe('differential corpus, fixed seeds', () => {
 });
 
 /** The smallest case of each defect found, on the pair where it was found. */
-const REGRESSIONS: { name: string; source: CorpusKind; target: CorpusKind; why: string }[] = [
-  { name: 'empty_array', source: 'milvus-2.3.5', target: 'milvus-2.3.5', why: 'F0: [] kills a 2.3.5 target' },
-  { name: 'empty_array', source: 'milvus-2.3.5', target: 'milvus-lite', why: 'F0 into lite' },
-  {
-    name: 'nan_double',
-    source: 'milvus-2.3.5',
-    target: 'milvus-lite',
-    why: 'NaN, ±Inf, -0.0 in Double/Float',
-  },
-  {
-    name: 'nan_double',
-    source: 'milvus-2.3.5',
-    target: 'milvus-2.3.5',
-    why: 'NaN, ±Inf, -0.0 between 2.3.5',
-  },
-  { name: 'control_char_key', source: 'milvus-lite', target: 'milvus-lite', why: 'F1: \\f in a key literal' },
-  { name: 'lite_hnsw', source: 'milvus-lite', target: 'milvus-2.3.5', why: 'HNSW without M/efConstruction' },
-  { name: 'lite_ivf', source: 'milvus-lite', target: 'milvus-2.3.5', why: 'IVF_FLAT without nlist' },
-  { name: 'lite_varchar_array', source: 'milvus-lite', target: 'milvus-2.3.5', why: 'no element max_length' },
-];
+const REGRESSIONS: { name: string; source: CorpusKind; target: CorpusKind; why: string; rerun?: boolean }[] =
+  [
+    {
+      name: 'autoid_rerun',
+      source: 'milvus-2.3.5',
+      target: 'milvus-2.3.5',
+      why: 'a finished autoID copy re-runs',
+      rerun: true,
+    },
+    {
+      name: 'autoid_rerun',
+      source: 'milvus-lite',
+      target: 'milvus-lite',
+      why: 'the same on lite',
+      rerun: true,
+    },
+    {
+      name: 'empty_array',
+      source: 'milvus-2.3.5',
+      target: 'milvus-2.3.5',
+      why: 'F0: [] kills a 2.3.5 target',
+    },
+    { name: 'empty_array', source: 'milvus-2.3.5', target: 'milvus-lite', why: 'F0 into lite' },
+    {
+      name: 'nan_double',
+      source: 'milvus-2.3.5',
+      target: 'milvus-lite',
+      why: 'NaN, ±Inf, -0.0 in Double/Float',
+    },
+    {
+      name: 'nan_double',
+      source: 'milvus-2.3.5',
+      target: 'milvus-2.3.5',
+      why: 'NaN, ±Inf, -0.0 between 2.3.5',
+    },
+    {
+      name: 'control_char_key',
+      source: 'milvus-lite',
+      target: 'milvus-lite',
+      why: 'F1: \\f in a key literal',
+    },
+    {
+      name: 'lite_hnsw',
+      source: 'milvus-lite',
+      target: 'milvus-2.3.5',
+      why: 'HNSW without M/efConstruction',
+    },
+    { name: 'lite_ivf', source: 'milvus-lite', target: 'milvus-2.3.5', why: 'IVF_FLAT without nlist' },
+    {
+      name: 'lite_varchar_array',
+      source: 'milvus-lite',
+      target: 'milvus-2.3.5',
+      why: 'no element max_length',
+    },
+    {
+      name: 'lite_ivf',
+      source: 'milvus-lite-2.5.1',
+      target: 'milvus-lite',
+      why: 'F2: no GetVersion (source)',
+    },
+    {
+      name: 'lite_ivf',
+      source: 'milvus-lite',
+      target: 'milvus-lite-2.5.1',
+      why: 'F2: no GetVersion (target)',
+    },
+  ];
 
 describe('corpus regressions (smallest cases; they fail until the engine is fixed)', () => {
-  for (const r of REGRESSIONS) {
+  REGRESSIONS.forEach((r, i) => {
     it(`${r.name}: ${r.source} → ${r.target} (${r.why})`, async () => {
-      const prefix = `r${r.target === 'milvus-lite' ? 'l' : 'm'}_`;
+      const prefix = `r${i}_`;
       const manifest = await generateCase({
         server: await servers.get(r.source, 'source'),
         sourceKind: r.source,
@@ -139,11 +190,12 @@ describe('corpus regressions (smallest cases; they fail until the engine is fixe
         manifest,
         stateDir,
         cliTimeoutMs: 120_000,
+        rerun: r.rerun,
       });
       expect(explain([result])).toBe('');
       expect(['copied', 'refused']).toContain(result.outcome);
     }, 300_000);
-  }
+  });
 });
 
 /**

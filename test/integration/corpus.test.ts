@@ -223,7 +223,7 @@ describe('corpus seeded regressions (they fail until the engine is fixed)', () =
         collections: 1,
         first: r.index,
         rows: 300,
-        prefix: 's',
+        prefix: 'm',
       });
       const result = await runCase({
         servers,

@@ -202,13 +202,44 @@ describe('corpus regressions (smallest cases; they fail until the engine is fixe
  * Defects the smallest hand-made case did not reproduce: the generated collection itself, by seed
  * (the generator's output depends on the target kinds it was asked for, so they are part of it).
  */
-const SEEDED: { seed: number; index: number; source: CorpusKind; target: CorpusKind; why: string }[] = [
+const SEEDED: {
+  seed: number;
+  index: number;
+  source: CorpusKind;
+  target: CorpusKind;
+  exclude?: string[];
+  why: string;
+}[] = [
   {
     seed: 100,
     index: 1,
     source: 'milvus-2.3.5',
     target: 'milvus-lite',
     why: 'F3: a Double NaN arrives as Go NaN',
+  },
+  {
+    seed: 110,
+    index: 3,
+    source: 'milvus-2.3.5',
+    target: 'milvus-lite',
+    exclude: ['control_char_keys'],
+    why: 'F6: [] shifts VarChar arrays on lite',
+  },
+  {
+    seed: 101,
+    index: 3,
+    source: 'milvus-2.3.5',
+    target: 'milvus-2.3.5',
+    exclude: ['empty_array'],
+    why: 'F4: NaN bits differ after the copy',
+  },
+  {
+    seed: 109,
+    index: 0,
+    source: 'milvus-lite',
+    target: 'milvus-2.3.5',
+    exclude: ['control_char_keys', 'empty_array', 'tuned_index', 'varchar_array'],
+    why: 'F5: a 94 KB dynamic field',
   },
 ];
 
@@ -223,7 +254,9 @@ describe('corpus seeded regressions (they fail until the engine is fixed)', () =
         collections: 1,
         first: r.index,
         rows: 300,
-        prefix: 'm',
+        // The names of the long run: F3 reproduces under m100_1 and not under another name.
+        prefix: r.source === 'milvus-lite' ? 'l' : 'm',
+        exclude: r.exclude,
       });
       const result = await runCase({
         servers,

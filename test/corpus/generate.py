@@ -15,11 +15,16 @@ manifest (JSON) says what was created so the test knows what to expect: the sche
 features used (what a target kind must support), the deleted and duplicated keys and the number of
 live rows.
 
-What each source kind can hold was checked on the real servers (see the README of this folder):
+What each source kind can hold was checked on the real servers (also in test/support/milvus-server.ts):
 - milvus-2.3.5: one vector field (FloatVector or BinaryVector), no nullable/default/functions/sparse;
   Float/Double accept NaN and ±Inf, vectors refuse them; index parameters are kept.
 - milvus-lite (3.2.2): several vector fields (FloatVector, SparseFloatVector), nullable and
-  defaults, BM25; no BinaryVector. It drops index parameters, descriptions and shard counts.
+  defaults, BM25; no BinaryVector. It drops index parameters, descriptions and shard counts; it
+  refuses an empty sparse vector; NaN/±Inf are accepted everywhere, in vectors too (not generated
+  there: a 2.3.5 target refuses them and faiss on lite may abort on them); a second insert of a
+  key replaces the first (count(*) counts it once), where Milvus keeps both copies.
+- Not generated: int64 key 2^63-1 (2.3.5 counts that row but returns it from no query, documented
+  in the README), NUL characters in strings, JSON integers beyond int64 (pymilvus refuses them).
 """
 
 from __future__ import annotations

@@ -14,6 +14,11 @@
  *   TLS (server or mutual) work. 2.2.16 has no count(*).
  * - 'milvus-lite' ('milvus_lite-3.2.2'): the pure-Python milvus-lite gRPC server. ~2 s, ~160 MB.
  *   No auth, no TLS.
+ * - 'milvus-lite-2.5.1' (no version: GetVersion, CheckHealth and ListDatabases are UNIMPLEMENTED):
+ *   the official embedded Milvus Lite of PyPI `milvus-lite==2.5.1`, a C++ `milvus` binary in the
+ *   wheel (milvus_lite/lib). pymilvus' MilvusClient("x.db") runs it on a unix socket; given
+ *   `HOST:PORT` as its address argument it serves gRPC on TCP itself, no bridge needed. Ready
+ *   (answers Connect) in under a second. Indexes: FLAT, IVF_FLAT, AUTOINDEX only.
  * Every kind listens on all interfaces (pods of the test cluster reach the host at 10.88.0.1);
  * `endpoint` is the loopback address.
  *
@@ -41,7 +46,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
-export type MilvusKind = 'milvus-2.3.5' | 'milvus-2.2.16' | 'milvus-lite';
+export type MilvusKind = 'milvus-2.3.5' | 'milvus-2.2.16' | 'milvus-lite' | 'milvus-lite-2.5.1';
 
 export interface StartMilvusOptions {
   kind: MilvusKind;
@@ -180,6 +185,34 @@ print('milvus-lite stopping', flush=True)
 server.stop(grace=2).wait()
 db.close()
 print('milvus-lite stopped', flush=True)
+`;
+
+/**
+ * milvus-lite 2.5.1: runs the wheel's milvus binary as `milvus DB_FILE HOST:PORT LOG_LEVEL` (what
+ * milvus_lite/server.py does when given an address), in this process group, and ends it when the
+ * Node process that started us disappears or on SIGINT/SIGTERM.
+ */
+const LITE251_LAUNCHER = `
+import importlib.util, os, signal, subprocess, sys, time
+db_file, address = sys.argv[1], sys.argv[2]
+# Found without importing milvus_lite: its __init__ needs pkg_resources (setuptools), not installed.
+lib = os.path.join(importlib.util.find_spec('milvus_lite').submodule_search_locations[0], 'lib')
+env = dict(os.environ, LD_LIBRARY_PATH=lib + ':' + os.environ.get('LD_LIBRARY_PATH', ''))
+child = subprocess.Popen([os.path.join(lib, 'milvus'), db_file, address, 'ERROR'], env=env, cwd=os.path.dirname(db_file))
+parent = os.getppid()
+stopping = []
+signal.signal(signal.SIGINT, lambda *a: stopping.append(1))
+signal.signal(signal.SIGTERM, lambda *a: stopping.append(1))
+print(f'milvus-lite 2.5.1 (pid {child.pid}) on {address}', flush=True)
+while not stopping and child.poll() is None and os.getppid() == parent:
+    time.sleep(0.5)
+if child.poll() is None:
+    child.terminate()
+    try:
+        child.wait(3)
+    except subprocess.TimeoutExpired:
+        child.kill()
+sys.exit(child.returncode or 0)
 `;
 
 // ---------------------------------------------------------------------------------------------
@@ -625,13 +658,15 @@ const BIN_OF: Record<MilvusKind, string> = {
   'milvus-2.3.5': 'milvus-server',
   'milvus-2.2.16': 'milvus-server',
   'milvus-lite': 'milvus-lite',
+  'milvus-lite-2.5.1': 'milvus-lite',
 };
+const isLite = (kind: MilvusKind) => kind === 'milvus-lite' || kind === 'milvus-lite-2.5.1';
 
 async function ensureInstalled(kind: MilvusKind): Promise<string> {
   const venv = path.join(VENV_ROOT, kind);
   const ok = () =>
     fs.existsSync(path.join(venv, '.installed-stamp')) && fs.existsSync(path.join(venv, 'bin', BIN_OF[kind]));
-  if (!ok() || (kind !== 'milvus-lite' && !fs.existsSync(path.join(venv, 'prepared', '.prepared-stamp')))) {
+  if (!ok() || (!isLite(kind) && !fs.existsSync(path.join(venv, 'prepared', '.prepared-stamp')))) {
     if (process.env.MILVUS_TEST_NO_INSTALL === '1') {
       throw new Error(`${kind} is not installed: run test/setup/milvus/install.sh ${kind}`);
     }
@@ -690,8 +725,8 @@ class EarlyExit extends Error {}
 
 async function startOnce(opts: StartMilvusOptions): Promise<MilvusTestServer> {
   const { kind } = opts;
-  if (kind === 'milvus-lite' && opts.auth) throw new Error('milvus-lite has no authentication');
-  if (kind === 'milvus-lite' && opts.tls) throw new Error('milvus-lite has no TLS');
+  if (isLite(kind) && opts.auth) throw new Error('milvus-lite has no authentication');
+  if (isLite(kind) && opts.tls) throw new Error('milvus-lite has no TLS');
   const venv = await ensureInstalled(kind);
   const name = (opts.name ?? kind).replace(/[^A-Za-z0-9_.-]/g, '_');
   const unique = `${name}-${process.pid}-${Date.now().toString(36)}-${counter++}`;
@@ -718,7 +753,18 @@ async function startOnce(opts: StartMilvusOptions): Promise<MilvusTestServer> {
   const python = path.join(venv, 'bin', 'python');
 
   try {
-    if (kind === 'milvus-lite') {
+    if (kind === 'milvus-lite-2.5.1') {
+      portList = await freePorts(1);
+      ports['proxy-port'] = portList[0]!;
+      const launcher = path.join(dataDir, 'milvus-lite-251-launcher.py');
+      fs.writeFileSync(launcher, LITE251_LAUNCHER);
+      child = spawn(python, [launcher, path.join(dataDir, 'lite.db'), `0.0.0.0:${portList[0]}`], {
+        cwd: dataDir,
+        detached: true,
+        stdio: ['ignore', logFd, logFd],
+        env: { ...process.env, PYTHONUNBUFFERED: '1' },
+      });
+    } else if (kind === 'milvus-lite') {
       liteData = path.join(dataDir, 'lite');
       const portFile = path.join(dataDir, 'port');
       const launcher = path.join(dataDir, 'milvus-lite-launcher.py');
@@ -841,7 +887,7 @@ async function startOnce(opts: StartMilvusOptions): Promise<MilvusTestServer> {
   });
 
   const logFiles = () =>
-    kind === 'milvus-lite'
+    isLite(kind)
       ? [launcherLog]
       : [
           launcherLog,
@@ -925,7 +971,16 @@ async function startOnce(opts: StartMilvusOptions): Promise<MilvusTestServer> {
         if (Date.now() - spawnedAt > 5_000) await fail('the milvus process died (or never started)');
       }
     }
-    if (port) {
+    if (port && kind === 'milvus-lite-2.5.1') {
+      // No GetVersion, no CheckHealth: ready when Connect answers.
+      try {
+        const r = await grpcUnary(port, 'Connect', { timeoutMs: 2000 });
+        if (r.grpcStatus === 0) break;
+        lastError = `Connect: grpc-status ${r.grpcStatus} ${r.grpcMessage}`;
+      } catch (e) {
+        lastError = (e as Error).message;
+      }
+    } else if (port) {
       try {
         version ??= await grpcGetVersion(port, { tls: clientTls, auth: credentials, timeoutMs: 2000 });
         let healthy = false;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real Milvus test servers into project-local Python virtual environments.
 #
-#   test/setup/milvus/install.sh [all | milvus-2.3.5 | milvus-2.2.16 | milvus-lite ...]
+#   test/setup/milvus/install.sh [all | milvus-2.3.5 | milvus-2.2.16 | milvus-lite | milvus-lite-2.5.1 | corpus ...]
 #
 # Each kind gets its own venv under <repo>/.cache/venv/<kind> (the `milvus` wheels of 2.3.5 and
 # 2.2.16 share a package name, so they cannot live together). A stamp file per venv records the
@@ -32,14 +32,24 @@ declare -A REQS=(
   [milvus-2.3.5]="milvus==2.3.5"
   [milvus-2.2.16]="milvus==2.2.16"
   [milvus-lite]="milvus-lite==3.2.2 pymilvus==3.0.2"
+  # The official embedded Milvus Lite (a C++ milvus binary inside the wheel, lib/milvus). Started by
+  # milvus-server.ts directly as `milvus DB_FILE HOST:PORT LOG_LEVEL`: it then serves gRPC on TCP
+  # (pymilvus's MilvusClient("x.db") runs the same binary on a unix socket). No pymilvus needed.
+  [milvus-lite-2.5.1]="milvus-lite==2.5.1"
+  # Test set-up only: the differential corpus generator (test/corpus/generate.py) writes random
+  # collections with hypothesis + pymilvus. pymilvus 3.0.2 (the lite server's) was checked as a
+  # client against Milvus 2.3.5 and milvus-lite 3.2.2: create, index, insert, delete, query work.
+  [corpus]="hypothesis==6.170.15 pymilvus==3.0.2"
 )
 # The command each venv must provide (checked after install and before trusting a stamp).
 declare -A BINS=(
   [milvus-2.3.5]="milvus-server"
   [milvus-2.2.16]="milvus-server"
   [milvus-lite]="milvus-lite"
+  [milvus-lite-2.5.1]="milvus-lite"
+  [corpus]="python"
 )
-ALL_KINDS=(milvus-2.3.5 milvus-2.2.16 milvus-lite)
+ALL_KINDS=(milvus-2.3.5 milvus-2.2.16 milvus-lite milvus-lite-2.5.1 corpus)
 
 kinds=()
 if [[ $# -eq 0 || "$1" == "all" ]]; then
@@ -142,6 +152,10 @@ install_kind() {
   if [[ ! -x "$venv/bin/$bin" ]]; then
     echo "install.sh: $kind installed but $venv/bin/$bin is missing" >&2
     exit 1
+  fi
+  if [[ "$kind" == "milvus-lite-2.5.1" ]]; then
+    # The wheel's server binary; pip does not keep its exec bit.
+    chmod +x "$venv"/lib/python*/site-packages/milvus_lite/lib/milvus
   fi
   printf '%s' "$want" >"$stamp"
   prepare_binaries "$kind"

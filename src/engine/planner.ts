@@ -80,7 +80,7 @@ export async function planMigration(
     // described or written afterwards ("internal error", "collection not found"), and it builds
     // only FLAT/IVF_FLAT/AUTOINDEX, with no partitions or aliases. Not a target until proven.
     problems.push(
-      `the target is the embedded Milvus Lite (${targetVersion.raw}), which this version reads as a source but does not write to: use a Milvus server (or milvus-lite 3.x, or Zilliz Cloud) as target`,
+      `the target is the embedded Milvus Lite (${targetVersion.raw}), which this version reads as a source but does not write to (collections ${m.spec.collections.map((c) => c.targetName ?? c.name).join(', ')}): use a Milvus server (or milvus-lite 3.x, or Zilliz Cloud) as target`,
     );
     return { sourceVersion, targetVersion, collections: [], problems };
   }

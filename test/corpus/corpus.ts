@@ -150,6 +150,9 @@ export function misfits(m: Manifest, targetKind: string): string[] {
     for (const x of ['nullable', 'default', 'sparse', 'bm25', 'multi_vector']) if (f.has(x)) out.push(x);
   }
   if (targetKind.startsWith('milvus-lite') && f.has('binary_vector')) out.push('binary_vector');
+  // The engine reads the embedded Milvus Lite but refuses it as a target (finding F2: collections
+  // it created there could not be described or written).
+  if (targetKind === 'milvus-lite-2.5.1') out.push('embedded Milvus Lite as target');
   return out;
 }
 

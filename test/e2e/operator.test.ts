@@ -786,7 +786,7 @@ let deployed: DeployObject[] = [];
     expect(left).toContain('prod');
     // Verified complete: never dropped either.
     expect(left).toContain('forge_copy');
-    expect(await targetRows('forge_copy')).toBe(ROWS);
+    expect(await dstAdmin!.count('forge_copy')).toBe(ROWS);
   }, 400_000);
 
   it('a deletion never hangs: target unreachable → the time box ends it, a Warning Event names what is left', async () => {

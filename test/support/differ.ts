@@ -383,7 +383,9 @@ async function schemaOf(c: MilvusClient, name: string): Promise<SchemaModel> {
     collection,
     fields,
     functions,
-    partitions: partitionKey ? [] : [...(parts.partition_names as string[])].sort(),
+    partitions: partitionKey
+      ? []
+      : [...((parts.partition_names as string[] | undefined) ?? ['_default'])].sort(),
     indexes,
     loaded: String(load.state),
     aliases: [...((d.aliases ?? []) as string[])].sort(),

@@ -451,7 +451,7 @@ async function prepareCollection({
 }: CollectionWork): Promise<boolean> {
   const { source, target } = clients;
   const spec = input.migration.spec;
-  const key = targetKey(spec.target.endpoint, spec.target.database, cp.targetName);
+  const key = targetKeyOf(input, cp);
   cs.phase = 'Creating';
   cs.sourceEntities = await source.count(cp.sourceName);
   changed();
@@ -485,13 +485,9 @@ async function prepareCollection({
  * source: every row copied once, which is all the first run's verification could check either.
  */
 async function alreadyComplete({ cp, cs, clients, input, opts, log }: CollectionWork): Promise<boolean> {
-  const spec = input.migration.spec;
   const targetEntities = await clients.target.count(cp.targetName);
   const sourceEntities = cs.sourceEntities ?? (await clients.source.count(cp.sourceName));
-  const record = (await opts.state.load()).targets[
-    targetKey(spec.target.endpoint, spec.target.database, cp.targetName)
-  ];
-  const v = record?.verified;
+  const v = (await opts.state.load()).targets[targetKeyOf(input, cp)]?.verified;
   const complete =
     (v !== undefined && v.sourceEntities === sourceEntities && v.targetEntities === targetEntities) ||
     (regeneratesKeys(cp.model!) && targetEntities === sourceEntities);
@@ -504,10 +500,8 @@ async function recordVerified(
   { cp, input, opts }: CollectionWork,
   counts: { sourceEntities: number; targetEntities: number } | undefined,
 ): Promise<void> {
-  const spec = input.migration.spec;
-  const key = targetKey(spec.target.endpoint, spec.target.database, cp.targetName);
   const state = await opts.state.load();
-  const record = state.targets[key];
+  const record = state.targets[targetKeyOf(input, cp)];
   if (!record || (!counts && !record.verified)) return;
   if (counts) record.verified = { ...counts, at: now() };
   else delete record.verified;

@@ -12,7 +12,7 @@ import { UserError } from '../adapters/milvus/errors.js';
 import type { FieldSchema } from '../adapters/milvus/types.js';
 import { hybridTimestamp } from '../adapters/milvus/types.js';
 import type { Logger } from '../util/logger.js';
-import { compressNullable, pageRows, primaryKeys } from './columns.js';
+import { insertable, pageRows, primaryKeys } from './columns.js';
 import {
   compareKeys,
   inExpr,
@@ -199,7 +199,7 @@ async function repairIn(
     await job.target.insert({
       collection_name: job.targetName,
       ...(partition === undefined ? {} : { partition_name: partition }),
-      fields_data: res.fields_data.map(compressNullable),
+      fields_data: res.fields_data.map(insertable),
       num_rows: rows,
     });
   }

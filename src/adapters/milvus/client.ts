@@ -8,6 +8,7 @@ import { type Endpoint, parseEndpoint } from './endpoint.js';
 import {
   type ErrorKind,
   isPermissionDenied,
+  kindOf,
   MilvusError,
   type MilvusStatus,
   statusError,
@@ -347,7 +348,7 @@ export class MilvusClient {
       const r = await this.call<T.GetVersionResponse>('GetVersion', {});
       return r.version;
     } catch (err) {
-      if (!(err instanceof MilvusError) || err.grpcCode !== grpc.status.UNIMPLEMENTED) throw err;
+      if (kindOf(err) !== 'unimplemented') throw err;
       try {
         await this.call('Connect', {
           client_info: { sdk_type: 'milvus-migrate', sdk_version: '', host: '', user: '', local_time: '' },
@@ -385,7 +386,7 @@ export class MilvusClient {
       });
       return r.partition_names;
     } catch (err) {
-      if (err instanceof MilvusError && err.grpcCode === grpc.status.UNIMPLEMENTED) return ['_default'];
+      if (kindOf(err) === 'unimplemented') return ['_default'];
       throw err;
     }
   }

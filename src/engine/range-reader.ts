@@ -11,6 +11,7 @@ import { isTooLarge } from '../adapters/milvus/errors.js';
 import type { FieldData, FieldSchema, QueryRequestInput } from '../adapters/milvus/types.js';
 import { decodeColumn, type RawColumn } from '../adapters/milvus/wire.js';
 import { estimateBytes, pageRows, primaryKeys } from './columns.js';
+import { duplicatedAt } from './duplicates.js';
 import {
   compareKeys,
   INT64_MAX,
@@ -51,6 +52,12 @@ export interface ReaderOptions {
    * wait for a time tick on every call. The source is expected to be quiet during a copy.
    */
   guaranteeTs?: bigint;
+  /**
+   * The output holds Array fields: a page that folded duplicated keys is not returned but read
+   * again with each duplicated key in a range of its own (see duplicates.ts: Milvus 2.3.5 shifts
+   * Array values against the keys in such a reply).
+   */
+  isolateDuplicates?: boolean;
 }
 
 /** One read page as a fetch strategy returns it: the rows, their keys and their size. */
@@ -188,12 +195,39 @@ export class RangeReader<T = FieldData[]> {
         this.opts.guaranteeTs,
       );
     }
+    if (this.opts.isolateDuplicates && folded > unreadable && rows > 1) {
+      const parts = await this.isolateDuplicated(r, n, dedupeSorted(keys));
+      if (parts.length > 1) return parts;
+    }
     if (rows) {
       const measured = bytes / rows;
       this.rowsPerPage = clampRows(this.opts.pageBytes / Math.max(1, measured));
       this.measured = true;
     }
     return { range: r, data, keys, bytes, counted: n, folded, unreadable: Math.min(unreadable, folded) };
+  }
+
+  /**
+   * The range cut so that every key counted more than once is alone in a part (its part then holds
+   * one returned row); the parts between hold no duplicate.
+   */
+  private async isolateDuplicated(r: KeyRange, n: number, keys: Key[]): Promise<KeyRange[]> {
+    const at = await duplicatedAt(keys.length, n, (i, j) =>
+      this.count({ lo: i === 0 ? r.lo : keys[i], hi: j === keys.length ? r.hi : keys[j] }),
+    );
+    const cuts = new Set<number>();
+    for (const i of at) {
+      if (i > 0) cuts.add(i);
+      if (i + 1 < keys.length) cuts.add(i + 1);
+    }
+    const parts: KeyRange[] = [];
+    let lo = r.lo;
+    for (const i of [...cuts].sort((a, b) => a - b)) {
+      parts.push({ lo, hi: keys[i] });
+      lo = keys[i];
+    }
+    parts.push({ lo, hi: r.hi });
+    return parts;
   }
 
   private async sampleKeys(expr: string, n: number): Promise<Key[]> {

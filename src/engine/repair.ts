@@ -13,6 +13,7 @@ import type { FieldSchema } from '../adapters/milvus/types.js';
 import { hybridTimestamp } from '../adapters/milvus/types.js';
 import type { Logger } from '../util/logger.js';
 import { insertable, pageRows, primaryKeys } from './columns.js';
+import { duplicatedAt, queryKeys, readsArrays } from './duplicates.js';
 import {
   compareKeys,
   inExpr,
@@ -123,32 +124,19 @@ async function surplusIn(
     const keys = sortKeys(page.keys);
     // 2^63-1 is counted by Milvus 2.3 but never returned: not a duplicate.
     const copies = page.counted - page.unreadable;
-    if (copies > keys.length) duplicated.push(...(await duplicatedIn(count, page.range, keys, copies)));
+    if (copies > keys.length) {
+      const r = page.range;
+      const at = await duplicatedAt(keys.length, copies, (i, j) =>
+        count({ lo: i === 0 ? r.lo : keys[i], hi: j === keys.length ? r.hi : keys[j] }),
+      );
+      duplicated.push(...at.map((i) => keys[i]!));
+    }
     const onSource = await sourceKeys(job, pk, parts, keys);
     for (const k of keys) if (!onSource.has(String(k))) extra.push(k);
   }
   // A key that is both stored twice and absent from the source is only deleted.
   const extraSet = new Set(extra.map(String));
   return { duplicated: duplicated.filter((k) => !extraSet.has(String(k))), extra };
-}
-
-/** Keys of `r` stored more than once, by halving the range until each part counts its keys. */
-async function duplicatedIn(
-  count: (r: KeyRange) => Promise<number>,
-  r: KeyRange,
-  keys: Key[],
-  copies: number,
-): Promise<Key[]> {
-  if (copies <= keys.length) return [];
-  if (keys.length === 1) return [keys[0]!];
-  const mid = Math.floor(keys.length / 2);
-  const left: KeyRange = { lo: r.lo, hi: keys[mid] };
-  const right: KeyRange = { lo: keys[mid], hi: r.hi };
-  const n = await count(left);
-  return [
-    ...(await duplicatedIn(count, left, keys.slice(0, mid), n)),
-    ...(await duplicatedIn(count, right, keys.slice(mid), copies - n)),
-  ];
 }
 
 /** Which of `keys` the source holds (in the same partition). */
@@ -185,22 +173,25 @@ async function repairIn(
   for (let i = 0; i < all.length; i += LOOKUP_KEYS) {
     await job.target.deleteKeys(job.targetName, inExpr(pk.name, all.slice(i, i + LOOKUP_KEYS)), partition);
   }
+  const arrays = readsArrays(job.model.schema.fields, job.readFields);
   for (let i = 0; i < duplicated.length; i += LOOKUP_KEYS) {
     const chunk = duplicated.slice(i, i + LOOKUP_KEYS);
-    const res = await job.source.query({
+    const query = {
       collection_name: job.sourceName,
-      expr: inExpr(pk.name, chunk),
+      pk: pk.name,
       output_fields: job.readFields,
       partition_names: partition === undefined ? [] : [partition],
-      params: { limit: Math.min(MAX_QUERY_ROWS, chunk.length) },
-    });
-    const rows = pageRows(res.fields_data);
-    if (!rows) continue;
-    await job.target.insert({
-      collection_name: job.targetName,
-      ...(partition === undefined ? {} : { partition_name: partition }),
-      fields_data: res.fields_data.map(insertable),
-      num_rows: rows,
-    });
+      arrays,
+    };
+    for (const res of await queryKeys(job.source, query, chunk)) {
+      const rows = pageRows(res.fields_data);
+      if (!rows) continue;
+      await job.target.insert({
+        collection_name: job.targetName,
+        ...(partition === undefined ? {} : { partition_name: partition }),
+        fields_data: res.fields_data.map(insertable),
+        num_rows: rows,
+      });
+    }
   }
 }

@@ -18,6 +18,7 @@ import type { FieldData, FieldSchema } from '../adapters/milvus/types.js';
 import { decodeColumn, encodeColumn, type RawColumn } from '../adapters/milvus/wire.js';
 import type { Logger } from '../util/logger.js';
 import { insertable, primaryKeys, selectRows } from './columns.js';
+import { readsArrays } from './duplicates.js';
 import { type Key, type KeyRange, keyToJson, matchAllExpr, rangeExpr } from './keys.js';
 import { pipeline } from './pipeline.js';
 import { MAX_QUERY_ROWS, type Page, RangeReader, rawFetch } from './range-reader.js';
@@ -238,6 +239,7 @@ export class PassthroughMover implements RowMover {
         // The first page assumes the largest rows the schema allows; later ones are measured.
         estimatedRowBytes: maxRowBytes(job.model),
         guaranteeTs: job.readTs,
+        isolateDuplicates: readsArrays(job.model.schema.fields, readFields(job.model)),
       },
     );
   }

@@ -6,6 +6,7 @@ import type { MilvusClient } from '../adapters/milvus/client.js';
 import type { FieldData } from '../adapters/milvus/types.js';
 import { columnCells } from './cells.js';
 import { pageRows, primaryKeys } from './columns.js';
+import { queryKeys, readsArrays } from './duplicates.js';
 import { inExpr, type Key, type KeyRange, matchAllExpr, rangeExpr } from './keys.js';
 import { decodedFetch, MAX_QUERY_ROWS, RangeReader } from './range-reader.js';
 import type { CollectionModel } from './schema.js';
@@ -77,22 +78,17 @@ export async function compareKeys(
   const pk = primaryField(model.schema).name;
   const differences: string[] = [];
   let compared = 0;
+  const arrays = readsArrays(model.schema.fields, fields);
   for (let i = 0; i < keys.length && differences.length < limit; i += 256) {
     const chunk = keys.slice(i, i + 256);
-    const q = (c: Reader, name: string) =>
-      c.query({
-        collection_name: name,
-        expr: inExpr(pk, chunk),
-        output_fields: fields,
-        params: { limit: MAX_QUERY_ROWS },
-      });
+    const q = async (c: Reader, name: string) => {
+      const replies = await queryKeys(c, { collection_name: name, pk, output_fields: fields, arrays }, chunk);
+      const rows = new Map<string, Map<string, string>>();
+      for (const r of replies) for (const [k, row] of rowsByKey(r.fields_data, pk, fields)) rows.set(k, row);
+      return rows;
+    };
     const [s, t] = await Promise.all([q(source, sourceName), q(target, targetName)]);
-    compared += diffRows(
-      rowsByKey(s.fields_data, pk, fields),
-      rowsByKey(t.fields_data, pk, fields),
-      differences,
-      limit,
-    );
+    compared += diffRows(s, t, differences, limit);
   }
   return { compared, differences };
 }
@@ -111,6 +107,7 @@ export async function compareAll(
   const reader = new RangeReader(source, decodedFetch(source, pk), sourceName, pk, fields, [], {
     pageBytes: 8 * 1024 * 1024,
     estimatedRowBytes: 4096,
+    isolateDuplicates: readsArrays(model.schema.fields, fields),
   });
   const differences: string[] = [];
   let compared = 0;

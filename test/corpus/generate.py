@@ -818,6 +818,7 @@ def main() -> None:
     ap.add_argument("--prefix", default="c")
     ap.add_argument("--exclude", default="")
     ap.add_argument("--out", required=True)
+    ap.add_argument("--dump-rows", default="", help="also write the rows as inserted (JSON lines) here")
     args = ap.parse_args()
     excluded = {e for e in args.exclude.split(",") if e}
     unknown = excluded - FEATURES
@@ -855,6 +856,10 @@ def main() -> None:
         if early:
             index_and_load(client, plan)
         stats = write(draw, client, plan, rows, args.source_kind)
+        if args.dump_rows:  # what was inserted, to tell a server's misread from a copy's
+            with open(args.dump_rows, "a") as fh:
+                for r in rows:
+                    fh.write(json.dumps({"collection": name, **r}, default=repr) + "\n")
         if not early:
             index_and_load(client, plan)
         got = count(client, name)

@@ -227,10 +227,9 @@ const SEEDED: {
     why: 'F4: NaN bits differ after the copy',
   },
 ];
-// Open, not in CI: F6 (seed 110 #3, milvus-2.3.5 → milvus-lite): a VarChar array that is [] on the
-// source arrives with another row's values on lite even with typed empty elements; the engine's own
-// verify catches it (the run fails, nothing passes silently). Reproduce with
-// npm run fuzz -- --pair milvus-2.3.5:milvus-lite --seed 110 --seeds 1 --only 3 --exclude control_char_keys
+// F6 (seed 201 #1 and seed 110 #3): Milvus 2.3.5 shifts Array values against the keys in a reply
+// that folded a duplicated key; fixed by reading duplicated keys alone (src/engine/duplicates.ts),
+// kept as its own regression test in test/integration/duplicates.test.ts (which fails ~99 % before).
 // Open, not in CI: F5 (seed 109 #0, milvus-lite → milvus-2.3.5), a lite dynamic field of 94 KB
 // that 2.3.5 refuses (its cap is 64 KB) after the target collection was created. Reproduce with
 // npm run fuzz -- --pair milvus-lite:milvus-2.3.5 --seed 109 --seeds 1 --only 0

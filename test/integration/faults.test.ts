@@ -499,7 +499,10 @@ describe('repair: a target with keys stored twice and keys the source lacks', ()
     });
     // Columns come back in the server's order, not output_fields' order: find the key by name.
     const idColumn = twice.fields_data.find((f) => f.field_name === 'id');
-    expect(idColumn?.scalars?.long_data?.data.length, JSON.stringify(twice.fields_data.map((f) => f.field_name))).toBe(20);
+    expect(
+      idColumn?.scalars?.long_data?.data.length,
+      JSON.stringify(twice.fields_data.map((f) => f.field_name)),
+    ).toBe(20);
     await dstAdmin.insert({ collection_name: 'f_repair', fields_data: twice.fields_data, num_rows: 20 });
     const r = rng(99);
     const extra: Row[] = Array.from({ length: 15 }, (_v, i) => ({

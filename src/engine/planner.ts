@@ -9,6 +9,8 @@ import { isPermissionDenied, MilvusError, UserError } from '../adapters/milvus/e
 import { LoadState } from '../adapters/milvus/proto.js';
 import type { CollectionSchema } from '../adapters/milvus/types.js';
 import type { MilvusMigration } from '../api/migration.js';
+import { firstOversizedJson, jsonLimitApplies, MILVUS_JSON_MAX_BYTES } from './json-size.js';
+import { keyLiteral } from './keys.js';
 import { readFields } from './row-mover.js';
 import {
   type CollectionModel,
@@ -143,6 +145,16 @@ export async function planMigration(
       plan.problems.push(
         `source collection "${c.name}" is not loaded, so its rows cannot be read: load it on the source (load_collection) and run again`,
       );
+    }
+
+    if (plan.sourceLoaded && jsonLimitApplies(sourceVersion, targetVersion)) {
+      const big = await firstOversizedJson(source, model, c.name);
+      if (big) {
+        const where = big.field === '$meta' ? 'its dynamic fields' : `field ${big.field}`;
+        plan.problems.push(
+          `the row with key ${keyLiteral(big.key)} holds ${big.bytes} bytes of JSON in ${where}; the target (Milvus ${targetVersion.raw}) refuses a JSON value over ${MILVUS_JSON_MAX_BYTES} bytes: shorten that value on the source (or leave the collection out of spec.collections); nothing was written`,
+        );
+      }
     }
 
     const unsupported = unsupportedFeatures(usedFeatures(model), targetVersion);

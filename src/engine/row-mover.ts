@@ -63,7 +63,11 @@ export interface CopyJob {
   readTs?: bigint;
   log: Logger;
   onProgress: (p: CopyProgress) => void;
-  /** Every page read from the source, after it was written (sampling keys, folded rows per partition). */
+  /**
+   * Every page read from the source, after it was written (sampling keys, folded rows per
+   * partition), with the partition it was read from by name (_default included, as verification
+   * counts it); undefined when the whole collection is read at once (partition key).
+   */
   onPage?: (page: Page<unknown>, partition: string | undefined) => void;
   /**
    * Copy only this key range (of every partition), with one worker, instead of splitting the
@@ -312,7 +316,7 @@ export class PassthroughMover implements RowMover {
           },
           'page copied',
         );
-        job.onPage?.(page, scope.write);
+        job.onPage?.(page, scope.read[0]);
         job.onProgress({ ...progress });
         if (this.opts.pageDelayMs) await sleep(this.opts.pageDelayMs, signal);
       },

@@ -79,6 +79,8 @@ describe('a source with duplicated keys and an Array field (F6)', () => {
     const output = fields.map((f) => f.name);
     expect(readsArrays(fields, output)).toBe(true);
 
+    // As the copy reads: at one timestamp, not Strong (which waits for a time tick per call).
+    const guaranteeTs = hybridTimestamp(Date.now());
     // The truth: every key read alone.
     const keysReply = await srcAdmin.query({
       collection_name: collection,
@@ -94,6 +96,7 @@ describe('a source with duplicated keys and an Array field (F6)', () => {
         expr: inExpr(pk.name, [k]),
         output_fields: [pk.name, array.name],
         params: { limit: 1 },
+        guaranteeTs,
       });
       for (const [key, cell] of arrayCells(one.fields_data, pk.name, array.name)) truth.set(key, cell);
     }
@@ -101,8 +104,6 @@ describe('a source with duplicated keys and an Array field (F6)', () => {
 
     // The copy's read path, twenty times over.
     let misaligned = 0;
-    // As the copy reads: at one timestamp, not Strong (which waits for a time tick per call).
-    const guaranteeTs = hybridTimestamp(Date.now());
     for (let round = 0; round < 20; round++) {
       const reader = new RangeReader(srcAdmin, rawFetch(srcAdmin, pk), collection, pk, output, [], {
         pageBytes: 16 * 1024 * 1024,

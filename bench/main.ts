@@ -20,12 +20,22 @@ import { MilvusClient } from '../src/adapters/milvus/client.js';
 import { encode } from '../src/adapters/milvus/proto.js';
 import { migrationYaml } from '../test/support/cli.js';
 import { type MilvusTestServer, REPO_ROOT, startMilvus } from '../test/support/milvus-server.js';
-import { cpuBetween, currentChild, loadAvg, measureProcess, type ProcessFigures } from './measure.js';
+import {
+  cpuBetween,
+  killCurrent,
+  loadAvg,
+  measureProcess,
+  type ProcessFigures,
+  serverCpu,
+} from './measure.js';
 import type { PathConfig, PathResult } from './paths.js';
+import { peerCommand, peerSucceeded } from './peer.js';
 import { insertRequestBytes, PK, payloadBytes, selfCheck, TAG, TAG_MAX, VEC } from './wire.js';
 
-const PATHS = ['read', 'write', 'naive', 'engine-1', 'engine-n'] as const;
+const PATHS = ['read', 'write', 'naive', 'peer', 'engine-1', 'engine-n'] as const;
 type PathName = (typeof PATHS)[number];
+/** The paths compared by their time to a usable target, run in alternating rounds. */
+const CONTENDERS: readonly PathName[] = ['peer', 'engine-1', 'engine-n'];
 
 const { values: argv } = parseArgs({
   options: {
@@ -40,6 +50,10 @@ const { values: argv } = parseArgs({
     'in-flight': { type: 'string', default: '2' },
     'target-state': { type: 'string', default: 'empty' },
     'wait-for': { type: 'string' },
+    peer: { type: 'string' },
+    'peer-buffer': { type: 'string', default: '2000' },
+    rounds: { type: 'string', default: '2' },
+    compare: { type: 'string', multiple: true, default: [] },
     help: { type: 'boolean', default: false },
   },
 });
@@ -48,7 +62,8 @@ if (argv.help) {
   process.stdout.write(
     'npm run bench -- [--rows N] [--dim D] [--workers N] [--skip read,write,naive,engine-1,engine-n]\n' +
       '                 [--json FILE] [--cli PATH] [--page-mb 16] [--insert-mb 24] [--in-flight 2]\n' +
-      '                 [--target-state empty|loaded] [--wait-for FILE]\n',
+      '                 [--target-state empty|loaded] [--wait-for FILE]\n' +
+      '                 [--peer PATH] [--peer-buffer 2000] [--rounds 2] [--compare LABEL=CLI ...]\n',
   );
   process.exit(0);
 }
@@ -56,8 +71,24 @@ if (argv.help) {
 const ROWS = Number(argv.rows);
 const DIM = Number(argv.dim);
 const WORKERS = Number(argv.workers);
-const CLI = path.resolve(argv.cli);
+const MAIN_CLI = path.resolve(argv.cli);
+const CLI = MAIN_CLI;
 const SKIP = new Set(argv.skip.split(',').filter(Boolean));
+const PEER = argv.peer ? path.resolve(argv.peer) : undefined;
+const PEER_BUFFER = Number(argv['peer-buffer']);
+const ROUNDS = Number(argv.rounds);
+/** Other engine builds measured in the same rounds as engine paths of their own (`--compare LABEL=PATH`). */
+const COMPARE = (argv.compare ?? []).map((x) => {
+  const m = /^([\w.-]+)=(.+)$/.exec(x);
+  if (!m) throw new Error(`--compare ${x}: expected LABEL=PATH to a dist/cli/main.js`);
+  const cli = path.resolve(m[2]!);
+  if (!fs.existsSync(cli)) throw new Error(`--compare ${x}: no such file`);
+  return { tag: m[1]!, cli };
+});
+type Build = (typeof COMPARE)[number] | undefined;
+if (!(ROUNDS >= 1 && PEER_BUFFER >= 1)) throw new Error('--rounds and --peer-buffer must be positive');
+if (PEER && !fs.existsSync(PEER))
+  throw new Error(`--peer ${PEER}: no such file (see docs/performance.md, "The peer")`);
 for (const s of SKIP)
   if (!(PATHS as readonly string[]).includes(s))
     throw new Error(`--skip: unknown path ${s} (${PATHS.join(', ')})`);
@@ -85,6 +116,11 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 interface Row {
   path: PathName;
   label: string;
+  /** Which round (contenders run in alternating rounds); medians carry the number of rounds. */
+  round?: number;
+  rounds?: number;
+  /** An engine build given with --compare (its label); undefined: the measured build (--cli). */
+  build?: string;
   rows?: number;
   mb?: number;
   wallS?: number;
@@ -106,6 +142,16 @@ interface Row {
   /** The source's loaded segments (id:rows) when the path started and ended. */
   sourceSegments?: { before: string[]; after: string[] };
   verified?: string;
+  /** The bench's steps to a usable target after the process ended (flush, index, load, count), s. */
+  finishSteps?: Record<string, number>;
+  finishS?: number;
+  /** Time to a usable target: the whole process plus finishS. */
+  usableS?: number;
+  /** Seconds waited before the path until both servers were idle, and whether they got there. */
+  idleWaitS?: number;
+  idle?: boolean;
+  /** What happened when, seconds from the process start (the engine's log; the bench's steps). */
+  timeline?: string;
   error?: string;
   /** Where the output of a failed path was kept. */
   logs?: string;
@@ -127,7 +173,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     if (stopping) return;
     stopping = true;
     say(`${sig}: stopping the copy process and the servers`);
-    currentChild()?.kill('SIGKILL');
+    killCurrent();
     void stopAll().finally(() => process.exit(130));
   });
 }
@@ -167,7 +213,7 @@ async function waitFor(what: string, ms: number, ok: () => Promise<boolean>): Pr
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
     if (await ok()) return;
-    await sleep(300);
+    await sleep(100);
   }
   throw new Error(`${what}: not done after ${ms / 1000} s`);
 }
@@ -327,24 +373,104 @@ function rates(row: Row, rows: number, mb: number, wallS: number): void {
   row.mbPerS = mb / wallS;
 }
 
-async function verifyTarget(dst: MilvusTestServer, name: string, expected: number, row: Row): Promise<void> {
+/**
+ * Makes the target usable the same way after every path, timed: flush, a FLAT index on the vector
+ * unless the path made one, wait until it covers every flushed row, load unless loaded, and a
+ * Strong count(*), which must equal `expected`. The engine has already indexed and loaded its
+ * target (so its index and load steps are short); the peer and the ceilings have not.
+ */
+async function finishTarget(dst: MilvusTestServer, name: string, expected: number, row: Row): Promise<void> {
   const c = admin(dst);
-  try {
-    // A target filled before indexing and loading (the engine's fresh targets, --target-state
-    // empty) is indexed and loaded now, outside the timed window: count(*) needs it loaded.
-    if ((await c.getLoadState(name)) !== 3) {
-      if (!(await c.describeIndexes(name)).length) await indexAndLoad(c, name);
-      else {
-        await c.loadCollection(name);
-        await waitFor(`load of ${name}`, 20 * 60_000, async () => (await c.getLoadState(name)) === 3);
-      }
+  const steps: Record<string, number> = {};
+  const step = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+    const t0 = Date.now();
+    try {
+      return await fn();
+    } finally {
+      steps[what] = (Date.now() - t0) / 1000;
     }
-    const n = await c.count(name); // Strong: sees every insert acknowledged before
+  };
+  try {
+    await step('flush', () => flush(c, name));
+    await step('index', async () => {
+      if (!(await c.describeIndexes(name)).length)
+        await c.createIndex(name, VEC, 'vec_flat', [
+          { key: 'index_type', value: 'FLAT' },
+          { key: 'metric_type', value: 'L2' },
+          { key: 'params', value: '{}' },
+        ]);
+      await waitFor(`index of ${name}`, 20 * 60_000, async () => {
+        const [d] = await c.describeIndexes(name);
+        return d !== undefined && d.state === 3 && d.indexed_rows === d.total_rows;
+      });
+    });
+    await step('load', async () => {
+      if ((await c.getLoadState(name)) === 3) return;
+      await c.loadCollection(name);
+      await waitFor(`load of ${name}`, 20 * 60_000, async () => (await c.getLoadState(name)) === 3);
+    });
+    const n = await step('count', () => c.count(name)); // Strong: sees every acknowledged insert
     row.verified = `${n}`;
     if (n !== expected) row.error = `target count(*) ${n} != source ${expected}`;
   } finally {
     c.close();
+    row.finishSteps = steps;
+    row.finishS = Object.values(steps).reduce((a, b) => a + b, 0);
+    if (row.processS !== undefined) row.usableS = row.processS + row.finishS;
   }
+}
+
+/** The bench's finishing steps as timeline text, after `fromS`. */
+function finishTimeline(row: Row, fromS: number): string {
+  let t = fromS;
+  const parts = Object.entries(row.finishSteps ?? {}).map(([k, v]) => {
+    t += v;
+    return `${k} ${v.toFixed(1)}`;
+  });
+  return `bench: ${parts.join(', ')} -> usable ${t.toFixed(1)}`;
+}
+
+/** Drops every collection on the target: each path starts on an empty server. */
+async function emptyTarget(dst: MilvusTestServer): Promise<void> {
+  const c = admin(dst);
+  try {
+    for (const n of await c.showCollections()) await c.dropCollection(n);
+  } finally {
+    c.close();
+  }
+}
+
+/** CPU seconds both servers have used so far. */
+function serversCpu(): number {
+  return serverRefs().reduce((t, s) => t + serverCpu(s), 0);
+}
+
+/** What both servers use per second when nothing runs, measured after seeding. */
+let idleCpuPerS = 0;
+
+/**
+ * Waits (at most 2 minutes) until both servers have been idle for 3 s in a row: using at most
+ * their idle CPU as measured after seeding plus 5 % of a core. Returns the seconds waited.
+ */
+async function waitIdle(row: Row): Promise<void> {
+  const t0 = Date.now();
+  let prev = serversCpu();
+  let quiet = 0;
+  while (Date.now() - t0 < 120_000 && quiet < 3 && !stopping) {
+    await sleep(1000);
+    const now = serversCpu();
+    quiet = now - prev <= idleCpuPerS * 1.2 + 0.05 ? quiet + 1 : 0;
+    prev = now;
+  }
+  row.idleWaitS = (Date.now() - t0) / 1000;
+  row.idle = quiet >= 3;
+}
+
+async function measureIdle(): Promise<void> {
+  await sleep(3000);
+  const a = serversCpu();
+  await sleep(5000);
+  idleCpuPerS = (serversCpu() - a) / 5;
 }
 
 async function dropTarget(dst: MilvusTestServer, name: string): Promise<void> {
@@ -398,11 +524,12 @@ async function runPath(
   );
   finish(row, f, bytes / 1e9);
   const line = f.stdout.split('\n').find((l) => l.startsWith('BENCH_RESULT '));
+  let r: PathResult | undefined;
   if (f.code !== 0 || !line) {
     row.error = `exit ${f.code ?? f.signal}: ${lastLines(f.stderr, 3)}`;
     row.logs = keepLogs(p, f);
   } else {
-    const r = JSON.parse(line.slice('BENCH_RESULT '.length)) as PathResult;
+    r = JSON.parse(line.slice('BENCH_RESULT '.length)) as PathResult;
     rates(row, r.rows, bytes / 1e6, (r.endMs - r.startMs) / 1000);
     row.window = 'copy loop';
     row.windowCpuS = r.windowCpuUs / 1e6;
@@ -411,7 +538,10 @@ async function runPath(
     if (p === 'read') row.verified = `${r.rows} read`;
   }
   if (p !== 'read') {
-    if (!row.error) await verifyTarget(dst, target, ROWS, row);
+    if (!row.error && r) {
+      await finishTarget(dst, target, ROWS, row);
+      row.timeline = `copy loop ${((r.startMs - f.startMs) / 1000).toFixed(1)}-${((r.endMs - f.startMs) / 1000).toFixed(1)}, exit ${row.processS!.toFixed(1)} | ${finishTimeline(row, row.processS!)}`;
+    }
     await dropTarget(dst, target);
   }
   say(`${label}: ${describe(row)}`);
@@ -438,8 +568,8 @@ async function start(name: string): Promise<MilvusTestServer> {
   }
 }
 
-function cliHasWorkers(): boolean {
-  const help = spawnSync(process.execPath, [CLI, 'run', '--help'], { encoding: 'utf8' });
+function cliHasWorkers(cli = CLI): boolean {
+  const help = spawnSync(process.execPath, [cli, 'run', '--help'], { encoding: 'utf8' });
   return /--workers\b/.test(help.stdout + help.stderr);
 }
 
@@ -476,16 +606,90 @@ function engineWindow(stderr: string): { startMs?: number; endMs?: number } {
   return { startMs, endMs };
 }
 
+/** The engine's log lines that mark its stages, in the order they come. */
+const STAGES: [msg: string, label: string][] = [
+  ['plan accepted', 'planned'],
+  ['target collection created', 'created'],
+  ['copy started', 'copy'],
+  ['copy done', 'copied'],
+  ['target shape ensured', 'indexed+loaded'],
+  ['counts verified', 'counted'],
+  ['content verified', 'compared'],
+];
+
+/** `planned 0.9, created 1.0, copy 1.1, copied 21.0, …`: seconds from the process start. */
+function engineTimeline(stderr: string, startMs: number): string {
+  const at = new Map<string, number>();
+  for (const l of stderr.split('\n')) {
+    if (!l.startsWith('{')) continue;
+    try {
+      const j = JSON.parse(l) as LogLine;
+      if (j.time === undefined || !j.msg) continue;
+      // The first of each; "copy done" and the stages after it: the last (one per worker or range).
+      if (!at.has(j.msg) || j.msg === 'copy done') at.set(j.msg, j.time);
+    } catch {
+      // not a log line
+    }
+  }
+  return STAGES.filter(([m]) => at.has(m))
+    .map(([m, label]) => `${label} ${((at.get(m)! - startMs) / 1000).toFixed(1)}`)
+    .join(', ');
+}
+
+async function runPeer(dst: MilvusTestServer, src: MilvusTestServer, bytes: number): Promise<Row> {
+  const row: Row = {
+    path: 'peer',
+    label: `peer (milvus-migration, bufferSize ${PEER_BUFFER})`,
+    load1: os.loadavg()[0],
+  };
+  if (!PEER) {
+    row.skipped = 'no --peer PATH (see docs/performance.md, "The peer")';
+    return row;
+  }
+  const target = 'bench_peer';
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mm-bench-peer-'));
+  const args = peerCommand(PEER, dir, {
+    source: src.endpoint,
+    target: dst.endpoint,
+    sourceCollection: SOURCE,
+    targetCollection: target,
+    bufferSize: PEER_BUFFER,
+  });
+  say(`${row.label}: running ${args.join(' ')}`);
+  const f = await measureProcess(args, {
+    servers: serverRefs(),
+    timeoutMs: TIMEOUT_MS,
+    cwd: dir,
+    native: true,
+  });
+  finish(row, f, bytes / 1e9);
+  if (f.code !== 0 || !peerSucceeded(f.stdout + f.stderr)) {
+    row.error = `exit ${f.code ?? f.signal}, no "Migration Success!": ${lastLines(f.stdout + f.stderr, 3)}`;
+  } else {
+    row.window = 'process';
+    rates(row, ROWS, bytes / 1e6, row.processS!);
+    await finishTarget(dst, target, ROWS, row);
+    row.timeline = `exit ${row.processS!.toFixed(1)} | ${finishTimeline(row, row.processS!)}`;
+  }
+  if (row.error) row.logs = keepLogs('peer', f);
+  await dropTarget(dst, target);
+  fs.rmSync(dir, { recursive: true, force: true });
+  say(`${row.label}: ${describe(row)}`);
+  return row;
+}
+
 async function runEngine(
   p: 'engine-1' | 'engine-n',
   src: MilvusTestServer,
   dst: MilvusTestServer,
   bytes: number,
   hasWorkers: boolean,
+  build?: Build,
 ): Promise<Row> {
+  const CLI = build?.cli ?? MAIN_CLI;
   const workers = p === 'engine-1' ? 1 : WORKERS;
-  const label = `engine (${workers} worker${workers > 1 ? 's' : ''})`;
-  const row: Row = { path: p, label, load1: os.loadavg()[0] };
+  const label = `engine (${workers} worker${workers > 1 ? 's' : ''})${build ? ` [${build.tag}]` : ''}`;
+  const row: Row = { path: p, label, load1: os.loadavg()[0], build: build?.tag };
   if (p === 'engine-n' && !hasWorkers) {
     row.skipped = `${path.relative(REPO_ROOT, CLI)} has no --workers flag (run --help): not measured`;
     return row;
@@ -539,7 +743,8 @@ async function runEngine(
     rates(row, copied, bytes / 1e6, (end - start) / 1000);
     row.windowCpuS = cpuBetween(f.samples, start, end);
     if (row.windowCpuS !== undefined) row.windowCpuSPerGb = row.windowCpuS / (bytes / 1e9);
-    await verifyTarget(dst, target, ROWS, row);
+    await finishTarget(dst, target, ROWS, row);
+    row.timeline = `${engineTimeline(f.stderr, f.startMs)}, exit ${row.processS!.toFixed(1)} | ${finishTimeline(row, row.processS!)}`;
     if (copied !== ROWS) {
       const c = status.collections?.[0];
       row.error = `engine says Succeeded but copied ${copied} rows of ${ROWS} (target count(*) ${row.verified}; engine's targetEntities ${c?.targetEntities}, warnings: ${(c?.warnings ?? []).join(' / ') || 'none'})`;
@@ -625,6 +830,94 @@ function table(rows: Row[], serverNames: string[]): string {
   return [line(head), width.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
 }
 
+function median(xs: number[]): number | undefined {
+  if (!xs.length) return undefined;
+  const v = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(v.length / 2);
+  return v.length % 2 ? v[m] : (v[m - 1]! + v[m]!) / 2;
+}
+
+const MEDIAN_FIELDS = [
+  'wallS',
+  'processS',
+  'rowsPerS',
+  'mbPerS',
+  'cpuS',
+  'cpuSPerGb',
+  'windowCpuS',
+  'windowCpuSPerGb',
+  'peakRssMb',
+  'otherCpuS',
+  'finishS',
+  'usableS',
+  'load1',
+] as const;
+
+/** One row per path: a path run in rounds becomes the median of its good rounds, figure by figure. */
+function medians(rows: Row[]): Row[] {
+  const out: Row[] = [];
+  const builds = [undefined, ...COMPARE.map((c) => c.tag)];
+  for (const [p, b] of PATHS.flatMap((x) => builds.map((t) => [x, t] as const))) {
+    const all = rows.filter((r) => r.path === p && r.build === b);
+    if (!all.length) continue;
+    if (all.every((r) => r.round === undefined)) {
+      out.push(...all);
+      continue;
+    }
+    const good = all.filter((r) => !r.error && !r.skipped);
+    if (!good.length) {
+      out.push({ ...all[0]!, label: all[0]!.label.replace(/ #\d+$/, '') });
+      continue;
+    }
+    const m: Row = { ...good[0]!, label: good[0]!.label.replace(/ #\d+$/, ''), round: undefined };
+    m.rounds = good.length;
+    for (const f of MEDIAN_FIELDS) m[f] = median(good.flatMap((r) => (r[f] === undefined ? [] : [r[f]!])));
+    m.serverCpuS = Object.fromEntries(
+      Object.keys(good[0]!.serverCpuS ?? {}).map((k) => [
+        k,
+        median(good.map((r) => r.serverCpuS?.[k] ?? 0))!,
+      ]),
+    );
+    if (good.length < all.length) m.error = `${all.length - good.length} of ${all.length} rounds failed`;
+    out.push(m);
+  }
+  return out;
+}
+
+/** Time to a usable target per path (medians of the rounds), with what the client spent. */
+function usableTable(rows: Row[]): string {
+  const head = [
+    'path',
+    'rounds',
+    'usable s',
+    'process s',
+    'finish s',
+    'client CPU s',
+    'peak RSS MB',
+    'src CPU s',
+    'dst CPU s',
+    'other CPU s',
+  ];
+  const body = rows
+    .filter((r) => r.usableS !== undefined)
+    .map((r) => [
+      r.label,
+      String(r.rounds ?? 1),
+      fmt(r.usableS, 1),
+      fmt(r.processS, 1),
+      fmt(r.finishS, 1),
+      fmt(r.cpuS, 1),
+      fmt(r.peakRssMb, 0),
+      fmt(r.serverCpuS?.src, 1),
+      fmt(r.serverCpuS?.dst, 1),
+      fmt(r.otherCpuS, 1),
+    ]);
+  const width = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(width[i]!) : c.padStart(width[i]!))).join('  ');
+  return [line(head), width.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+}
+
 interface Ratio {
   what: string;
   value?: number;
@@ -635,7 +928,7 @@ interface Ratio {
 
 function ratios(rows: Row[]): Ratio[] {
   const ok = (p: PathName) => {
-    const r = rows.find((x) => x.path === p);
+    const r = rows.find((x) => x.path === p && x.build === undefined);
     return r && !r.error && !r.skipped && r.mbPerS !== undefined ? r : undefined;
   };
   const naive = ok('naive');
@@ -661,6 +954,47 @@ function ratios(rows: Row[]): Ratio[] {
     '>= 0.90',
   );
   r(`engine(${WORKERS}) / engine(1)`, en, e1?.mbPerS, 1, '>= 1.00 (never slower)');
+  const peer = rows.find((x) => x.path === 'peer' && !x.error && !x.skipped && x.usableS !== undefined);
+  for (const e of engines) {
+    const v = peer && e.usableS !== undefined ? e.usableS / peer.usableS! : undefined;
+    out.push({
+      what: `${e.label} / peer: time to a usable target`,
+      value: v,
+      target: '<= 0.80',
+      met: v === undefined ? undefined : v <= 0.8,
+    });
+    const c = peer && e.cpuS !== undefined ? e.cpuS / peer.cpuS! : undefined;
+    out.push({
+      what: `${e.label} / peer: client CPU s`,
+      value: c,
+      target: '<= 1.20',
+      met: c === undefined ? undefined : c <= 1.2,
+    });
+  }
+  for (const other of rows.filter((x) => x.build !== undefined && x.usableS !== undefined && !x.error)) {
+    const mine = ok(other.path);
+    const v = mine?.usableS !== undefined ? mine.usableS / other.usableS! : undefined;
+    out.push({
+      what: `${mine?.label ?? other.path} / ${other.label}: time to a usable target`,
+      value: v,
+      target: 'none (comparison)',
+    });
+    const c = mine?.cpuS !== undefined ? mine.cpuS / other.cpuS! : undefined;
+    out.push({
+      what: `${mine?.label ?? other.path} / ${other.label}: client CPU s`,
+      value: c,
+      target: 'none (comparison)',
+    });
+  }
+  if (e1?.usableS !== undefined && en?.usableS !== undefined) {
+    const v = en.usableS / e1.usableS;
+    out.push({
+      what: `engine(${WORKERS}) / engine(1): time to a usable target`,
+      value: v,
+      target: '<= 1.00 (never slower)',
+      met: v <= 1,
+    });
+  }
   for (const e of engines.sort((a, b) => a.path.localeCompare(b.path))) {
     out.push({
       what: `${e.label} CPU s/GB (whole process)`,
@@ -690,7 +1024,7 @@ function ratioText(rs: Ratio[]): string {
   return rs
     .map(
       (r) =>
-        `${r.what.padEnd(w)}  ${fmt(r.value, 2).padStart(8)}   target ${r.target.padEnd(22)} ${r.met === undefined ? 'n/a (a path is missing or failed)' : r.met ? 'met' : 'NOT met'}`,
+        `${r.what.padEnd(w)}  ${fmt(r.value, 2).padStart(8)}   target ${r.target.padEnd(22)} ${r.target.startsWith('none') ? '' : r.met === undefined ? 'n/a (a path is missing or failed)' : r.met ? 'met' : 'NOT met'}`,
     )
     .join('\n');
 }
@@ -752,34 +1086,60 @@ async function main(): Promise<void> {
       header[3] = `engine: ${path.relative(REPO_ROOT, CLI) || CLI} (${buildOf(CLI)}) when the measuring began, --workers N = ${WORKERS}`;
       say(header[3]);
     }
-    for (const p of PATHS) {
+    await measureIdle();
+    say(`servers idle: ${idleCpuPerS.toFixed(2)} CPU-s per s together`);
+    const contenders: [PathName, Build][] = CONTENDERS.filter((p) => !SKIP.has(p)).flatMap((p) =>
+      p === 'peer' ? [[p, undefined]] : [[p, undefined], ...COMPARE.map((b): [PathName, Build] => [p, b])],
+    );
+    const plan: [PathName, number | undefined, Build][] = PATHS.filter(
+      (p) => !CONTENDERS.includes(p) || SKIP.has(p),
+    ).map((p) => [p, undefined, undefined]);
+    // Alternating order: peer, engine-1, engine-n, then engine-n, engine-1, peer, …
+    for (let r = 1; r <= ROUNDS; r++)
+      for (const [p, b] of r % 2 ? contenders : [...contenders].reverse())
+        plan.push([p, ROUNDS > 1 ? r : undefined, b]);
+    for (const [p, round, build] of plan) {
       if (stopping) break;
       if (SKIP.has(p)) {
         rows.push({ path: p, label: p, skipped: '--skip' });
         continue;
       }
       try {
+        await emptyTarget(dst);
+        const idle: Row = { path: p, label: p };
+        await waitIdle(idle);
         const a = admin(src);
         const before = await querySegments(a, SOURCE);
         const row =
           p === 'engine-1' || p === 'engine-n'
-            ? await runEngine(p, src, dst, bytes, hasWorkers)
-            : await runPath(p, src, dst, bytes);
+            ? await runEngine(p, src, dst, bytes, build ? cliHasWorkers(build.cli) : hasWorkers, build)
+            : p === 'peer'
+              ? await runPeer(dst, src, bytes)
+              : await runPath(p, src, dst, bytes);
+        row.idleWaitS = idle.idleWaitS;
+        row.idle = idle.idle;
+        if (round !== undefined) {
+          row.round = round;
+          row.label = `${row.label} #${round}`;
+        }
         row.sourceSegments = { before, after: await querySegments(a, SOURCE) };
         a.close();
         if (row.sourceSegments.before.join() !== row.sourceSegments.after.join())
           say(
             `${row.label}: the source's loaded segments changed during the path: ${JSON.stringify(row.sourceSegments)}`,
           );
+        if (!row.idle && !row.skipped)
+          say(`${row.label}: the servers were not idle after ${row.idleWaitS} s of waiting; measured anyway`);
         rows.push(row);
       } catch (err) {
-        rows.push({ path: p, label: p, error: err instanceof Error ? err.message : String(err) });
+        rows.push({ path: p, label: p, round, error: err instanceof Error ? err.message : String(err) });
       }
     }
   } finally {
     await stopAll();
   }
-  const rs = ratios(rows);
+  const med = medians(rows);
+  const rs = ratios(med);
   out('');
   for (const h of header) out(h);
   out(`load average at the end: ${loadAvg()}; total bench time ${((Date.now() - t0) / 1000).toFixed(0)} s`);
@@ -803,6 +1163,17 @@ async function main(): Promise<void> {
   }
   for (const r of rows.filter((x) => x.error))
     out(`ERROR in ${r.label}: ${r.error}${r.logs ? ` (output kept in ${r.logs})` : ''}`);
+  out('');
+  out(
+    `time to a usable target${ROUNDS > 1 ? ` (medians of ${ROUNDS} alternating rounds; each path on an emptied, idle target)` : ''}: the whole process, then the bench's same steps for every path: flush, FLAT index unless there is one (waited until it covers every row), load unless loaded, Strong count(*)`,
+  );
+  out(usableTable(med));
+  out('');
+  out('timelines (seconds from the process start):');
+  for (const r of rows.filter((x) => x.timeline))
+    out(
+      `  ${r.label}: ${r.timeline}${r.idleWaitS !== undefined ? ` [waited ${r.idleWaitS.toFixed(0)} s for idle servers${r.idle ? '' : ', not reached'}]` : ''}`,
+    );
   out('');
   out(ratioText(rs));
   if (argv.json) {

@@ -619,7 +619,12 @@ async function finalizeCollection(
   let fold = how.copy
     ? { folded: how.copy.result.folded, unreadable: how.copy.result.unreadable, byPartition: how.copy.folded }
     : { folded: 0, unreadable: 0, byPartition: new Map<string, number>() };
+  const tCount = Date.now();
   let counts = await countBoth(source, target, model, cp.sourceName, cp.targetName, fold.byPartition);
+  log.info(
+    { sourceEntities: counts.sourceEntities, targetEntities: counts.targetEntities, ms: Date.now() - tCount },
+    'counts verified',
+  );
   if (!how.copy && (counts.targetEntities !== counts.sourceEntities || counts.partitionMismatches.length)) {
     // Rows counted on the source that no query returns (duplicate keys, 2^63-1) explain a difference.
     fold = await foldedOnSource(source, model, cp.sourceName);
@@ -709,6 +714,7 @@ async function ensureTargetShape(
   log: Logger,
 ): Promise<void> {
   const name = cp.targetName;
+  const t0 = Date.now();
   await ensurePartitions(cp, target);
   const indexes = await target.describeIndexes(name);
   const indexed = new Set(indexes.map((i) => i.field_name));
@@ -722,10 +728,12 @@ async function ensureTargetShape(
       if (!now.some((i) => i.field_name === idx.field_name)) throw err;
     }
   }
+  const tLoad = Date.now();
   if ((await target.getLoadState(name)) !== LoadState.LoadStateLoaded) {
     await target.loadCollection(name);
     await waitLoaded(target, name);
   }
+  const tAliases = Date.now();
   for (const alias of model.aliases) {
     try {
       await target.createAlias(name, alias);
@@ -735,7 +743,10 @@ async function ensureTargetShape(
       if (!d || d.schema.name !== name) throw err;
     }
   }
-  log.debug('target shape ensured');
+  log.info(
+    { indexMs: tLoad - t0, loadMs: tAliases - tLoad, aliasMs: Date.now() - tAliases },
+    'target shape ensured',
+  );
 }
 
 async function ensurePartitions(cp: CollectionPlan, target: MilvusClient): Promise<void> {

@@ -271,10 +271,18 @@ export async function runMigration(input: MigrationInput, opts: EngineOptions): 
         w.changed();
         return;
       }
+      // A fresh target is indexed and loaded while it fills, not after: loading a filled target
+      // replays the whole copy from the target's log (most of the time between the copy and a
+      // usable target, measured on 2.3.5), loading an empty one takes a few seconds.
+      const shaping = fresh
+        ? settled(ensureTargetShape(w.cp, w.cp.model!, w.clients.target, w.log))
+        : undefined;
+      // A failed copy does not wait for it: closing the clients ends it.
       const copy = await copyCollection(w, {
         fresh,
         workers: w.opts.workers ?? w.input.migration.spec.parallelism,
       });
+      await shaping?.wait();
       await finalizeCollection(w, { shape: fresh, copy });
     },
   });
@@ -469,8 +477,8 @@ async function prepareCollection({
     await opts.state.save(state);
     log.info('target collection created');
   }
-  // A collection created by this run is filled before it is indexed and loaded: the target then
-  // spends no CPU on index builds and query nodes while rows stream in, and builds each index once.
+  // A collection created by this run gets its partitions now; a single-process run indexes and
+  // loads it while it fills (runMigration), the sharded stages after every shard filled it.
   // A resumed one is completed first, because finding what is missing needs count(*) and queries.
   const fresh = !cp.resume;
   if (fresh) await ensurePartitions(cp, target);
@@ -569,7 +577,8 @@ async function copyCollection(
     regenerateKeys,
     signal: opts.signal,
     readTs: hybridTimestamp(Date.now()),
-    // A fresh target is loaded only if an ambiguous insert needs its keys looked up.
+    // Look-ups of an ambiguous insert need the target indexed and loaded: a fresh target of a
+    // single-process run is on its way there already, a shard's is not.
     prepareLookups: () => ensureTargetShape(cp, model, target, log),
     log,
     ...(how.range ? { range: how.range } : {}),
@@ -706,6 +715,12 @@ async function finalizeCollection(
   changed();
 }
 
+/** A promise whose failure is kept for wait() instead of going unhandled meanwhile. */
+function settled(p: Promise<void>): { wait(): Promise<void> } {
+  p.catch(() => undefined);
+  return { wait: () => p };
+}
+
 /** Partitions, indexes, load and aliases: each created only if missing, so a resumed run completes a half-made target. */
 async function ensureTargetShape(
   cp: CollectionPlan,
@@ -765,7 +780,7 @@ async function waitLoaded(target: MilvusClient, name: string): Promise<void> {
   const deadline = Date.now() + 10 * 60_000;
   while (Date.now() < deadline) {
     if ((await target.getLoadState(name)) === LoadState.LoadStateLoaded) return;
-    await sleep(500);
+    await sleep(200);
   }
   throw new Error(
     `target collection "${name}" did not finish loading in 10 minutes: check the target's query nodes and memory`,

@@ -274,15 +274,22 @@ export async function runMigration(input: MigrationInput, opts: EngineOptions): 
       // A fresh target is indexed and loaded while it fills, not after: loading a filled target
       // replays the whole copy from the target's log (most of the time between the copy and a
       // usable target, measured on 2.3.5), loading an empty one takes a few seconds.
+      // Best effort: the copy's calls have a retry policy, these have not, so a failure here (a
+      // target cut off for a moment) leaves the shape to finalizeCollection, after the copy, as
+      // before. A failed copy does not wait for it: closing the clients ends it.
       const shaping = fresh
-        ? settled(ensureTargetShape(w.cp, w.cp.model!, w.clients.target, w.log))
+        ? ensureTargetShape(w.cp, w.cp.model!, w.clients.target, w.log).catch((err: unknown) => {
+            w.log.warn(
+              { err: errorText(err) },
+              'indexing and loading the target while it fills failed: done after the copy',
+            );
+          })
         : undefined;
-      // A failed copy does not wait for it: closing the clients ends it.
       const copy = await copyCollection(w, {
         fresh,
         workers: w.opts.workers ?? w.input.migration.spec.parallelism,
       });
-      await shaping?.wait();
+      await shaping;
       await finalizeCollection(w, { shape: fresh, copy });
     },
   });
@@ -713,12 +720,6 @@ async function finalizeCollection(
   await recordVerified(w, { sourceEntities: counts.sourceEntities, targetEntities: counts.targetEntities });
   cs.phase = 'Succeeded';
   changed();
-}
-
-/** A promise whose failure is kept for wait() instead of going unhandled meanwhile. */
-function settled(p: Promise<void>): { wait(): Promise<void> } {
-  p.catch(() => undefined);
-  return { wait: () => p };
 }
 
 /** Partitions, indexes, load and aliases: each created only if missing, so a resumed run completes a half-made target. */

@@ -33,6 +33,17 @@ if (f) {
 }`;
 const PRELOAD_URL = `data:text/javascript,${encodeURIComponent(PRELOAD)}`;
 
+/**
+ * A program that is not Node (the peer, a Go binary) runs under this wrapper: it waits for the
+ * program and writes the program's getrusage (RUSAGE_CHILDREN: user + system CPU of every thread,
+ * ru_maxrss) in the preload's format. Python's own start-up is not in those figures.
+ */
+const NATIVE_WRAPPER = `import json, resource, subprocess, sys
+r = subprocess.run(sys.argv[2:])
+u = resource.getrusage(resource.RUSAGE_CHILDREN)
+json.dump({'userUs': u.ru_utime * 1e6, 'sysUs': u.ru_stime * 1e6, 'maxRssKb': u.ru_maxrss, 'samples': []}, open(sys.argv[1], 'w'))
+sys.exit(r.returncode if r.returncode >= 0 else 128 - r.returncode)`;
+
 const TICK = 100; // USER_HZ: /proc times are in clock ticks of 1/100 s on Linux
 
 export interface ProcessFigures {
@@ -118,23 +129,43 @@ export function serverCpu(s: ServerRef): number {
 
 let current: ReturnType<typeof spawn> | undefined;
 
-/** The copy process running now (the parent kills it on Ctrl-C). */
-export function currentChild(): ReturnType<typeof spawn> | undefined {
-  return current;
+/** Kills the copy process running now, with everything it started (on Ctrl-C). */
+export function killCurrent(): void {
+  const pid = current?.pid;
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    current?.kill('SIGKILL');
+  }
 }
 
+/**
+ * Runs `node args…` (or, with `native`, the program args[0] with args[1…]) and measures it. The
+ * process gets a process group of its own, so that Ctrl-C and the timeout end all of it.
+ */
 export async function measureProcess(
   args: string[],
-  opts: { env?: Record<string, string>; servers: ServerRef[]; timeoutMs: number; cwd: string },
+  opts: {
+    env?: Record<string, string>;
+    servers: ServerRef[];
+    timeoutMs: number;
+    cwd: string;
+    native?: boolean;
+  },
 ): Promise<ProcessFigures> {
   const usageFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mm-bench-')), 'usage.json');
   const server0 = Object.fromEntries(opts.servers.map((s) => [s.name, serverCpu(s)]));
   const machine0 = machineBusyCpu();
   const startMs = Date.now();
-  const child = spawn(process.execPath, ['--import', PRELOAD_URL, ...args], {
+  const [cmd, cmdArgs] = opts.native
+    ? ['python3', ['-c', NATIVE_WRAPPER, usageFile, ...args]]
+    : [process.execPath, ['--import', PRELOAD_URL, ...args]];
+  const child = spawn(cmd, cmdArgs, {
     cwd: opts.cwd,
     env: { ...process.env, ...opts.env, BENCH_USAGE_FILE: usageFile },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
   });
   current = child;
   let stdout = '';
@@ -148,7 +179,7 @@ export async function measureProcess(
     polledCpu = Math.max(polledCpu, procCpu(child.pid));
     polledHwm = Math.max(polledHwm, procHwmKb(child.pid));
   }, 200);
-  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
+  const timer = setTimeout(killCurrent, opts.timeoutMs);
   const { code, signal } = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
     (resolve, reject) => {
       child.on('error', reject);

@@ -271,10 +271,25 @@ export async function runMigration(input: MigrationInput, opts: EngineOptions): 
         w.changed();
         return;
       }
+      // A fresh target is indexed and loaded while it fills, not after: loading a filled target
+      // replays the whole copy from the target's log (most of the time between the copy and a
+      // usable target, measured on 2.3.5), loading an empty one takes a few seconds.
+      // Best effort: the copy's calls have a retry policy, these have not, so a failure here (a
+      // target cut off for a moment) leaves the shape to finalizeCollection, after the copy, as
+      // before. A failed copy does not wait for it: closing the clients ends it.
+      const shaping = fresh
+        ? ensureTargetShape(w.cp, w.cp.model!, w.clients.target, w.log).catch((err: unknown) => {
+            w.log.warn(
+              { err: errorText(err) },
+              'indexing and loading the target while it fills failed: done after the copy',
+            );
+          })
+        : undefined;
       const copy = await copyCollection(w, {
         fresh,
         workers: w.opts.workers ?? w.input.migration.spec.parallelism,
       });
+      await shaping;
       await finalizeCollection(w, { shape: fresh, copy });
     },
   });
@@ -469,8 +484,8 @@ async function prepareCollection({
     await opts.state.save(state);
     log.info('target collection created');
   }
-  // A collection created by this run is filled before it is indexed and loaded: the target then
-  // spends no CPU on index builds and query nodes while rows stream in, and builds each index once.
+  // A collection created by this run gets its partitions now; a single-process run indexes and
+  // loads it while it fills (runMigration), the sharded stages after every shard filled it.
   // A resumed one is completed first, because finding what is missing needs count(*) and queries.
   const fresh = !cp.resume;
   if (fresh) await ensurePartitions(cp, target);
@@ -569,7 +584,8 @@ async function copyCollection(
     regenerateKeys,
     signal: opts.signal,
     readTs: hybridTimestamp(Date.now()),
-    // A fresh target is loaded only if an ambiguous insert needs its keys looked up.
+    // Look-ups of an ambiguous insert need the target indexed and loaded: a fresh target of a
+    // single-process run is on its way there already, a shard's is not.
     prepareLookups: () => ensureTargetShape(cp, model, target, log),
     log,
     ...(how.range ? { range: how.range } : {}),
@@ -619,7 +635,12 @@ async function finalizeCollection(
   let fold = how.copy
     ? { folded: how.copy.result.folded, unreadable: how.copy.result.unreadable, byPartition: how.copy.folded }
     : { folded: 0, unreadable: 0, byPartition: new Map<string, number>() };
+  const tCount = Date.now();
   let counts = await countBoth(source, target, model, cp.sourceName, cp.targetName, fold.byPartition);
+  log.info(
+    { sourceEntities: counts.sourceEntities, targetEntities: counts.targetEntities, ms: Date.now() - tCount },
+    'counts verified',
+  );
   if (!how.copy && (counts.targetEntities !== counts.sourceEntities || counts.partitionMismatches.length)) {
     // Rows counted on the source that no query returns (duplicate keys, 2^63-1) explain a difference.
     fold = await foldedOnSource(source, model, cp.sourceName);
@@ -709,6 +730,7 @@ async function ensureTargetShape(
   log: Logger,
 ): Promise<void> {
   const name = cp.targetName;
+  const t0 = Date.now();
   await ensurePartitions(cp, target);
   const indexes = await target.describeIndexes(name);
   const indexed = new Set(indexes.map((i) => i.field_name));
@@ -722,10 +744,12 @@ async function ensureTargetShape(
       if (!now.some((i) => i.field_name === idx.field_name)) throw err;
     }
   }
+  const tLoad = Date.now();
   if ((await target.getLoadState(name)) !== LoadState.LoadStateLoaded) {
     await target.loadCollection(name);
     await waitLoaded(target, name);
   }
+  const tAliases = Date.now();
   for (const alias of model.aliases) {
     try {
       await target.createAlias(name, alias);
@@ -735,7 +759,10 @@ async function ensureTargetShape(
       if (!d || d.schema.name !== name) throw err;
     }
   }
-  log.debug('target shape ensured');
+  log.info(
+    { indexMs: tLoad - t0, loadMs: tAliases - tLoad, aliasMs: Date.now() - tAliases },
+    'target shape ensured',
+  );
 }
 
 async function ensurePartitions(cp: CollectionPlan, target: MilvusClient): Promise<void> {
@@ -754,7 +781,7 @@ async function waitLoaded(target: MilvusClient, name: string): Promise<void> {
   const deadline = Date.now() + 10 * 60_000;
   while (Date.now() < deadline) {
     if ((await target.getLoadState(name)) === LoadState.LoadStateLoaded) return;
-    await sleep(500);
+    await sleep(200);
   }
   throw new Error(
     `target collection "${name}" did not finish loading in 10 minutes: check the target's query nodes and memory`,

@@ -8,8 +8,9 @@
  */
 import type { MilvusClient } from '../adapters/milvus/client.js';
 import { isTooLarge } from '../adapters/milvus/errors.js';
+import { DataType } from '../adapters/milvus/proto.js';
 import type { FieldData, FieldSchema, QueryRequestInput } from '../adapters/milvus/types.js';
-import { decodeColumn, type RawColumn } from '../adapters/milvus/wire.js';
+import { decodeColumn, int64Values, type RawColumn } from '../adapters/milvus/wire.js';
 import { estimateBytes, pageRows, primaryKeys } from './columns.js';
 import { duplicatedAt } from './duplicates.js';
 import {
@@ -84,7 +85,10 @@ export function rawFetch(source: Pick<MilvusClient, 'queryRaw'>, pk: FieldSchema
   return async (req) => {
     const res = await source.queryRaw(req);
     const pkColumn = res.columns.find((c) => c.name === pk.name);
-    const keys = pkColumn ? primaryKeys([decodeColumn(pkColumn)], pk.name) : [];
+    const keys = !pkColumn
+      ? []
+      : ((pkColumn.type === DataType.Int64 ? int64Values(pkColumn) : undefined) ??
+        primaryKeys([decodeColumn(pkColumn)], pk.name));
     if (!pkColumn && res.columns.length) throw new Error(`query result has no primary key column ${pk.name}`);
     return { data: res.columns, keys, bytes: res.bytes };
   };

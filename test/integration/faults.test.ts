@@ -9,8 +9,8 @@
  * key once (count(*) equal to the distinct keys). Also: a target that stays away stops the run
  * quickly with the key range named, and the re-run completes it.
  *
- * The copy's Query and Insert go through the engine's own HTTP/2 transport (the default); the
- * insert cases marked `both` run again with MILVUS_MIGRATE_TRANSPORT=grpc-js.
+ * Every call goes through grpc-js: the kind of each failure and whether the request may have run
+ * (errors.ts, MilvusError.ambiguous) are inferred from its status in MilvusClient.translate.
  */
 
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -129,7 +129,7 @@ interface Fault {
   fails: boolean;
 }
 
-const FAULTS: (Omit<Fault, 'side'> & { both?: boolean })[] = [
+const FAULTS: Omit<Fault, 'side'>[] = [
   {
     name: 'reset before the server got the request',
     toxic: { type: 'reset_peer', stream: 'upstream', attributes: { timeout: 0 } },
@@ -141,14 +141,12 @@ const FAULTS: (Omit<Fault, 'side'> & { both?: boolean })[] = [
     toxic: { type: 'reset_peer', stream: 'downstream', attributes: { timeout: 0 } },
     holdMs: 1500,
     fails: true,
-    both: true,
   },
   {
     name: 'connection cut mid-reply (limit_data)',
     toxic: { type: 'limit_data', stream: 'downstream', attributes: { bytes: 3000 } },
     holdMs: 1500,
     fails: true,
-    both: true,
   },
   {
     name: 'replies stalled past the deadline',
@@ -363,8 +361,6 @@ const cases: [string, Fault, Record<string, string>][] = [];
 for (const f of FAULTS) {
   for (const side of ['src', 'dst'] as const) {
     cases.push([`${side === 'src' ? 'Query' : 'Insert'}: ${f.name}`, { ...f, side }, {}]);
-    if (f.both && side === 'dst')
-      cases.push([`Insert: ${f.name} [grpc-js]`, { ...f, side }, { MILVUS_MIGRATE_TRANSPORT: 'grpc-js' }]);
   }
 }
 

@@ -2,6 +2,7 @@ import { status } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { grpcJsKind } from '../../src/adapters/milvus/client.js';
 import {
+  grpcKind,
   isAmbiguous,
   isRateLimited,
   isTransient,
@@ -9,7 +10,6 @@ import {
   statusError,
   statusKind,
 } from '../../src/adapters/milvus/errors.js';
-import { grpcKind } from '../../src/adapters/milvus/h2-transport.js';
 import { InsertLedger } from '../../src/engine/row-mover.js';
 
 describe('error kinds', () => {

@@ -7,6 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import { type Endpoint, parseEndpoint } from './endpoint.js';
 import {
   type ErrorKind,
+  grpcKind,
   isPermissionDenied,
   kindOf,
   MilvusError,
@@ -14,7 +15,6 @@ import {
   statusError,
   UserError,
 } from './errors.js';
-import { CallError, grpcKind, H2Transport } from './h2-transport.js';
 import { decode, encode, root, SERVICE } from './proto.js';
 import type * as T from './types.js';
 import {
@@ -70,7 +70,7 @@ const MAX_MESSAGE = 512 * 1024 * 1024;
 const READ_ATTEMPTS = 4;
 /** Bytes a server may send before we acknowledge them: two pages, so a reply streams without stops. */
 const FLOW_CONTROL_WINDOW = 32 * 1024 * 1024;
-/** Both transports ping a silent connection after this long and drop it when no answer comes. */
+/** A silent connection is pinged after this long and dropped when no answer comes. */
 const KEEPALIVE_MS = 30_000;
 const KEEPALIVE_TIMEOUT_MS = 20_000;
 const service = root.lookupService(SERVICE);
@@ -83,8 +83,8 @@ export class MilvusClient {
   private readonly metadata: grpc.Metadata;
   private readonly timeoutMs: number;
   private readonly user: string | undefined;
-  /** Carries queryRaw and insertEncoded (see h2-transport.ts); undefined: they go through grpc-js. */
-  private readonly transport: H2Transport | undefined;
+  /** Where the copy's insert requests are joined: reused, see BufferPool. */
+  private readonly joinBuffers = new BufferPool();
   readonly readOnly: boolean;
 
   constructor(opts: ConnectOptions) {
@@ -130,37 +130,10 @@ export class MilvusClient {
     const authorization = secret === undefined ? undefined : Buffer.from(secret).toString('base64');
     if (authorization !== undefined) this.metadata.set('authorization', authorization);
     this.metadata.set('dbname', this.database);
-    if (bulkTransport() === 'h2') {
-      this.transport = new H2Transport({
-        host: this.endpoint.host,
-        port: this.endpoint.port,
-        authority: this.endpoint.address,
-        ...(wantsTls
-          ? {
-              tls: {
-                ca: c.caPem,
-                cert: c.certPem,
-                key: c.keyPem,
-                serverName: opts.tls?.serverName,
-                insecureSkipVerify: opts.tls?.insecureSkipVerify,
-              },
-            }
-          : {}),
-        metadata: [
-          ...(authorization !== undefined ? [['authorization', authorization] as [string, string]] : []),
-          ['dbname', this.database],
-        ],
-        maxMessage: MAX_MESSAGE,
-        keepaliveMs: KEEPALIVE_MS,
-        keepaliveTimeoutMs: KEEPALIVE_TIMEOUT_MS,
-        side: opts.side,
-      });
-    }
   }
 
   close(): void {
     this.client.close();
-    this.transport?.close();
   }
 
   /** Calls one RPC; throws MilvusError on a gRPC failure or a non-success status. */
@@ -227,41 +200,27 @@ export class MilvusClient {
   }
 
   /**
-   * A unary call of the copy's bulk path (Query, Insert) over the HTTP/2 transport when it is on,
-   * else over grpc-js: same checks, same errors. `request` is the encoded message as parts: our
-   * transport writes them as they are, grpc-js gets them joined.
+   * A unary call of the copy's bulk path (Query, Insert): `request` is the encoded message as parts
+   * (an InsertRequest is its header plus views of the query reply's columns), joined once here
+   * because grpc-js sends one buffer; the reply is handed to `deserialize` as grpc-js received it.
    */
   private bulk<Res>(method: string, request: Buffer[], deserialize: (b: Buffer) => Res): Promise<Res> {
     const path = `/${SERVICE}/${method}`;
-    const t = this.transport;
-    if (!t) {
-      const joined = request.length === 1 ? request[0]! : Buffer.concat(request);
-      return this.raw(path, () => joined, deserialize, undefined, this.timeoutMs);
-    }
-    const refused = this.refusal(method);
-    if (refused) return Promise.reject(refused);
-    return t.unary(path, request, this.timeoutMs).then(
-      (reply) => {
-        try {
-          return deserialize(reply);
-        } catch (err) {
-          throw this.translate(
-            method,
-            new CallError(
-              grpc.status.INTERNAL,
-              `Failed to parse server response: ${(err as Error).message}`,
-              'protocol',
-            ),
-          );
-        }
-      },
-      (err: unknown) => {
-        throw err instanceof CallError ? this.translate(method, err) : err;
-      },
+    if (request.length === 1)
+      return this.raw(path, () => request[0]!, deserialize, undefined, this.timeoutMs);
+    let length = 0;
+    for (const part of request) length += part.length;
+    const scratch = this.joinBuffers.take(length);
+    let at = 0;
+    for (const part of request) at += part.copy(scratch, at);
+    const joined = scratch.subarray(0, length);
+    // grpc-js frames (copies) the message before it sends it and lets go of it when the call ends.
+    return this.raw(path, () => joined, deserialize, undefined, this.timeoutMs).finally(() =>
+      this.joinBuffers.give(scratch),
     );
   }
 
-  /** Why `method` must not be sent: the source is read-only to us, whatever the transport. */
+  /** Why `method` must not be sent: the source is read-only to us. */
   private refusal(method: string): Error | undefined {
     if (!this.readOnly || READ_RPCS.has(method)) return undefined;
     return new Error(
@@ -271,12 +230,12 @@ export class MilvusClient {
 
   /**
    * gRPC failures become typed errors (see ErrorKind) whose messages say what is wrong and what to
-   * do; no credentials in them. Our HTTP/2 transport says the kind and whether the request had gone
-   * out (CallError); for grpc-js, which says neither, they are inferred from its status (grpcJsKind).
+   * do; no credentials in them. grpc-js says neither the kind nor whether the request had gone out:
+   * both are inferred from its status and wording (grpcJsKind), in this one place.
    */
   private translate(
     method: string,
-    err: Pick<grpc.ServiceError, 'code' | 'details' | 'message'> & { kind?: ErrorKind; ambiguous?: boolean },
+    err: Pick<grpc.ServiceError, 'code' | 'details' | 'message'>,
   ): MilvusError {
     const where = `${this.side} ${this.endpoint.address}`;
     // grpc-js wraps the cause in boilerplate and OpenSSL errors span lines: keep the cause only.
@@ -287,9 +246,7 @@ export class MilvusClient {
       .replace(/ \(\d{4}-\d\d-\d\dT[\d:.]+Z\)/g, '')
       .replace(/\s+/g, ' ')
       .trim();
-    const inferred = err.kind === undefined ? grpcJsKind(err.code, details) : undefined;
-    const kind = err.kind ?? inferred!.kind;
-    const ambiguous = err.kind === undefined ? inferred!.ambiguous : Boolean(err.ambiguous);
+    const { kind, ambiguous } = grpcJsKind(err.code, details);
     let msg: string;
     switch (kind) {
       case 'tls':
@@ -581,23 +538,29 @@ export class MilvusClient {
 }
 
 /**
- * Which transport carries Query and Insert of the copy: our own HTTP/2 client ('h2', the default)
- * or grpc-js ('grpc-js'), the escape hatch should the former misbehave with some server or proxy.
- * Our client connects directly; where a proxy is configured grpc-js (which honours it) is the default.
+ * Large buffers for one call at a time, reused: a fresh 16 MB buffer per page costs its page faults
+ * and, being external memory, pushes V8 towards a full garbage collection per page. Holds at most
+ * `keep` free buffers (one per request in flight is enough); a buffer is taken for the whole call.
  */
-export function bulkTransport(env: Record<string, string | undefined> = process.env): 'h2' | 'grpc-js' {
-  const v = env.MILVUS_MIGRATE_TRANSPORT?.trim();
-  if (!v) return PROXY_VARS.some((n) => env[n]) ? 'grpc-js' : 'h2';
-  if (v === 'h2') return 'h2';
-  if (v === 'grpc-js') return 'grpc-js';
-  throw new UserError(
-    `MILVUS_MIGRATE_TRANSPORT="${v}" is not a transport: set it to grpc-js (everything through @grpc/grpc-js) or h2 (the default), or unset it`,
-    'InvalidInput',
-  );
-}
+export class BufferPool {
+  private readonly free: Buffer[] = [];
+  constructor(private readonly keep = 4) {}
 
-/** The variables grpc-js reads a CONNECT proxy from. */
-const PROXY_VARS = ['grpc_proxy', 'https_proxy', 'http_proxy'];
+  take(length: number): Buffer {
+    const i = this.free.findIndex((b) => b.length >= length);
+    if (i >= 0) return this.free.splice(i, 1)[0]!;
+    // Pages differ a little in size: some headroom lets the next one fit.
+    return Buffer.allocUnsafeSlow(Math.ceil(length * 1.125));
+  }
+
+  give(b: Buffer): void {
+    this.free.push(b);
+    if (this.free.length > this.keep) {
+      this.free.sort((x, y) => y.length - x.length);
+      this.free.length = this.keep;
+    }
+  }
+}
 
 /**
  * The kind of a grpc-js failure, and whether the request may have run. grpc-js reports neither:

@@ -90,6 +90,32 @@ export class MilvusError extends Error {
   }
 }
 
+/** The kind of a gRPC status a server (or a proxy in front of it) sent. */
+export function grpcKind(code: number): ErrorKind {
+  switch (code) {
+    case GrpcStatus.UNAVAILABLE:
+      return 'unavailable';
+    case GrpcStatus.DEADLINE_EXCEEDED:
+      return 'deadline';
+    // gRPC servers send RESOURCE_EXHAUSTED for a message over their size limit; Milvus reports
+    // rate limits and quotas in its own status, never with this code.
+    case GrpcStatus.RESOURCE_EXHAUSTED:
+      return 'too-large';
+    case GrpcStatus.UNAUTHENTICATED:
+      return 'auth';
+    case GrpcStatus.PERMISSION_DENIED:
+      return 'permission';
+    case GrpcStatus.NOT_FOUND:
+      return 'not-found';
+    case GrpcStatus.UNIMPLEMENTED:
+      return 'unimplemented';
+    case GrpcStatus.CANCELLED:
+      return 'cancelled';
+    default:
+      return 'server-error';
+  }
+}
+
 /** Kinds that mean "the server or the path to it is down or cut": worth a short wait. */
 const NETWORK_KINDS = new Set<ErrorKind>(['connect', 'dropped-after-send', 'deadline', 'unavailable']);
 

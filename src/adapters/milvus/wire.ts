@@ -120,6 +120,76 @@ function lengthDelimited(r: protobuf.Reader, buf: Buffer): Buffer {
   return buf.subarray(start, start + len);
 }
 
+const FIELD_DATA_SCALARS = 3; // FieldData.scalars
+const SCALAR_LONG_DATA = 3; // ScalarField.long_data
+const LONG_ARRAY_DATA = 1; // LongArray.data
+const TWO_32 = 2 ** 32;
+
+/**
+ * The values of an Int64 column as bigints, read straight from its bytes: the copy decodes only the
+ * primary key of each page, and protobufjs would make a Long and a decimal string of every key
+ * first. Undefined when the column holds no long_data (the caller decodes it the slow way).
+ */
+export function int64Values(col: RawColumn): bigint[] | undefined {
+  const scalars = subMessage(col.bytes, FIELD_DATA_SCALARS);
+  const longs = scalars && subMessage(scalars, SCALAR_LONG_DATA);
+  if (!longs) return undefined;
+  const out: bigint[] = [];
+  const r = Reader.create(longs);
+  while (r.pos < r.len) {
+    const tag = r.uint32();
+    if (tag >>> 3 !== LONG_ARRAY_DATA) {
+      r.skipType(tag & 7);
+      continue;
+    }
+    if ((tag & 7) === WIRE_LEN) {
+      const end = r.uint32() + r.pos;
+      while (r.pos < end) out.push(varint64(r));
+    } else out.push(varint64(r));
+  }
+  return out;
+}
+
+/** The first length-delimited field `field` of a message, as a view; undefined when absent. */
+function subMessage(buf: Buffer, field: number): Buffer | undefined {
+  const r = Reader.create(buf);
+  while (r.pos < r.len) {
+    const tag = r.uint32();
+    if (tag >>> 3 === field && (tag & 7) === WIRE_LEN) return lengthDelimited(r, buf);
+    r.skipType(tag & 7);
+  }
+  return undefined;
+}
+
+/** One int64 varint: a number's worth of bits at once, BigInt only for the high word. */
+function varint64(r: protobuf.Reader): bigint {
+  const buf = r.buf;
+  let lo = 0;
+  let hi = 0;
+  let i = 0;
+  let b: number;
+  // The low 28 bits, then 4 more bits of lo and 3 of hi, then the rest of hi.
+  for (; i < 4; i++) {
+    b = buf[r.pos++]!;
+    lo = (lo | ((b & 127) << (i * 7))) >>> 0;
+    if (b < 128) return BigInt(lo);
+  }
+  b = buf[r.pos++]!;
+  lo = (lo | ((b & 127) << 28)) >>> 0;
+  hi = (b & 127) >> 4;
+  if (b >= 128) {
+    for (i = 0; i < 5; i++) {
+      if (r.pos >= r.len) throw new Error('truncated int64 varint');
+      b = buf[r.pos++]!;
+      hi = (hi | ((b & 127) << (i * 7 + 3))) >>> 0;
+      if (b < 128) break;
+    }
+    if (b >= 128) throw new Error('int64 varint longer than 10 bytes');
+  }
+  if (hi < 0x200000) return BigInt(hi * TWO_32 + lo);
+  return BigInt.asIntN(64, (BigInt(hi) << 32n) | BigInt(lo));
+}
+
 export function decodeColumn(col: RawColumn): FieldData {
   return decode<FieldData>('schema.FieldData', col.bytes);
 }

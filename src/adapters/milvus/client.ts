@@ -3,7 +3,9 @@
  * Every method maps to one RPC; nothing here knows about migrations. Write RPCs are grouped at the
  * end of the class so the read-only guarantee for sources is easy to audit (see ReadOnlyMilvus).
  */
+import { format } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
+import { logger } from '../../util/logger.js';
 import { type Endpoint, parseEndpoint } from './endpoint.js';
 import {
   type ErrorKind,
@@ -24,6 +26,14 @@ import {
   type RawMutationResult,
   type RawQueryReply,
 } from './wire.js';
+
+// grpc-js prints its own errors (a server's GOAWAY for "excess pings", a lost subchannel …) as plain
+// text on stderr, between our structured lines: they go into the log instead, as warnings.
+grpc.setLogger({
+  error: (...args: unknown[]) => logger.warn({ component: 'grpc-js' }, format(...args)),
+  info: (...args: unknown[]) => logger.debug({ component: 'grpc-js' }, format(...args)),
+  debug: (...args: unknown[]) => logger.debug({ component: 'grpc-js' }, format(...args)),
+});
 
 export interface Credentials {
   username?: string;

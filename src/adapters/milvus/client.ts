@@ -76,8 +76,12 @@ export const READ_RPCS = new Set([
 export const EMBEDDED_LITE_VERSION = 'milvus-lite-embedded';
 
 const MAX_MESSAGE = 512 * 1024 * 1024;
-/** Attempts of a read RPC whose connection failed (see MilvusClient.call): about 2 s in all. */
-const READ_ATTEMPTS = 4;
+/**
+ * Attempts of a read RPC whose connection failed (see MilvusClient.call): waits of 0.25 to 4 s,
+ * about 8 s in all, so that a proxy or server gone for a few seconds (a restart behind a load
+ * balancer) does not fail a verification whose copy already succeeded (seen in the fault suite).
+ */
+const READ_ATTEMPTS = 6;
 /** Bytes a server may send before we acknowledge them: two pages, so a reply streams without stops. */
 const FLOW_CONTROL_WINDOW = 32 * 1024 * 1024;
 /** A silent connection is pinged after this long and dropped when no answer comes. */
@@ -156,7 +160,12 @@ export class MilvusClient {
         return await this.callOnce<Res>(method, request, opts);
       } catch (err) {
         if (attempt >= READ_ATTEMPTS || !READ_RPCS.has(method) || !isBlip(err)) throw err;
-        await new Promise((r) => setTimeout(r, 250 * 2 ** (attempt - 1) * (0.75 + Math.random() * 0.5)));
+        const waitMs = Math.round(250 * 2 ** (attempt - 1) * (0.75 + Math.random() * 0.5));
+        logger.warn(
+          { side: this.side, rpc: method, attempt, waitMs, err: (err as Error).message },
+          'a read could not reach the server: trying again',
+        );
+        await new Promise((r) => setTimeout(r, waitMs));
       }
     }
   }

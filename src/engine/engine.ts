@@ -19,7 +19,7 @@ import { type KeyRange, keyToJson, matchAllExpr, rangeExpr } from './keys.js';
 import { type CollectionPlan, type Plan, planMigration, planProblems } from './planner.js';
 import type { Page } from './range-reader.js';
 import { repairSurplus } from './repair.js';
-import { sleep } from './retry.js';
+import { retryingReads, sleep } from './retry.js';
 import {
   type CopyProgress,
   DEFAULT_MOVER_OPTIONS,
@@ -615,6 +615,12 @@ async function finalizeCollection(
 ): Promise<void> {
   const { cp, cs, clients, input, log, changed } = w;
   const { source, target } = clients;
+  // Verification reads wait out what the copy's reads wait out (a server gone for a while, rate
+  // limits): a blip after a complete copy must not fail it.
+  const reads = {
+    source: retryingReads(source, `source ${cp.sourceName}`, log, w.opts.signal),
+    target: retryingReads(target, `target ${cp.targetName}`, log, w.opts.signal),
+  };
   const model = cp.model!;
   const spec = input.migration.spec;
   const regenerateKeys = regeneratesKeys(model);
@@ -636,16 +642,30 @@ async function finalizeCollection(
     ? { folded: how.copy.result.folded, unreadable: how.copy.result.unreadable, byPartition: how.copy.folded }
     : { folded: 0, unreadable: 0, byPartition: new Map<string, number>() };
   const tCount = Date.now();
-  let counts = await countBoth(source, target, model, cp.sourceName, cp.targetName, fold.byPartition);
+  let counts = await countBoth(
+    reads.source,
+    reads.target,
+    model,
+    cp.sourceName,
+    cp.targetName,
+    fold.byPartition,
+  );
   log.info(
     { sourceEntities: counts.sourceEntities, targetEntities: counts.targetEntities, ms: Date.now() - tCount },
     'counts verified',
   );
   if (!how.copy && (counts.targetEntities !== counts.sourceEntities || counts.partitionMismatches.length)) {
     // Rows counted on the source that no query returns (duplicate keys, 2^63-1) explain a difference.
-    fold = await foldedOnSource(source, model, cp.sourceName);
+    fold = await foldedOnSource(reads.source, model, cp.sourceName);
     if (fold.folded)
-      counts = await countBoth(source, target, model, cp.sourceName, cp.targetName, fold.byPartition);
+      counts = await countBoth(
+        reads.source,
+        reads.target,
+        model,
+        cp.sourceName,
+        cp.targetName,
+        fold.byPartition,
+      );
   }
   const expected = counts.sourceEntities - fold.folded;
   if (!regenerateKeys && counts.targetEntities > expected) {
@@ -662,7 +682,14 @@ async function finalizeCollection(
     });
     if (r.repaired) {
       cs.repairedEntities = (cs.repairedEntities ?? 0) + r.repaired;
-      counts = await countBoth(source, target, model, cp.sourceName, cp.targetName, fold.byPartition);
+      counts = await countBoth(
+        reads.source,
+        reads.target,
+        model,
+        cp.sourceName,
+        cp.targetName,
+        fold.byPartition,
+      );
     }
   }
   cs.sourceEntities = counts.sourceEntities;
@@ -697,11 +724,19 @@ async function finalizeCollection(
   if (mode !== 'count' && !regenerateKeys) {
     const keys = how.copy
       ? how.copy.sampler.sample()
-      : await sampleKeys(source, model, cp.sourceName, how.ranges ?? [{}]);
+      : await sampleKeys(reads.source, model, cp.sourceName, how.ranges ?? [{}]);
     const r =
       mode === 'full'
-        ? await compareAll(source, target, model, cp.sourceName, cp.targetName, cp.readFields)
-        : await compareKeys(source, target, model, cp.sourceName, cp.targetName, cp.readFields, keys);
+        ? await compareAll(reads.source, reads.target, model, cp.sourceName, cp.targetName, cp.readFields)
+        : await compareKeys(
+            reads.source,
+            reads.target,
+            model,
+            cp.sourceName,
+            cp.targetName,
+            cp.readFields,
+            keys,
+          );
     if (r.differences.length) {
       await recordVerified(w, undefined);
       throw new Error(

@@ -1,3 +1,4 @@
+import type { MilvusClient } from '../adapters/milvus/client.js';
 import { isNetworkFailure, isRateLimited, isTransient, kindOf } from '../adapters/milvus/errors.js';
 import type { Logger } from '../util/logger.js';
 
@@ -96,4 +97,21 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     };
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** How long rate limits and quotas are waited for on reads outside the copy (as in the copy). */
+const READ_RETRY_FOR_MS = 10 * 60_000;
+
+/** A client's query and count(*), each retried like the copy's reads (see retrying). */
+export function retryingReads(
+  c: Pick<MilvusClient, 'query' | 'count'>,
+  what: string,
+  log: Logger,
+  signal?: AbortSignal,
+): Pick<MilvusClient, 'query' | 'count'> {
+  const o = { forMs: READ_RETRY_FOR_MS, log, signal };
+  return {
+    query: (req) => retrying(() => c.query(req), { ...o, what: `query on ${what}` }),
+    count: (...args) => retrying(() => c.count(...args), { ...o, what: `count(*) on ${what}` }),
+  };
 }

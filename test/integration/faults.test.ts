@@ -257,7 +257,8 @@ async function copyUnderFault(
   let stderr = '';
   let pages = 0;
   let failures = 0;
-  const failed = /: retrying"|insert failed after it was sent/;
+  // A failed call shows as the engine's retry, the client's own retry of a read, or a lookup.
+  const failed = /: retrying"|: trying again"|insert failed after it was sent/;
   child.stdout.on('data', (d) => (stdout += d));
   child.stderr.on('data', (d) => {
     const text = String(d);

@@ -265,6 +265,20 @@ export const migrationStatus = z.object({
     .describe(
       'Target collections this migration created: the ones that did not exist on the target when the controller checked, before the first copy. Only these are resumed into and only these can be dropped by deletionPolicy DropIncomplete. Written by the controller in status, where users who may edit the migration cannot forge it.',
     ),
+  verifiedTargets: z
+    .array(z.string().max(255))
+    .max(1000)
+    .optional()
+    .describe(
+      'Target collections that any run of this migration copied and verified complete. The list only grows: deletionPolicy DropIncomplete never drops one of them, whatever a later run shows. Written by the controller.',
+    ),
+  runSpecHash: z
+    .string()
+    .max(64)
+    .optional()
+    .describe(
+      "Hash of the spec fields a run's result depends on (source, target, collections, verify) for the last run that ended. A newer generation that changes none of them is answered by that run (observedGeneration follows); one that changes any gets a run of its own, and observedGeneration stays at the last generation that ran until it ends.",
+    ),
 });
 
 export const milvusMigration = z.object({

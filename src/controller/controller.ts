@@ -10,7 +10,7 @@
  * copy Job with one pod per shard (their logs read one by one), a finalize Job.
  */
 import http from 'node:http';
-import type { V1Job, V1Pod } from '@kubernetes/client-node';
+import type { V1Job, V1Lease, V1Pod } from '@kubernetes/client-node';
 import { Kube, type MigrationObject, statusCode } from '../adapters/kubernetes/kube.js';
 import { MilvusClient } from '../adapters/milvus/client.js';
 import { checkSpec, credentialsFromSecret, formatZodError } from '../api/input.js';
@@ -28,6 +28,15 @@ import { applyPhaseConditions } from '../api/status.js';
 import { errorText, reasonOf } from '../engine/engine.js';
 import { logger } from '../util/logger.js';
 import {
+  CLAIM_LABEL,
+  type ClaimHolder,
+  claimHolder,
+  claimId,
+  claimLease,
+  claimLeaseName,
+  type ObservedClaim,
+} from './claims.js';
+import {
   type Action,
   DEFAULT_CLEANUP_TIMEOUT_MS,
   decide,
@@ -39,12 +48,15 @@ import {
 } from './decide.js';
 import {
   DEFAULT_IMAGE,
+  GENERATION_ANNOTATION,
   jobManifest,
   jobName,
   MANAGED_BY,
   MANAGER,
   NAME_LABEL,
+  SPEC_HASH_ANNOTATION,
   shardJobName,
+  specHash,
   stageJobManifest,
   workerEnvFrom,
 } from './job.js';
@@ -102,6 +114,9 @@ export class Controller {
   private readonly lastProgress = new Map<string, number>();
   private informers: { stop(): Promise<void> }[] = [];
   private migrationCache?: { list(): readonly MigrationObject[] };
+  private claimCache?: { get(name: string, namespace?: string): V1Lease | undefined };
+  /** Where the leader Lease and the target claims (claims.ts) live: the controller's own namespace. */
+  readonly claimNamespace: string;
   private resync?: NodeJS.Timeout;
   private server?: http.Server;
   private ready = false;
@@ -123,8 +138,9 @@ export class Controller {
       isLeader: () => this.elector.isLeader,
       migrations: () => this.figures(),
     });
+    this.claimNamespace = opts.leaseNamespace ?? controllerNamespace(process.env, this.kube.kc);
     this.elector = new LeaderElector(this.kube.kc, {
-      namespace: opts.leaseNamespace ?? controllerNamespace(process.env, this.kube.kc),
+      namespace: this.claimNamespace,
       ...(opts.leaseDurationMs ? { leaseDurationMs: opts.leaseDurationMs } : {}),
       onStartedLeading: () => this.startReconciling(),
       onStoppedLeading: () => {
@@ -183,7 +199,9 @@ export class Controller {
     jobs.on('add', onJob);
     jobs.on('update', onJob);
     jobs.on('delete', onJob);
-    for (const inf of [migrations, jobs] as {
+    const claims = this.kube.leaseInformer(this.claimNamespace, `${MANAGED_BY}=${MANAGER},${CLAIM_LABEL}`);
+    this.claimCache = claims;
+    for (const inf of [migrations, jobs, claims] as {
       on(v: 'error', cb: (e: unknown) => void): void;
       start(): Promise<void>;
     }[]) {
@@ -196,9 +214,10 @@ export class Controller {
         }, 5000).unref();
       });
     }
-    this.informers = [migrations, jobs];
+    this.informers = [migrations, jobs, claims];
     await migrations.start();
     await jobs.start();
+    await claims.start();
     this.resync = setInterval(() => {
       for (const k of this.keys) this.queue.add(k);
     }, this.opts.resyncMs ?? RESYNC_MS);
@@ -321,6 +340,8 @@ export class Controller {
       o.specReason = reasonOf(err);
       return o;
     }
+    o.specHash = specHash(parsed.data.spec);
+    o.claims = this.observeClaims(parsed.data, o.migration.uid);
     if (o.migration.deleting) return o;
     const refs = new Set(
       [parsed.data.spec.source.secretRef?.name, parsed.data.spec.target.secretRef?.name].filter(
@@ -334,6 +355,84 @@ export class Controller {
     return o;
   }
 
+  /** Who holds the claim of each target collection of the spec, from the claim Lease cache. */
+  private observeClaims(m: MilvusMigration, uid: string): ObservedClaim[] {
+    const t = m.spec.target;
+    const known = new Set((this.migrationCache?.list() ?? []).map((x) => x.metadata?.uid));
+    return m.spec.collections.map((c) => {
+      const target = c.targetName ?? c.name;
+      const id = claimId(t.endpoint, t.database, target);
+      const lease = claimLeaseName(id);
+      const holder = claimHolder(this.claimCache?.get(lease, this.claimNamespace));
+      // A holder the migration cache does not know is gone (act() checks it live before a takeover).
+      const stale =
+        holder !== undefined &&
+        holder.uid !== uid &&
+        this.migrationCache !== undefined &&
+        !known.has(holder.uid);
+      return { target, id, lease, ...(holder ? { holder } : {}), ...(stale ? { stale } : {}) };
+    });
+  }
+
+  /**
+   * Create-if-absent of each claim Lease, in name order (two migrations wanting overlapping sets
+   * meet at the first shared one). A stale claim is deleted (preconditions: exactly the Lease read)
+   * after a live check that its holder is gone, then created anew. Stops at the first claim another
+   * migration holds: the next reconcile observes it and refuses.
+   */
+  private async claimTargets(obj: MigrationObject, claims: ObservedClaim[]): Promise<void> {
+    const meta = obj.metadata!;
+    const me: ClaimHolder = { namespace: meta.namespace!, name: meta.name!, uid: meta.uid ?? '' };
+    const key = `${me.namespace}/${me.name}`;
+    for (const c of [...claims].sort((a, b) => a.lease.localeCompare(b.lease))) {
+      if (c.stale && c.holder) {
+        const live = await this.kube.getMigration(c.holder.namespace, c.holder.name);
+        if (live?.metadata?.uid === c.holder.uid) return; // alive after all: not ours to take
+        const lease = await this.kube.getLease(this.claimNamespace, c.lease);
+        if (lease && claimHolder(lease)?.uid === c.holder.uid) {
+          await this.kube.deleteLease(
+            this.claimNamespace,
+            c.lease,
+            lease.metadata!.uid!,
+            lease.metadata!.resourceVersion!,
+          );
+          log.info(
+            { key, target: c.id, from: `${c.holder.namespace}/${c.holder.name}` },
+            'took over a stale claim',
+          );
+        }
+      }
+      if (await this.kube.createLease(claimLease(this.claimNamespace, c.id, me))) {
+        log.info({ key, target: c.id }, 'claimed the target collection');
+        continue;
+      }
+      const holder = claimHolder(await this.kube.getLease(this.claimNamespace, c.lease));
+      if (holder?.uid !== me.uid) {
+        log.info({ key, target: c.id, holder }, 'the target collection is claimed by another migration');
+        return;
+      }
+    }
+  }
+
+  /** Gives back the claims this migration holds (only Leases that still name it). */
+  private async releaseClaims(obj: MigrationObject, claims: ObservedClaim[]): Promise<void> {
+    const uid = obj.metadata?.uid;
+    for (const c of claims) {
+      const lease = await this.kube.getLease(this.claimNamespace, c.lease);
+      if (!lease || claimHolder(lease)?.uid !== uid) continue;
+      await this.kube.deleteLease(
+        this.claimNamespace,
+        c.lease,
+        lease.metadata!.uid!,
+        lease.metadata!.resourceVersion!,
+      );
+      log.info(
+        { key: `${obj.metadata?.namespace}/${obj.metadata?.name}`, target: c.id },
+        'released the claim',
+      );
+    }
+  }
+
   /** A Job of this migration (owned by this very object), as decide() sees it. */
   private async readJob(namespace: string, name: string, uid: string | undefined) {
     const job = await this.kube.getJob(namespace, name);
@@ -341,7 +440,11 @@ export class Controller {
     const conds = job.status?.conditions ?? [];
     const on = (t: string) => conds.find((c) => c.type === t && c.status === 'True');
     const failed = on('Failed');
+    const ann = job.metadata?.annotations ?? {};
+    const gen = Number(ann[GENERATION_ANNOTATION]);
     const oj: ObservedJob = {
+      ...(Number.isInteger(gen) && gen > 0 ? { generation: gen } : {}),
+      ...(ann[SPEC_HASH_ANNOTATION] ? { specHash: ann[SPEC_HASH_ANNOTATION] } : {}),
       name: job.metadata!.name!,
       uid: job.metadata!.uid!,
       deleting: Boolean(job.metadata?.deletionTimestamp),
@@ -457,6 +560,12 @@ export class Controller {
           break;
         case 'dropTargets':
           await this.dropTargets(obj, a.names, involved);
+          break;
+        case 'claimTargets':
+          await this.claimTargets(obj, a.claims);
+          break;
+        case 'releaseClaims':
+          await this.releaseClaims(obj, a.claims);
           break;
         case 'computeOwnedTargets': {
           const owned = await this.computeOwnedTargets(obj, o);

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { V1EnvVar, V1Job, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
-import { API_VERSION_FULL, KIND, type MilvusMigration } from '../api/migration.js';
+import { API_VERSION_FULL, KIND, type MigrationSpec, type MilvusMigration } from '../api/migration.js';
 import type { ShardPlan } from '../engine/engine.js';
 import { DEFAULT_SECRETS_DIR, formatIndexes, type Stage } from './worker.js';
 
@@ -18,6 +18,34 @@ export const WORKER_FAILED_EXIT = 1;
 export const STAGE_LABEL = 'migration.milvus.io/stage';
 /** On a sharded run's copy Job: which copy attempt of the plan it is (1 = the first). */
 export const ATTEMPT_ANNOTATION = 'migration.milvus.io/copy-attempt';
+/** On every Job: the metadata.generation of the MilvusMigration it was made from. */
+export const GENERATION_ANNOTATION = 'migration.milvus.io/generation';
+/** On every Job: specHash() of the spec it was made from. */
+export const SPEC_HASH_ANNOTATION = 'migration.milvus.io/spec-hash';
+
+/**
+ * What a run's result depends on: the endpoints, databases, collections and the verification mode.
+ * Not suspend, deletionPolicy or parallelism (how, not what, is copied and checked).
+ */
+export function specHash(spec: MigrationSpec): string {
+  const { source, target, collections, verify } = spec;
+  return createHash('sha256')
+    .update(canonical({ source, target, collections, verify }))
+    .digest('hex')
+    .slice(0, 16);
+}
+
+/** JSON with object keys sorted, so that equal specs hash equal whatever order their keys came in. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object')
+    return `{${Object.keys(v)
+      .sort()
+      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  return JSON.stringify(v);
+}
 
 /**
  * `<name>-copy` (also the Indexed copy Job of a sharded run), `<name>-plan`, `<name>-finalize`;
@@ -99,6 +127,10 @@ export function jobManifest(
       name: jobName(meta.name),
       namespace: meta.namespace,
       labels,
+      annotations: {
+        [GENERATION_ANNOTATION]: String(meta.generation ?? 0),
+        [SPEC_HASH_ANNOTATION]: specHash(m.spec),
+      },
       ownerReferences: [
         {
           apiVersion: API_VERSION_FULL,
@@ -217,7 +249,7 @@ export function stageJobManifest(
   const tpl = j.spec!.template;
   tpl.metadata!.labels = { ...tpl.metadata!.labels, [STAGE_LABEL]: job.stage };
   if (job.stage === 'copy') {
-    meta.annotations = { [ATTEMPT_ANNOTATION]: String(job.attempt) };
+    meta.annotations = { ...meta.annotations, [ATTEMPT_ANNOTATION]: String(job.attempt) };
     const spec = j.spec!;
     delete spec.backoffLimit;
     spec.completionMode = 'Indexed';

@@ -22,6 +22,7 @@ import type { MigrationStatus } from '../../src/api/migration.js';
 import { ensureBuilt } from '../support/cli.js';
 import { sdkRows } from '../support/compare.js';
 import { PARTITION_KEY, rng, seedPartitionKey, vector } from '../support/fixtures.js';
+import { kstatus } from '../support/gitops.js';
 import {
   crdInstalled,
   createTestNamespace,
@@ -788,6 +789,177 @@ let deployed: DeployObject[] = [];
     expect(left).toContain('forge_copy');
     expect(await dstAdmin!.count('forge_copy')).toBe(ROWS);
   }, 400_000);
+
+  it('two MilvusMigrations for one target collection, applied in one file: the second is refused naming the first; every row once', async () => {
+    await kn(['apply', '-f', '-'], secret('src-milvus', { username: 'root', password: 'Milvus' }));
+    const spec = {
+      source: srcSpec(),
+      target: dstSpec(),
+      collections: [{ name: KILLABLE.name, targetName: 'kill_claimed' }],
+    };
+    const both = {
+      apiVersion: 'v1',
+      kind: 'List',
+      items: [JSON.parse(migration('claim-a', spec)), JSON.parse(migration('claim-b', spec))],
+    };
+    await kn(['apply', '-f', '-'], JSON.stringify(both));
+    const isRefused = (o: Obj) =>
+      o.status?.conditions?.some((c) => c.type === 'Stalled' && c.reason === 'TargetClaimed') === true;
+    // One of them is refused before it creates anything; the other copies.
+    let refused: string | undefined;
+    const t0 = Date.now();
+    while (!refused) {
+      for (const n of ['claim-a', 'claim-b']) if (isRefused(await getMigration(n))) refused = n;
+      if (Date.now() - t0 > 60_000) throw new Error(`neither was refused:\n${controllerLog.slice(-4000)}`);
+      await sleep(500);
+    }
+    const winner = refused === 'claim-a' ? 'claim-b' : 'claim-a';
+    const won = await waitForPhase(winner, ['Succeeded', 'Failed'], 300_000);
+    expectFinalStatus(won);
+    await expectExactlyOnce('kill_claimed');
+    const lost = await getMigration(refused);
+    console.log(`[e2e] claim: ${winner} copied, ${refused} refused after ${(Date.now() - t0) / 1000} s`);
+    expect(lost.status?.phase).toBe('Failed');
+    const stalled = lost.status?.conditions?.find((c) => c.type === 'Stalled');
+    expect(stalled?.reason).toBe('TargetClaimed');
+    expect(stalled?.message).toContain(`claimed by MilvusMigration "${NS}/${winner}"`);
+    // The refused one never made a Job and never wrote.
+    expect((await kubectl(['-n', NS, 'get', 'job', `${refused}-copy`])).code).not.toBe(0);
+    const events = await kn([
+      'get',
+      'events',
+      '--field-selector',
+      `involvedObject.name=${refused},reason=TargetClaimed`,
+      '-o',
+      'jsonpath={.items[*].message}',
+    ]);
+    expect(events).toContain(`"${NS}/${winner}"`);
+    // The claim is a Lease in the controller's namespace naming the winner.
+    const leases = JSON.parse(
+      await kn(['get', 'leases', '-l', 'migration.milvus.io/claim', '-o', 'json']),
+    ) as { items: { metadata: { annotations: Record<string, string> } }[] };
+    const mine = leases.items.filter((l) =>
+      l.metadata.annotations['migration.milvus.io/target']?.endsWith('/default/kill_claimed'),
+    );
+    expect(mine.map((l) => l.metadata.annotations['migration.milvus.io/holder'])).toEqual([
+      `${NS}/${winner}`,
+    ]);
+    // The winner deleted (Retain): its claim is released and the refused one goes on by itself —
+    // to a plan that refuses the collection the winner created. Nothing is written twice.
+    await kn(['delete', 'mmig', winner, '--wait=true', '--timeout=120s']);
+    const after = await waitForPhase(refused, ['Failed', 'Succeeded'], 120_000, (o) => !isRefused(o));
+    console.log(
+      `[e2e] claim: after ${winner} was deleted, ${refused}: ${after.status?.conditions?.find((c) => c.type === 'Stalled')?.reason}`,
+    );
+    expect(after.status?.phase).toBe('Failed');
+    await expectExactlyOnce('kill_claimed');
+    await kn(['delete', 'mmig', refused, '--wait=true', '--timeout=120s']);
+  }, 600_000);
+
+  it('deletion during a re-run drops nothing verified (DropIncomplete, status.verifiedTargets)', async () => {
+    await kn(['apply', '-f', '-'], secret('src-milvus', { username: 'root', password: 'Milvus' }));
+    await kn(
+      ['apply', '-f', '-'],
+      migration('rerun-del', {
+        source: srcSpec(),
+        target: dstSpec(),
+        collections: [{ name: KILLABLE.name, targetName: 'kill_rerundel' }],
+        deletionPolicy: 'DropIncomplete',
+      }),
+    );
+    const done = await waitForPhase('rerun-del', ['Succeeded', 'Failed'], 300_000);
+    expectFinalStatus(done);
+    expect((done.status as { verifiedTargets?: string[] }).verifiedTargets).toEqual(['kill_rerundel']);
+    await kn(['annotate', 'mmig', 'rerun-del', `${RERUN}=${Date.now()}`, '--overwrite']);
+    // The re-run under way: the status no longer says Succeeded for the collection.
+    const mid = await waitForPhase(
+      'rerun-del',
+      ['Pending', 'Running'],
+      120_000,
+      (o) => o.status?.collections?.[0]?.phase !== 'Succeeded',
+    );
+    console.log(
+      `[e2e] rerun-del: deleting while ${mid.status?.phase}, collection ${mid.status?.collections?.[0]?.phase}`,
+    );
+    await kn(['delete', 'mmig', 'rerun-del', '--wait=false']);
+    await waitGone(['mmig', 'rerun-del'], 150_000);
+    expect(await dstAdmin!.showCollections()).toContain('kill_rerundel');
+    await expectExactlyOnce('kill_rerundel');
+    const events = await kn([
+      'get',
+      'events',
+      '--field-selector',
+      'involvedObject.name=rerun-del,reason=TargetsDropped',
+      '-o',
+      'jsonpath={.items[*].message}',
+    ]);
+    expect(events).not.toContain('kill_rerundel');
+  }, 600_000);
+
+  it('spec.verify changed mid-run: the run restarts for the new generation; no status answers for generation 2 before its run ends', async () => {
+    await kn(['apply', '-f', '-'], secret('src-milvus', { username: 'root', password: 'Milvus' }));
+    await kn(
+      ['apply', '-f', '-'],
+      migration('regen', {
+        source: srcSpec(),
+        target: dstSpec(),
+        collections: [{ name: KILLABLE.name, targetName: 'kill_regen' }],
+        verify: 'sample',
+      }),
+    );
+    await waitUntilMidCopy('regen', 'kill_regen');
+    const jobGen = async () => {
+      const r = await kubectl(['-n', NS, 'get', 'job', 'regen-copy', '-o', 'json']);
+      if (r.code !== 0) return undefined;
+      const j = JSON.parse(r.stdout) as {
+        metadata: { annotations?: Record<string, string> };
+        spec: { template: { spec: { containers: { env: { name: string; value?: string }[] }[] } } };
+      };
+      const env = j.spec.template.spec.containers[0]!.env.find((e) => e.name === 'MM_MIGRATION')!.value!;
+      return {
+        generation: Number(j.metadata.annotations?.['migration.milvus.io/generation']),
+        verify: (JSON.parse(env) as { spec: { verify: string } }).spec.verify,
+      };
+    };
+    expect(await jobGen()).toEqual({ generation: 1, verify: 'sample' });
+    await kn(['patch', 'mmig', 'regen', '--type', 'merge', '-p', '{"spec":{"verify":"full"}}']);
+    // Until it ends, every status seen: Ready=True or kstatus Current never for generation 2 made
+    // from the sample run.
+    const seen: string[] = [];
+    const t0 = Date.now();
+    let last: Obj;
+    for (;;) {
+      const raw = JSON.parse(await kn(['get', 'mmig', 'regen', '-o', 'json']));
+      last = raw as Obj;
+      const j = await jobGen();
+      const ready = last.status?.conditions?.find((c) => c.type === 'Ready')?.status;
+      const [ks] = kstatus([raw]);
+      const line = `${last.status?.phase} og=${last.status?.observedGeneration} ready=${ready} kstatus=${ks?.status} job=${j ? `${j.generation}/${j.verify}` : '-'}`;
+      if (seen[seen.length - 1] !== line) seen.push(line);
+      if (ks?.status === 'Current' || ready === 'True') {
+        // Only from a run of generation 2 (verify full).
+        expect(j, seen.join('\n')).toEqual({ generation: 2, verify: 'full' });
+        expect(last.status?.observedGeneration).toBe(2);
+      }
+      if (last.status?.phase === 'Succeeded' || last.status?.phase === 'Failed') break;
+      if (Date.now() - t0 > 300_000) throw new Error(`regen did not end:\n${seen.join('\n')}`);
+      await sleep(1000);
+    }
+    console.log(`[e2e] regen: ${seen.join('\n  ')}`);
+    expectFinalStatus(last);
+    expect(last.metadata.generation).toBe(2);
+    expect(await jobGen()).toEqual({ generation: 2, verify: 'full' });
+    await expectExactlyOnce('kill_regen');
+    const events = await kn([
+      'get',
+      'events',
+      '--field-selector',
+      'involvedObject.name=regen,reason=SpecChanged',
+      '-o',
+      'jsonpath={.items[*].message}',
+    ]);
+    expect(events).toContain('generation 2');
+  }, 600_000);
 
   it('a deletion never hangs: target unreachable → the time box ends it, a Warning Event names what is left', async () => {
     const t0 = Date.now();

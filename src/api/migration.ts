@@ -177,7 +177,20 @@ export const collectionStatus = z.object({
   targetName: z.string(),
   phase: z.enum(COLLECTION_PHASES),
   sourceEntities: z.number().int().optional().describe('count(*) on the source.'),
-  copiedEntities: z.number().int().default(0).describe('Rows written to the target by this migration.'),
+  copiedEntities: z
+    .number()
+    .int()
+    .default(0)
+    .describe(
+      'Rows of this collection on the target that this migration wrote, in this run or an earlier one (a resumed copy starts from what is already there).',
+    ),
+  foldedEntities: z
+    .number()
+    .int()
+    .optional()
+    .describe(
+      "Rows count(*) counts on the source that no query returns, so no copy can move them: duplicate primary keys (folded into one row) and Milvus 2.3's unreadable key 2^63-1. Not part of the rows to copy (see warnings).",
+    ),
   targetEntities: z.number().int().optional().describe('count(*) on the target after the copy.'),
   repairedEntities: z
     .number()

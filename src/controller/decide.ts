@@ -463,6 +463,17 @@ function podProgress(o: Observed, pod: MigrationStatus | undefined, sharded?: Sh
   const out: Action[] = [];
   if (pod && o.now - o.lastProgressPatch >= PROGRESS_INTERVAL_MS) {
     const s = fromPod(o, pod);
+    // A resumed pod has not measured a collection it has not reached yet (Pending, Creating): the
+    // rows already on the target stay counted until it does, so progress never falls on resume.
+    for (const c of s.collections ?? []) {
+      const prev = cur.collections?.find((p) => p.name === c.name && p.targetName === c.targetName);
+      if (!prev || (c.phase !== 'Pending' && c.phase !== 'Creating')) continue;
+      c.copiedEntities = Math.max(c.copiedEntities, prev.copiedEntities);
+      c.sourceEntities ??= prev.sourceEntities;
+      if (c.foldedEntities === undefined && prev.foldedEntities !== undefined)
+        c.foldedEntities = prev.foldedEntities;
+    }
+    if (s.collections) summarize(s);
     // A final phase in the log wins only with the Job's verdict; until then it is still running.
     if (s.phase === 'Succeeded' || s.phase === 'Failed' || s.phase === 'Canceled')
       applyPhaseConditions(s, 'Running', 'Finishing', 'the copy pod is finishing', o.migration.generation);

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { MigrationStatus } from '../../src/api/migration.js';
 import { milvusMigration } from '../../src/api/migration.js';
-import { applyPhaseConditions } from '../../src/api/status.js';
+import { applyPhaseConditions, overallProgress, summarize } from '../../src/api/status.js';
 import { claimId, claimLease, claimLeaseName, type ObservedClaim } from '../../src/controller/claims.js';
 import { type Action, decide, incompleteTargets, type Observed } from '../../src/controller/decide.js';
 import {
@@ -278,5 +278,60 @@ describe('honest generations', () => {
       observed({ job: job({ complete: true, specHash: H2 }), specHash: H2 }, { generation: 2 }),
     );
     expect(patched(a)).toMatchObject({ phase: 'Succeeded', observedGeneration: 2, runSpecHash: H2 });
+  });
+});
+
+describe('progress that means something', () => {
+  it('folded source rows are not rows to copy: Succeeded reads 100 %, rows n/n', () => {
+    const s: MigrationStatus = {
+      collections: [
+        {
+          name: 'x',
+          targetName: 'x',
+          phase: 'Succeeded',
+          sourceEntities: 2006,
+          foldedEntities: 6,
+          copiedEntities: 2000,
+        },
+      ],
+    };
+    summarize(s);
+    expect(s).toMatchObject({ progress: '100%', rows: '2000/2000', collectionsDone: '1/1' });
+  });
+
+  it('never 100 % before every collection Succeeded, nor while a source count is unknown', () => {
+    const s: MigrationStatus = {
+      collections: [
+        { name: 'a', targetName: 'a', phase: 'Verifying', sourceEntities: 10, copiedEntities: 10 },
+        { name: 'b', targetName: 'b', phase: 'Pending', copiedEntities: 0 },
+      ],
+    };
+    summarize(s);
+    expect(s.progress).toBe('99%');
+    expect(overallProgress([{ name: 'a', targetName: 'a', phase: 'Pending', copiedEntities: 0 }])).toBe('0%');
+  });
+
+  it('a resumed pod that has not reached a collection yet does not make its progress fall', () => {
+    const cur = status('Running', 'Copying', 1, {
+      collections: [
+        { name: 'a', targetName: 'a', phase: 'Succeeded', sourceEntities: 100, copiedEntities: 100 },
+        { name: 'b', targetName: 'b', phase: 'Copying', sourceEntities: 100, copiedEntities: 68 },
+      ],
+    });
+    summarize(cur);
+    // The replacement pod's first report: planned, nothing measured yet.
+    const pod = status('Running', 'Copying', 1, {
+      collections: [
+        { name: 'a', targetName: 'a', phase: 'Creating', sourceEntities: 100, copiedEntities: 0 },
+        { name: 'b', targetName: 'b', phase: 'Pending', sourceEntities: 100, copiedEntities: 0 },
+      ],
+    });
+    const s = patched(decide(observed({ job: job(), podStatus: pod }, { status: cur })))!;
+    expect(s.collections!.map((c) => c.copiedEntities)).toEqual([100, 68]);
+    expect(Number.parseInt(s.progress!, 10)).toBeGreaterThanOrEqual(Number.parseInt(cur.progress!, 10) - 0);
+    // Once the pod measures the collection itself, its own figure stands.
+    pod.collections![1] = { ...pod.collections![1]!, phase: 'Copying', copiedEntities: 70 };
+    const t = patched(decide(observed({ job: job(), podStatus: pod }, { status: s })))!;
+    expect(t.collections![1]!.copiedEntities).toBe(70);
   });
 });

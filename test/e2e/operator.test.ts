@@ -21,7 +21,14 @@ import { CRD_FILE, CRD_NAME } from '../../src/api/crd.js';
 import type { MigrationStatus } from '../../src/api/migration.js';
 import { ensureBuilt } from '../support/cli.js';
 import { sdkRows } from '../support/compare.js';
-import { PARTITION_KEY, rng, seedPartitionKey, vector } from '../support/fixtures.js';
+import {
+  INT64_EXTREME,
+  PARTITION_KEY,
+  rng,
+  seedInt64Extreme,
+  seedPartitionKey,
+  vector,
+} from '../support/fixtures.js';
 import { kstatus } from '../support/gitops.js';
 import {
   crdInstalled,
@@ -959,6 +966,103 @@ let deployed: DeployObject[] = [];
       'jsonpath={.items[*].message}',
     ]);
     expect(events).toContain('generation 2');
+  }, 600_000);
+
+  it('progress: the whole total before the first row, never above the rows on the target, never falling when a killed pod resumes, 100 % at Succeeded (duplicate keys and 2^63-1 accounted)', async () => {
+    await kn(['apply', '-f', '-'], secret('src-milvus', { username: 'root', password: 'Milvus' }));
+    const srcAdmin = admin(src!.endpoint, { username: 'root', password: 'Milvus' });
+    if (!(await srcAdmin.showCollections()).includes(INT64_EXTREME.name))
+      await seedInt64Extreme(srcAdmin, 300);
+    const extremeCount = await srcAdmin.count(INT64_EXTREME.name);
+    srcAdmin.close();
+    await kn(
+      ['apply', '-f', '-'],
+      migration('progress', {
+        source: srcSpec(),
+        target: dstSpec(),
+        verify: 'count',
+        collections: [
+          { name: KILLABLE.name, targetName: 'kill_progress' },
+          { name: INT64_EXTREME.name, targetName: 'extreme_progress' },
+        ],
+      }),
+    );
+    /** Rows on the target as of now: flushed, and read once the flush is complete. */
+    const rowsNow = async (name: string): Promise<number> => {
+      if (!(await dstAdmin!.showCollections()).includes(name)) return 0;
+      const f = await dstAdmin!.call<{ coll_flush_ts?: Record<string, string> }>('Flush', {
+        db_name: 'default',
+        collection_names: [name],
+      });
+      for (let i = 0; i < 40; i++) {
+        const st = await dstAdmin!.call<{ flushed?: boolean }>('GetFlushState', {
+          flush_ts: f.coll_flush_ts?.[name],
+          db_name: 'default',
+          collection_name: name,
+        });
+        if (st.flushed) break;
+        await sleep(250);
+      }
+      const r = await dstAdmin!.call<{ stats: { key: string; value: string }[] }>('GetCollectionStatistics', {
+        db_name: 'default',
+        collection_name: name,
+      });
+      return Number(r.stats.find((kv) => kv.key === 'row_count')?.value ?? 0);
+    };
+    const toCopy = KILL_ROWS + extremeCount - 6; // 5 duplicate keys fold into one row each, 2^63-1 unreadable
+    const samples: string[] = [];
+    let lastPct = 0;
+    let killed = '';
+    const t0 = Date.now();
+    let obj: Obj;
+    for (;;) {
+      obj = await getMigration('progress');
+      const s = obj.status;
+      const pct = Number.parseInt(s?.progress ?? '0', 10);
+      const copied = (s?.collections ?? []).reduce((n, c) => n + c.copiedEntities, 0);
+      // Whenever a row is counted, the whole total is known.
+      if (copied > 0)
+        expect(
+          s?.collections?.map((c) => c.sourceEntities),
+          JSON.stringify(s?.collections),
+        ).toEqual([KILL_ROWS, extremeCount]);
+      // Read after the status: the target can only have more by now.
+      const on = (await rowsNow('kill_progress')) + (await rowsNow('extreme_progress'));
+      const share = Math.floor((on * 100) / toCopy);
+      samples.push(`${s?.phase} ${s?.progress} rows=${s?.rows} target=${on} (${share}%)`);
+      expect(pct, samples.join('\n')).toBeLessThanOrEqual(share);
+      expect(pct, samples.join('\n')).toBeGreaterThanOrEqual(lastPct);
+      lastPct = pct;
+      // Killed once the status shows progress, so that the replacement pod's reports must not lower it.
+      if (!killed && pct >= 5 && on < KILL_ROWS - 300) {
+        const pods = await kn([
+          'get',
+          'pods',
+          '-l',
+          'job-name=progress-copy',
+          '-o',
+          'jsonpath={.items[*].metadata.name}',
+        ]);
+        killed = pods.trim().split(/\s+/)[0] ?? '';
+        if (killed) {
+          await kn(['delete', 'pod', killed, '--force', '--grace-period=0']);
+          samples.push(`-- killed ${killed}`);
+        }
+      }
+      if (s?.phase === 'Succeeded' || s?.phase === 'Failed') break;
+      if (Date.now() - t0 > 300_000) throw new Error(`progress did not end:\n${samples.join('\n')}`);
+      await sleep(500);
+    }
+    console.log(`[e2e] progress:\n  ${samples.join('\n  ')}`);
+    expect(killed, 'the copy pod was killed mid-copy').not.toBe('');
+    expect(obj.status?.phase, JSON.stringify(obj.status, null, 2)).toBe('Succeeded');
+    expect(obj.status).toMatchObject({
+      progress: '100%',
+      rows: `${toCopy}/${toCopy}`,
+      collectionsDone: '2/2',
+    });
+    expect(obj.status?.collections?.[1]).toMatchObject({ foldedEntities: 6, sourceEntities: extremeCount });
+    await expectExactlyOnce('kill_progress');
   }, 600_000);
 
   it('a deletion never hangs: target unreachable → the time box ends it, a Warning Event names what is left', async () => {

@@ -54,6 +54,7 @@ import {
   MANAGED_BY,
   MANAGER,
   NAME_LABEL,
+  SECRETS_ANNOTATION,
   SPEC_HASH_ANNOTATION,
   shardJobName,
   specHash,
@@ -348,10 +349,25 @@ export class Controller {
         (n): n is string => Boolean(n),
       ),
     );
+    o.secrets = {};
     for (const ref of refs) {
       // Only ever the migration's own namespace (checkSpec refused any other).
-      if (!(await this.kube.getSecret(namespace, ref))) o.missingSecrets.push(ref);
+      const secret = await this.kube.getSecret(namespace, ref);
+      if (!secret) o.missingSecrets.push(ref);
+      else
+        o.secrets[ref] = {
+          resourceVersion: secret.metadata?.resourceVersion ?? '',
+          keys: Object.keys({ ...secret.data, ...secret.stringData }),
+        };
     }
+    // Changed since the running Job was made from them (its pods hold the earlier values).
+    const running = [o.job, o.planJob, o.finalizeJob].find(
+      (j) => j && !j.deleting && !j.complete && !j.failed,
+    );
+    const changed = Object.entries(running?.secretVersions ?? {})
+      .filter(([n, rv]) => o.secrets?.[n] !== undefined && o.secrets[n].resourceVersion !== rv)
+      .map(([n]) => n);
+    if (changed.length) o.changedSecrets = changed;
     return o;
   }
 
@@ -445,6 +461,7 @@ export class Controller {
     const oj: ObservedJob = {
       ...(Number.isInteger(gen) && gen > 0 ? { generation: gen } : {}),
       ...(ann[SPEC_HASH_ANNOTATION] ? { specHash: ann[SPEC_HASH_ANNOTATION] } : {}),
+      ...secretVersionsOf(ann[SECRETS_ANNOTATION]),
       name: job.metadata!.name!,
       uid: job.metadata!.uid!,
       deleting: Boolean(job.metadata?.deletionTimestamp),
@@ -586,13 +603,13 @@ export class Controller {
         }
         case 'createJob': {
           const m = milvusMigration.parse({ ...obj, apiVersion: API_VERSION_FULL, kind: KIND });
-          await this.kube.createJob(jobManifest(m, a.ownedTargets, this.image, workerEnvFrom()));
+          await this.kube.createJob(jobManifest(m, a.ownedTargets, this.image, workerEnvFrom(), o.secrets));
           log.info({ key, job: jobName(name) }, 'created the copy Job');
           break;
         }
         case 'createStageJob': {
           const m = milvusMigration.parse({ ...obj, apiVersion: API_VERSION_FULL, kind: KIND });
-          const manifest = stageJobManifest(m, a.ownedTargets, a.job, this.image, workerEnvFrom());
+          const manifest = stageJobManifest(m, a.ownedTargets, a.job, this.image, workerEnvFrom(), o.secrets);
           await this.kube.createJob(manifest);
           log.info(
             {
@@ -722,6 +739,19 @@ export class Controller {
       throw err;
     }
   }
+}
+
+/** The SECRETS_ANNOTATION of a Job, when it is readable. */
+function secretVersionsOf(raw: string | undefined): { secretVersions?: Record<string, string> } {
+  if (!raw) return {};
+  try {
+    const v = JSON.parse(raw) as unknown;
+    if (v && typeof v === 'object' && Object.values(v).every((x) => typeof x === 'string'))
+      return { secretVersions: v as Record<string, string> };
+  } catch {
+    // not ours to read
+  }
+  return {};
 }
 
 /** Runs the controller until SIGTERM / SIGINT; then stops the watches and exits 0. */

@@ -10,10 +10,10 @@ import type {
   Phase,
   ShardPlanStatus,
 } from '../api/migration.js';
-import { applyPhaseConditions, pushError, summarize } from '../api/status.js';
+import { applyPhaseConditions, pushError, setCondition, summarize } from '../api/status.js';
 import type { ShardPlan } from '../engine/engine.js';
 import { heldBy, type ObservedClaim } from './claims.js';
-import type { StageJob } from './job.js';
+import type { SecretInfo, StageJob } from './job.js';
 import { formatIndexes, parseIndexes } from './worker.js';
 
 /** The MilvusMigration as read from the API server (spec unvalidated). */
@@ -59,6 +59,8 @@ export interface ObservedJob {
   generation?: number;
   /** specHash() of the spec it was made from (SPEC_HASH_ANNOTATION). */
   specHash?: string;
+  /** resourceVersion of each Secret it was made from (SECRETS_ANNOTATION). */
+  secretVersions?: Record<string, string>;
 }
 
 /** What one pod of a Job last reported. */
@@ -76,6 +78,8 @@ export interface Observed {
   missingSecrets: string[];
   /** Secrets named by the spec that changed (resourceVersion) since the running Job was made. */
   changedSecrets?: string[];
+  /** The Secrets named by the spec that exist: their versions and key names (for new Jobs). */
+  secrets?: Record<string, SecretInfo>;
   /**
    * The claim of every target collection of the spec (claims.ts), when the spec is valid. Only a
    * migration that holds every one of them creates Jobs.
@@ -272,7 +276,69 @@ function deleteAllJobs(o: Observed): Action[] {
 }
 
 export function decide(o: Observed): Action[] {
-  return keepVerified(o.migration.status, decideOnce(o));
+  return withSecretReport(o, keepVerified(o.migration.status, decideOnce(o)));
+}
+
+/** Condition type that reports Secrets deleted or changed while a Job runs. */
+export const SECRETS_CONDITION = 'SecretsAvailable';
+
+/**
+ * A Secret deleted or changed while a Job runs does not fail the migration (its pods hold what they
+ * need): the condition SecretsAvailable says so in every status written meanwhile, and an Event is
+ * recorded once per change. It turns True again (SecretsFound) once the Secrets are back.
+ */
+function withSecretReport(o: Observed, actions: Action[]): Action[] {
+  const m = o.migration;
+  const cur = m.status;
+  if (m.deleting) return actions;
+  const prev = cur.conditions?.find((c) => c.type === SECRETS_CONDITION);
+  const active = jobsOf(o).some((j) => !j.deleting && !j.complete && !j.failed);
+  const list = (ns: string[]) => ns.map((n) => `"${n}"`).join(', ');
+  let want:
+    | { status: 'True' | 'False'; reason: string; message: string; type: 'Normal' | 'Warning' }
+    | undefined;
+  if (active && o.missingSecrets.length)
+    want = {
+      status: 'False',
+      reason: 'SecretDeleted',
+      type: 'Warning',
+      message: `Secret ${list(o.missingSecrets)} was deleted while the copy runs: running pods keep the credentials they started with and go on; a pod started later (a retry, a shard, the finalize Job) waits until it exists again in namespace "${m.namespace}"`,
+    };
+  else if (active && o.changedSecrets?.length)
+    want = {
+      status: 'True',
+      reason: 'SecretChanged',
+      type: 'Normal',
+      message: `Secret ${list(o.changedSecrets)} changed after the running Job was made: its running pods keep the values they started with; pods started later read the new ones`,
+    };
+  else if (prev && prev.reason !== 'SecretsFound' && !o.missingSecrets.length)
+    want = {
+      status: 'True',
+      reason: 'SecretsFound',
+      type: 'Normal',
+      message: 'every Secret named by the spec exists',
+    };
+  else if (prev)
+    want = {
+      status: prev.status as 'True' | 'False',
+      reason: prev.reason,
+      message: prev.message,
+      type: 'Normal',
+    };
+  if (!want) return actions;
+  const w = want;
+  const apply = (st: MigrationStatus) => {
+    const s = structuredClone(st);
+    setCondition(s, SECRETS_CONDITION, w.status, w.reason, w.message, m.generation);
+    return s;
+  };
+  const out = actions.map((a) => (a.type === 'patchStatus' ? { ...a, status: apply(a.status) } : a));
+  const changed = !prev || prev.status !== w.status || prev.reason !== w.reason || prev.message !== w.message;
+  if (!changed) return out;
+  if (!out.some((a) => a.type === 'patchStatus')) out.unshift({ type: 'patchStatus', status: apply(cur) });
+  if (w.reason !== 'SecretsFound' || prev)
+    out.push({ type: 'event', eventType: w.type, reason: w.reason, message: w.message });
+  return out;
 }
 
 /** Whether a finished run's result holds for the current spec (only fields it does not depend on changed). */

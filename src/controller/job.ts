@@ -22,6 +22,17 @@ export const ATTEMPT_ANNOTATION = 'migration.milvus.io/copy-attempt';
 export const GENERATION_ANNOTATION = 'migration.milvus.io/generation';
 /** On every Job: specHash() of the spec it was made from. */
 export const SPEC_HASH_ANNOTATION = 'migration.milvus.io/spec-hash';
+/** On every Job: the resourceVersion of each Secret it reads, as JSON (to tell a Secret changed since). */
+export const SECRETS_ANNOTATION = 'migration.milvus.io/secret-versions';
+
+/** What the controller read of a Secret: its version and which keys it has (never the values). */
+export interface SecretInfo {
+  resourceVersion: string;
+  keys: string[];
+}
+
+const CREDENTIAL_KEYS = ['username', 'password', 'token'] as const;
+const CERT_KEYS = ['ca.crt', 'tls.crt', 'tls.key'] as const;
 
 /**
  * What a run's result depends on: the endpoints, databases, collections and the verification mode.
@@ -74,11 +85,17 @@ export function workerEnvFrom(env: Record<string, string | undefined> = process.
   return WORKER_ENV_PASSTHROUGH.filter((n) => env[n]).map((name) => ({ name, value: env[name]! }));
 }
 
+/**
+ * `secrets`: the Secrets the spec names, as the controller just read them. Only the keys a Secret
+ * has are referenced, and none optionally: a pod whose Secret (or key) is gone does not start
+ * (CreateContainerConfigError) until it is back, instead of starting without credentials.
+ */
 export function jobManifest(
   m: MilvusMigration,
   ownedTargets: string[],
   image = DEFAULT_IMAGE,
   extraEnv: V1EnvVar[] = [],
+  secrets: Record<string, SecretInfo> = {},
 ): V1Job {
   const meta = m.metadata;
   const env: V1EnvVar[] = [
@@ -96,20 +113,26 @@ export function jobManifest(
   ];
   const volumes: V1Volume[] = [];
   const mounts: V1VolumeMount[] = [];
+  const versions: Record<string, string> = {};
   for (const side of ['source', 'target'] as const) {
     const ref = m.spec[side].secretRef;
     if (!ref) continue;
-    for (const key of ['username', 'password', 'token']) {
+    const info = secrets[ref.name];
+    if (info) versions[ref.name] = info.resourceVersion;
+    const has = (k: string) => info?.keys.includes(k) ?? false;
+    for (const key of CREDENTIAL_KEYS.filter(has)) {
       env.push({
         name: `MM_${side.toUpperCase()}_${key.toUpperCase()}`,
-        valueFrom: { secretKeyRef: { name: ref.name, key, optional: true } },
+        valueFrom: { secretKeyRef: { name: ref.name, key } },
       });
     }
+    const certs = CERT_KEYS.filter(has);
+    if (!certs.length) continue;
     volumes.push({
       name: `${side}-tls`,
       secret: {
         secretName: ref.name,
-        optional: true,
+        items: certs.map((key) => ({ key, path: key })),
         defaultMode: 0o440,
       },
     });
@@ -130,6 +153,7 @@ export function jobManifest(
       annotations: {
         [GENERATION_ANNOTATION]: String(meta.generation ?? 0),
         [SPEC_HASH_ANNOTATION]: specHash(m.spec),
+        [SECRETS_ANNOTATION]: JSON.stringify(versions),
       },
       ownerReferences: [
         {
@@ -232,6 +256,7 @@ export function stageJobManifest(
   job: StageJob,
   image = DEFAULT_IMAGE,
   extraEnv: V1EnvVar[] = [],
+  secrets: Record<string, SecretInfo> = {},
 ): V1Job {
   const env: V1EnvVar[] = [{ name: 'MM_STAGE', value: job.stage satisfies Stage }];
   if (job.stage !== 'plan') env.push({ name: 'MM_SHARD_PLAN', value: JSON.stringify(job.plan) });
@@ -242,7 +267,7 @@ export function stageJobManifest(
       { name: 'MM_COMPLETED_INDEXES', value: formatIndexes(job.completed) },
     );
   }
-  const j = jobManifest(m, ownedTargets, image, [...env, ...extraEnv]);
+  const j = jobManifest(m, ownedTargets, image, [...env, ...extraEnv], secrets);
   const meta = j.metadata!;
   meta.name = job.stage === 'copy' ? shardJobName(m.metadata.name) : jobName(m.metadata.name, job.stage);
   meta.labels = { ...meta.labels, [STAGE_LABEL]: job.stage };

@@ -1065,6 +1065,92 @@ let deployed: DeployObject[] = [];
     await expectExactlyOnce('kill_progress');
   }, 600_000);
 
+  it('a Secret deleted mid-run: no Failed while the copy goes on, a Warning Event; a replacement pod waits for it instead of starting without credentials', async () => {
+    await kn(['apply', '-f', '-'], secret('src-del', { username: 'root', password: 'Milvus' }));
+    await kn(
+      ['apply', '-f', '-'],
+      migration('secretdel', {
+        source: { ...srcSpec(), secretRef: { name: 'src-del' } },
+        target: dstSpec(),
+        collections: [{ name: KILLABLE.name, targetName: 'kill_secretdel' }],
+      }),
+    );
+    await waitUntilMidCopy('secretdel', 'kill_secretdel');
+    await kn(['delete', 'secret', 'src-del']);
+    const phases: string[] = [];
+    const note = (o: Obj) => {
+      const c = o.status?.conditions?.find((x) => x.type === 'SecretsAvailable');
+      const line = `${o.status?.phase} ${o.status?.progress ?? ''} SecretsAvailable=${c?.status ?? '-'}/${c?.reason ?? '-'}`;
+      if (phases[phases.length - 1] !== line) phases.push(line);
+      expect(o.status?.phase, phases.join('\n')).not.toBe('Failed');
+    };
+    // Reported while the pod copies on.
+    const t0 = Date.now();
+    for (;;) {
+      const o = await getMigration('secretdel');
+      note(o);
+      if (o.status?.conditions?.some((c) => c.type === 'SecretsAvailable' && c.reason === 'SecretDeleted'))
+        break;
+      if (Date.now() - t0 > 60_000) throw new Error(`no SecretDeleted report:\n${phases.join('\n')}`);
+      await sleep(1000);
+    }
+    // The pod dies now: its replacement must not start without the Secret.
+    const pods = await kn([
+      'get',
+      'pods',
+      '-l',
+      'job-name=secretdel-copy',
+      '-o',
+      'jsonpath={.items[*].metadata.name}',
+    ]);
+    const victim = pods.trim().split(/\s+/)[0]!;
+    await kn(['delete', 'pod', victim, '--force', '--grace-period=0']);
+    let waiting = '';
+    for (let i = 0; i < 60 && !waiting; i++) {
+      const r = JSON.parse(await kn(['get', 'pods', '-l', 'job-name=secretdel-copy', '-o', 'json'])) as {
+        items: {
+          metadata: { name: string };
+          status?: { containerStatuses?: { state?: { waiting?: { reason?: string } } }[] };
+        }[];
+      };
+      const next = r.items.find((p) => p.metadata.name !== victim);
+      waiting = next?.status?.containerStatuses?.[0]?.state?.waiting?.reason ?? '';
+      if (waiting && waiting !== 'CreateContainerConfigError') waiting = '';
+      note(await getMigration('secretdel'));
+      await sleep(1000);
+    }
+    console.log(`[e2e] secretdel: replacement pod waits with ${waiting}`);
+    expect(waiting).toBe('CreateContainerConfigError');
+    // Back: the waiting pod starts, resumes and the migration ends with every row once.
+    await kn(['apply', '-f', '-'], secret('src-del', { username: 'root', password: 'Milvus' }));
+    const t1 = Date.now();
+    let done: Obj;
+    for (;;) {
+      done = await getMigration('secretdel');
+      note(done);
+      if (done.status?.phase === 'Succeeded') break;
+      if (Date.now() - t1 > 300_000) throw new Error(`secretdel did not end:\n${phases.join('\n')}`);
+      await sleep(2000);
+    }
+    console.log(`[e2e] secretdel: ${phases.join(' → ')}`);
+    expectFinalStatus(done);
+    expect(done.status?.conditions?.find((c) => c.type === 'SecretsAvailable')).toMatchObject({
+      status: 'True',
+      reason: 'SecretsFound',
+    });
+    await expectExactlyOnce('kill_secretdel');
+    const events = await kn([
+      'get',
+      'events',
+      '--field-selector',
+      'involvedObject.name=secretdel,reason=SecretDeleted',
+      '-o',
+      'jsonpath={.items[*].message}',
+    ]);
+    expect(events).toContain('Secret "src-del" was deleted while the copy runs');
+    expect(events).not.toContain('Milvus');
+  }, 600_000);
+
   it('a deletion never hangs: target unreachable → the time box ends it, a Warning Event names what is left', async () => {
     const t0 = Date.now();
     const relay = await relayTo(dst!.port);

@@ -335,3 +335,54 @@ describe('progress that means something', () => {
     expect(t.collections![1]!.copiedEntities).toBe(70);
   });
 });
+
+describe('a Secret deleted or changed while a Job runs', () => {
+  const running = () =>
+    status('Running', 'Copying', 1, {
+      collections: [
+        { name: 'books', targetName: 'books', phase: 'Copying', sourceEntities: 10, copiedEntities: 3 },
+      ],
+    });
+
+  it('deleted: no Failed while the Job runs; SecretsAvailable=False and one Warning Event', () => {
+    const a = decide(observed({ job: job(), missingSecrets: ['src'] }, { status: running() }));
+    const s = patched(a)!;
+    expect(s.phase).toBe('Running');
+    expect(cond(s, 'SecretsAvailable')).toMatchObject({ status: 'False', reason: 'SecretDeleted' });
+    expect(cond(s, 'SecretsAvailable')?.message).toContain('Secret "src" was deleted while the copy runs');
+    expect(a.filter((x) => x.type === 'event')).toEqual([
+      expect.objectContaining({ eventType: 'Warning', reason: 'SecretDeleted' }),
+    ]);
+    // Said once: the next reconciles carry the condition without another Event.
+    const again = decide(
+      observed(
+        { job: job(), missingSecrets: ['src'], podStatus: running(), lastProgressPatch: 0 },
+        { status: s },
+      ),
+    );
+    expect(again.filter((x) => x.type === 'event')).toEqual([]);
+    expect(cond(patched(again), 'SecretsAvailable')?.reason).toBe('SecretDeleted');
+    // Back: True again, said once.
+    const back = decide(observed({ job: job() }, { status: s }));
+    expect(cond(patched(back), 'SecretsAvailable')).toMatchObject({ status: 'True', reason: 'SecretsFound' });
+    expect(back.filter((x) => x.type === 'event').map((x) => (x as { reason: string }).reason)).toEqual([
+      'SecretsFound',
+    ]);
+  });
+
+  it('deleted with no Job running: SecretNotFound as before (nothing is started without it)', () => {
+    const a = decide(observed({ missingSecrets: ['src'] }, { status: running() }));
+    expect(patched(a)?.phase).toBe('Failed');
+    expect(cond(patched(a), 'Stalled')?.reason).toBe('SecretNotFound');
+    expect(types(a)).not.toContain('createJob');
+  });
+
+  it('changed since the Job was made: reported (SecretChanged), the run goes on', () => {
+    const a = decide(observed({ job: job(), changedSecrets: ['src'] }, { status: running() }));
+    expect(types(a)).not.toContain('deleteJob');
+    expect(cond(patched(a), 'SecretsAvailable')).toMatchObject({ status: 'True', reason: 'SecretChanged' });
+    expect(a).toContainEqual(
+      expect.objectContaining({ type: 'event', eventType: 'Normal', reason: 'SecretChanged' }),
+    );
+  });
+});

@@ -45,6 +45,7 @@ import {
   type ObservedJob,
   type ObservedPod,
   RERUN_ANNOTATION,
+  transportWarnings,
 } from './decide.js';
 import {
   DEFAULT_IMAGE,
@@ -342,6 +343,7 @@ export class Controller {
       return o;
     }
     o.specHash = specHash(parsed.data.spec);
+    o.transport = transportWarnings(parsed.data.spec);
     o.claims = this.observeClaims(parsed.data, o.migration.uid);
     if (o.migration.deleting) return o;
     const refs = new Set(

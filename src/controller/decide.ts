@@ -87,6 +87,8 @@ export interface Observed {
   claims?: ObservedClaim[];
   /** specHash() of the current spec: what a run's result depends on. */
   specHash?: string;
+  /** Credentials sent without TLS, TLS verification off (transportWarnings()), when the spec is valid. */
+  transport?: TransportWarning[];
   job?: ObservedJob;
   /** The newest copy pod's last MMSTATUS status. */
   podStatus?: MigrationStatus;
@@ -276,7 +278,73 @@ function deleteAllJobs(o: Observed): Action[] {
 }
 
 export function decide(o: Observed): Action[] {
-  return withSecretReport(o, keepVerified(o.migration.status, decideOnce(o)));
+  return withTransportReport(o, withSecretReport(o, keepVerified(o.migration.status, decideOnce(o))));
+}
+
+export interface TransportWarning {
+  reason: 'CredentialsWithoutTLS' | 'TLSVerificationOff';
+  message: string;
+}
+
+/** Condition type that warns of credentials sent in clear or TLS without verification. */
+export const TRANSPORT_CONDITION = 'TransportSecure';
+
+/**
+ * What a spec exposes on the wire: credentials of a Secret sent to a plain host:port / http://
+ * endpoint (readable on the network path), and TLS whose certificate is not verified.
+ */
+export function transportWarnings(spec: {
+  source: { endpoint: string; secretRef?: { name: string }; tls?: { insecureSkipVerify?: boolean } };
+  target: { endpoint: string; secretRef?: { name: string }; tls?: { insecureSkipVerify?: boolean } };
+}): TransportWarning[] {
+  const out: TransportWarning[] = [];
+  for (const side of ['source', 'target'] as const) {
+    const c = spec[side];
+    const tls = /^https:\/\//i.test(c.endpoint.trim());
+    if (c.secretRef && !tls)
+      out.push({
+        reason: 'CredentialsWithoutTLS',
+        message: `the ${side} credentials (Secret "${c.secretRef.name}") are sent to ${c.endpoint} without TLS: anyone on the network path can read them; use an https:// endpoint`,
+      });
+    if (tls && c.tls?.insecureSkipVerify)
+      out.push({
+        reason: 'TLSVerificationOff',
+        message: `${side}.tls.insecureSkipVerify is true: the ${side} server's certificate is not verified, so a server posing as ${c.endpoint} would ${c.secretRef ? 'receive the credentials and ' : ''}see every row`,
+      });
+  }
+  return out;
+}
+
+/**
+ * Warns in condition TransportSecure=False (kept on every status written) and one Warning Event per
+ * change; the migration runs as specified (a warning, not a refusal).
+ */
+function withTransportReport(o: Observed, actions: Action[]): Action[] {
+  const m = o.migration;
+  const cur = m.status;
+  if (m.deleting || o.transport === undefined) return actions;
+  const prev = cur.conditions?.find((c) => c.type === TRANSPORT_CONDITION);
+  const warn = o.transport;
+  if (!warn.length && !prev) return actions;
+  const want = warn.length
+    ? { status: 'False' as const, reason: warn[0]!.reason, message: warn.map((w) => w.message).join('; ') }
+    : {
+        status: 'True' as const,
+        reason: 'TransportSecure',
+        message: 'credentials go only over verified TLS',
+      };
+  const apply = (st: MigrationStatus) => {
+    const s = structuredClone(st);
+    setCondition(s, TRANSPORT_CONDITION, want.status, want.reason, want.message, m.generation);
+    return s;
+  };
+  const out = actions.map((a) => (a.type === 'patchStatus' ? { ...a, status: apply(a.status) } : a));
+  if (prev && prev.status === want.status && prev.reason === want.reason && prev.message === want.message)
+    return out;
+  if (!out.some((a) => a.type === 'patchStatus')) out.unshift({ type: 'patchStatus', status: apply(cur) });
+  for (const w of warn)
+    out.push({ type: 'event', eventType: 'Warning', reason: w.reason, message: w.message });
+  return out;
 }
 
 /** Condition type that reports Secrets deleted or changed while a Job runs. */

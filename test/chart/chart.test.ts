@@ -40,6 +40,8 @@ describe('helm lint and template', () => {
     expect(objs.map(key).sort()).toEqual(
       [
         'ClusterRole//milvus-migrate-controller',
+        'ClusterRole//milvus-migrate-edit',
+        'ClusterRole//milvus-migrate-view',
         'ClusterRoleBinding//milvus-migrate-controller',
         'CustomResourceDefinition//milvusmigrations.migration.milvus.io',
         'Deployment/milvus-migrate/milvus-migrate-controller',
@@ -83,11 +85,33 @@ describe('helm lint and template', () => {
     const pod = find(objs, 'Deployment').spec.template.spec;
     expect(pod.nodeSelector).toEqual({ pool: 'system' });
     expect(pod.tolerations).toEqual([{ key: 'dedicated', operator: 'Exists' }]);
-    // Installed elsewhere, every namespaced object and every subject follows the release namespace.
-    for (const o of objs.filter((x) => x.metadata.namespace !== undefined))
+    // Installed elsewhere, every namespaced object and every subject follows the release namespace;
+    // the grant to watch team-a is a Role and RoleBinding there, and nothing cluster-wide.
+    for (const o of objs.filter(
+      (x) => x.metadata.namespace !== undefined && x.metadata.namespace !== 'team-a',
+    ))
       expect(o.metadata.namespace).toBe('ops');
-    expect(find(objs, 'ClusterRoleBinding').subjects[0].namespace).toBe('ops');
-    expect(find(objs, 'RoleBinding').subjects[0].namespace).toBe('ops');
+    expect(
+      objs
+        .filter((x) => x.metadata.namespace === 'team-a')
+        .map(key)
+        .sort(),
+    ).toEqual(['Role/team-a/milvus-migrate-controller', 'RoleBinding/team-a/milvus-migrate-controller']);
+    expect(find(objs, 'RoleBinding', 'milvus-migrate-controller').subjects[0].namespace).toBe('ops');
+    expect(find(objs, 'RoleBinding', 'milvus-migrate-controller-leader-election').subjects[0].namespace).toBe(
+      'ops',
+    );
+    expect(objs.filter((x) => x.kind === 'ClusterRoleBinding')).toEqual([]);
+    expect(
+      objs
+        .filter((x) => x.kind === 'ClusterRole')
+        .map((x) => x.metadata.name)
+        .sort(),
+    ).toEqual(['milvus-migrate-edit', 'milvus-migrate-view']);
+    // The same rules as the cluster-wide grant of a default install.
+    expect(find(objs, 'Role', 'milvus-migrate-controller').rules).toEqual(
+      find(renderChart(), 'ClusterRole', 'milvus-migrate-controller').rules,
+    );
     const sm = find(objs, 'ServiceMonitor', 'milvus-migrate-controller');
     expect(sm.metadata.labels?.release).toBe('prom');
     expect(sm.spec.endpoints).toEqual([

@@ -405,6 +405,12 @@ let deployed: DeployObject[] = [];
     );
     expect(describe).toMatch(/JobCreated/);
     expect(describe).toMatch(/Succeeded/);
+    // The source password goes to a plain host:port: warned of, not refused.
+    expect(obj.status?.conditions?.find((c) => c.type === 'TransportSecure')).toMatchObject({
+      status: 'False',
+      reason: 'CredentialsWithoutTLS',
+    });
+    expect(describe).toMatch(/CredentialsWithoutTLS/);
     // Ownership is recorded in status (only the controller writes it), not in an annotation.
     expect((obj.status as { ownedTargets?: string[] }).ownedTargets).toEqual([PARTITION_KEY.name]);
     expect(obj.metadata.finalizers).toContain('migration.milvus.io/cleanup');

@@ -8,7 +8,13 @@ import type { MigrationStatus } from '../../src/api/migration.js';
 import { milvusMigration } from '../../src/api/migration.js';
 import { applyPhaseConditions, overallProgress, summarize } from '../../src/api/status.js';
 import { claimId, claimLease, claimLeaseName, type ObservedClaim } from '../../src/controller/claims.js';
-import { type Action, decide, incompleteTargets, type Observed } from '../../src/controller/decide.js';
+import {
+  type Action,
+  decide,
+  incompleteTargets,
+  type Observed,
+  transportWarnings,
+} from '../../src/controller/decide.js';
 import {
   GENERATION_ANNOTATION,
   jobManifest,
@@ -384,5 +390,44 @@ describe('a Secret deleted or changed while a Job runs', () => {
     expect(a).toContainEqual(
       expect.objectContaining({ type: 'event', eventType: 'Normal', reason: 'SecretChanged' }),
     );
+  });
+});
+
+describe('credentials without TLS, TLS verification off', () => {
+  it('warns (condition TransportSecure=False, one Warning Event each) and runs as specified', () => {
+    const warn = transportWarnings({
+      source: { endpoint: '10.0.0.1:19530', secretRef: { name: 'src' } },
+      target: {
+        endpoint: 'https://t.example',
+        secretRef: { name: 'dst' },
+        tls: { insecureSkipVerify: true },
+      },
+    });
+    expect(warn.map((w) => w.reason)).toEqual(['CredentialsWithoutTLS', 'TLSVerificationOff']);
+    expect(warn[0]?.message).toContain('Secret "src"');
+    const a = decide(observed({ transport: warn }));
+    expect(types(a)).toContain('createJob');
+    expect(cond(patched(a), 'TransportSecure')).toMatchObject({
+      status: 'False',
+      reason: 'CredentialsWithoutTLS',
+    });
+    expect(a.filter((x) => x.type === 'event' && x.eventType === 'Warning').length).toBe(2);
+    // Said once; kept on later statuses.
+    const s = patched(a)!;
+    const b = decide(
+      observed({ transport: warn, job: job(), podStatus: status('Running', 'Copying') }, { status: s }),
+    );
+    expect(b.filter((x) => x.type === 'event')).toEqual([]);
+    expect(cond(patched(b), 'TransportSecure')?.status).toBe('False');
+  });
+
+  it('nothing to say for TLS with verification, or no credentials', () => {
+    expect(
+      transportWarnings({
+        source: { endpoint: '10.0.0.1:19530' },
+        target: { endpoint: 'https://t.example:443', secretRef: { name: 'dst' } },
+      }),
+    ).toEqual([]);
+    expect(decide(observed({ transport: [] }, { status: status('Succeeded', 'Succeeded') }))).toEqual([]);
   });
 });

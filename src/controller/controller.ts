@@ -48,6 +48,8 @@ import {
   transportWarnings,
 } from './decide.js';
 import {
+  type CopyPodSettings,
+  copyPodFromEnv,
   DEFAULT_IMAGE,
   GENERATION_ANNOTATION,
   jobManifest,
@@ -75,6 +77,8 @@ export interface ControllerOptions {
   /** The one namespace to watch (all when undefined). */
   namespace?: string;
   image?: string;
+  /** Copy-pod settings (default: MM_COPY_POD). */
+  copyPod?: CopyPodSettings;
   healthPort?: number;
   metricsPort?: number;
   resyncMs?: number;
@@ -113,6 +117,7 @@ export class Controller {
   readonly kube: Kube;
   private readonly queue: WorkQueue;
   private readonly image: string;
+  private readonly copyPod: CopyPodSettings;
   private readonly lastProgress = new Map<string, number>();
   private informers: { stop(): Promise<void> }[] = [];
   private migrationCache?: { list(): readonly MigrationObject[] };
@@ -130,6 +135,7 @@ export class Controller {
   constructor(private readonly opts: ControllerOptions = {}) {
     this.kube = opts.kube ?? new Kube();
     this.image = opts.image ?? process.env.MM_IMAGE ?? DEFAULT_IMAGE;
+    this.copyPod = opts.copyPod ?? copyPodFromEnv();
     this.queue = new WorkQueue(
       (key) => this.reconcile(key),
       (key, err, retryMs) =>
@@ -605,13 +611,23 @@ export class Controller {
         }
         case 'createJob': {
           const m = milvusMigration.parse({ ...obj, apiVersion: API_VERSION_FULL, kind: KIND });
-          await this.kube.createJob(jobManifest(m, a.ownedTargets, this.image, workerEnvFrom(), o.secrets));
+          await this.kube.createJob(
+            jobManifest(m, a.ownedTargets, this.image, workerEnvFrom(), o.secrets, this.copyPod),
+          );
           log.info({ key, job: jobName(name) }, 'created the copy Job');
           break;
         }
         case 'createStageJob': {
           const m = milvusMigration.parse({ ...obj, apiVersion: API_VERSION_FULL, kind: KIND });
-          const manifest = stageJobManifest(m, a.ownedTargets, a.job, this.image, workerEnvFrom(), o.secrets);
+          const manifest = stageJobManifest(
+            m,
+            a.ownedTargets,
+            a.job,
+            this.image,
+            workerEnvFrom(),
+            o.secrets,
+            this.copyPod,
+          );
           await this.kube.createJob(manifest);
           log.info(
             {

@@ -3,7 +3,16 @@
  * security, credentials only through secretKeyRef / Secret volumes of the migration's namespace.
  */
 import { createHash } from 'node:crypto';
-import type { V1EnvVar, V1Job, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import type {
+  V1Affinity,
+  V1EnvVar,
+  V1Job,
+  V1ResourceRequirements,
+  V1Toleration,
+  V1Volume,
+  V1VolumeMount,
+} from '@kubernetes/client-node';
+import { z } from 'zod';
 import { API_VERSION_FULL, KIND, type MigrationSpec, type MilvusMigration } from '../api/migration.js';
 import type { ShardPlan } from '../engine/engine.js';
 import { DEFAULT_SECRETS_DIR, formatIndexes, type Stage } from './worker.js';
@@ -24,6 +33,35 @@ export const GENERATION_ANNOTATION = 'migration.milvus.io/generation';
 export const SPEC_HASH_ANNOTATION = 'migration.milvus.io/spec-hash';
 /** On every Job: the resourceVersion of each Secret it reads, as JSON (to tell a Secret changed since). */
 export const SECRETS_ANNOTATION = 'migration.milvus.io/secret-versions';
+
+/**
+ * Settings of the copy pods chosen by whoever installs the controller (Helm value copyPod, env
+ * MM_COPY_POD as JSON), never by the author of a MilvusMigration. Empty = the built-in defaults.
+ */
+export const copyPodSettings = z
+  .object({
+    resources: z.record(z.string(), z.unknown()).optional(),
+    nodeSelector: z.record(z.string(), z.string()).optional(),
+    tolerations: z.array(z.record(z.string(), z.unknown())).optional(),
+    affinity: z.record(z.string(), z.unknown()).optional(),
+    priorityClassName: z.string().optional(),
+    // The controller reads a finished Job's verdict: removing it sooner than that only costs a
+    // re-run (which copies nothing), but below a minute it would be the rule.
+    ttlSecondsAfterFinished: z.number().int().min(60).nullable().optional(),
+    labels: z.record(z.string(), z.string()).optional(),
+    annotations: z.record(z.string(), z.string()).optional(),
+  })
+  .strict();
+export type CopyPodSettings = z.infer<typeof copyPodSettings>;
+
+/** MM_COPY_POD of the controller's environment (throws on invalid settings: the controller does not start). */
+export function copyPodFromEnv(env: Record<string, string | undefined> = process.env): CopyPodSettings {
+  const raw = env.MM_COPY_POD;
+  if (!raw) return {};
+  const r = copyPodSettings.safeParse(JSON.parse(raw));
+  if (!r.success) throw new Error(`MM_COPY_POD is not valid copy-pod settings: ${r.error.message}`);
+  return r.data;
+}
 
 /** What the controller read of a Secret: its version and which keys it has (never the values). */
 export interface SecretInfo {
@@ -96,6 +134,7 @@ export function jobManifest(
   image = DEFAULT_IMAGE,
   extraEnv: V1EnvVar[] = [],
   secrets: Record<string, SecretInfo> = {},
+  pod: CopyPodSettings = {},
 ): V1Job {
   const meta = m.metadata;
   const env: V1EnvVar[] = [
@@ -182,8 +221,13 @@ export function jobManifest(
           },
         ],
       },
+      ...(pod.ttlSecondsAfterFinished ? { ttlSecondsAfterFinished: pod.ttlSecondsAfterFinished } : {}),
       template: {
-        metadata: { labels },
+        metadata: {
+          // The installer's labels first: ours (the Job's selectors) win a clash.
+          labels: { ...pod.labels, ...labels },
+          ...(pod.annotations && Object.keys(pod.annotations).length ? { annotations: pod.annotations } : {}),
+        },
         spec: {
           restartPolicy: 'Never',
           automountServiceAccountToken: false,
@@ -209,13 +253,24 @@ export function jobManifest(
                 allowPrivilegeEscalation: false,
                 capabilities: { drop: ['ALL'] },
               },
-              resources: {
-                requests: { cpu: '100m', memory: '128Mi' },
-                limits: { cpu: '2', memory: '1Gi' },
-              },
+              resources:
+                pod.resources && Object.keys(pod.resources).length
+                  ? (pod.resources as V1ResourceRequirements)
+                  : {
+                      requests: { cpu: '100m', memory: '128Mi' },
+                      limits: { cpu: '2', memory: '1Gi' },
+                    },
             },
           ],
           volumes,
+          ...(pod.nodeSelector && Object.keys(pod.nodeSelector).length
+            ? { nodeSelector: pod.nodeSelector }
+            : {}),
+          ...(pod.tolerations?.length ? { tolerations: pod.tolerations as V1Toleration[] } : {}),
+          ...(pod.affinity && Object.keys(pod.affinity).length
+            ? { affinity: pod.affinity as V1Affinity }
+            : {}),
+          ...(pod.priorityClassName ? { priorityClassName: pod.priorityClassName } : {}),
         },
       },
     },
@@ -257,6 +312,7 @@ export function stageJobManifest(
   image = DEFAULT_IMAGE,
   extraEnv: V1EnvVar[] = [],
   secrets: Record<string, SecretInfo> = {},
+  pod: CopyPodSettings = {},
 ): V1Job {
   const env: V1EnvVar[] = [{ name: 'MM_STAGE', value: job.stage satisfies Stage }];
   if (job.stage !== 'plan') env.push({ name: 'MM_SHARD_PLAN', value: JSON.stringify(job.plan) });
@@ -267,7 +323,7 @@ export function stageJobManifest(
       { name: 'MM_COMPLETED_INDEXES', value: formatIndexes(job.completed) },
     );
   }
-  const j = jobManifest(m, ownedTargets, image, [...env, ...extraEnv], secrets);
+  const j = jobManifest(m, ownedTargets, image, [...env, ...extraEnv], secrets, pod);
   const meta = j.metadata!;
   meta.name = job.stage === 'copy' ? shardJobName(m.metadata.name) : jobName(m.metadata.name, job.stage);
   meta.labels = { ...meta.labels, [STAGE_LABEL]: job.stage };

@@ -7,6 +7,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CRD_FILE } from '../../src/api/crd.js';
 import { CHART_CRD_FILE, renderCrdYaml } from '../../src/api/generate-crd.js';
+import { milvusMigration } from '../../src/api/migration.js';
+import { copyPodFromEnv, jobManifest } from '../../src/controller/job.js';
 import {
   CHART_DIR,
   controllerContainer,
@@ -161,4 +163,64 @@ describe('the chart and deploy/ do not drift apart', () => {
     const base = renderKustomize();
     expect(find(chart, 'Deployment')).not.toEqual(find(base, 'Deployment'));
   });
+});
+
+describe('platform settings', () => {
+  it('replicaCount > 1 gets a PodDisruptionBudget (none for one replica)', () => {
+    expect(renderChart().filter((o) => o.kind === 'PodDisruptionBudget')).toEqual([]);
+    const objs = renderChart({ replicaCount: '2' });
+    expect(find(objs, 'Deployment').spec.replicas).toBe(2);
+    const pdb = find(objs, 'PodDisruptionBudget', 'milvus-migrate-controller');
+    expect(pdb.spec.minAvailable).toBe(1);
+    expect(pdb.spec.selector.matchLabels).toEqual(find(objs, 'Deployment').spec.selector.matchLabels);
+  });
+
+  it('copyPod values reach the controller (MM_COPY_POD), which puts them on every copy Job', () => {
+    const objs = renderChart({
+      'copyPod.priorityClassName': 'batch-low',
+      'copyPod.nodeSelector.pool': 'migrations',
+      'copyPod.resources.limits.memory': '4Gi',
+      'copyPod.ttlSecondsAfterFinished': '3600',
+      'copyPod.labels.team': 'data',
+      'copyPod.tolerations[0].key': 'spot',
+      'copyPod.tolerations[0].operator': 'Exists',
+    });
+    const settings = copyPodFromEnv({ MM_COPY_POD: envOf(controllerContainer(objs)).MM_COPY_POD });
+    const j = jobManifest(MIGRATION, ['books'], 'img:1', [], {}, settings);
+    const pod = j.spec!.template.spec!;
+    expect(pod.priorityClassName).toBe('batch-low');
+    expect(pod.nodeSelector).toEqual({ pool: 'migrations' });
+    expect(pod.tolerations).toEqual([{ key: 'spot', operator: 'Exists' }]);
+    expect(pod.containers[0]!.resources).toEqual({ limits: { memory: '4Gi' } });
+    expect(j.spec!.ttlSecondsAfterFinished).toBe(3600);
+    expect(j.spec!.template.metadata!.labels).toMatchObject({
+      team: 'data',
+      'migration.milvus.io/name': 'books',
+    });
+    // Defaults: the built-in resources, nothing else set.
+    const d = jobManifest(
+      MIGRATION,
+      ['books'],
+      'img:1',
+      [],
+      {},
+      copyPodFromEnv({ MM_COPY_POD: envOf(controllerContainer(renderChart())).MM_COPY_POD }),
+    );
+    expect(d.spec!.template.spec!.containers[0]!.resources).toEqual({
+      requests: { cpu: '100m', memory: '128Mi' },
+      limits: { cpu: '2', memory: '1Gi' },
+    });
+    expect(d.spec!.ttlSecondsAfterFinished).toBeUndefined();
+    expect(d.spec!.template.spec!.priorityClassName).toBeUndefined();
+    // The schema refuses a TTL that would remove Jobs before the controller reads them.
+    const r = run(helmBinary(), ['template', 'x', CHART_DIR, '--set', 'copyPod.ttlSecondsAfterFinished=10']);
+    expect(r.code).not.toBe(0);
+  });
+});
+
+const MIGRATION = milvusMigration.parse({
+  apiVersion: 'migration.milvus.io/v1alpha1',
+  kind: 'MilvusMigration',
+  metadata: { name: 'books', namespace: 'ns1', uid: 'u', generation: 1 },
+  spec: { source: { endpoint: 'h:1' }, target: { endpoint: 'h:2' }, collections: [{ name: 'books' }] },
 });

@@ -117,7 +117,7 @@ describe('helm lint and template', () => {
     const sm = find(objs, 'ServiceMonitor', 'milvus-migrate-controller');
     expect(sm.metadata.labels?.release).toBe('prom');
     expect(sm.spec.endpoints).toEqual([
-      { port: 'metrics', path: '/metrics', interval: '30s', scrapeTimeout: '10s' },
+      { port: 'metrics', path: '/metrics', interval: '30s', scrapeTimeout: '10s', honorLabels: true },
     ]);
     const svc = find(objs, 'Service');
     // A ServiceMonitor selects Services by their labels.
@@ -223,4 +223,44 @@ const MIGRATION = milvusMigration.parse({
   kind: 'MilvusMigration',
   metadata: { name: 'books', namespace: 'ns1', uid: 'u', generation: 1 },
   spec: { source: { endpoint: 'h:1' }, target: { endpoint: 'h:2' }, collections: [{ name: 'books' }] },
+});
+
+describe('optional platform objects', () => {
+  it('PrometheusRule: a Failed migration, a stalled copy, no leader, reconcile errors — on metrics the controller exports', () => {
+    expect(renderChart().filter((o) => o.kind === 'PrometheusRule')).toEqual([]);
+    const objs = renderChart({
+      'metrics.prometheusRule.enabled': 'true',
+      'metrics.prometheusRule.stalledFor': '1h',
+    });
+    const rules = find(objs, 'PrometheusRule', 'milvus-migrate-controller').spec.groups[0].rules as {
+      alert: string;
+      expr: string;
+    }[];
+    expect(rules.map((r) => r.alert)).toEqual([
+      'MilvusMigrationFailed',
+      'MilvusMigrationCopyStalled',
+      'MilvusMigrateNoLeader',
+      'MilvusMigrateReconcileErrors',
+    ]);
+    expect(rules[1]!.expr).toContain('delta(milvus_migrate_rows_copied[1h]) == 0');
+    // Every metric an alert reads is one the controller serves.
+    const served = readFileSync(path.join(REPO_ROOT, 'src/controller/metrics.ts'), 'utf8');
+    for (const r of rules)
+      for (const m of r.expr.match(/milvus_migrate_[a-z_]+/g) ?? []) expect(served, m).toContain(`'${m}'`);
+  });
+
+  it('NetworkPolicy: controller ingress only on its ports; with watchNamespace, none into the copy pods', () => {
+    expect(renderChart().filter((o) => o.kind === 'NetworkPolicy')).toEqual([]);
+    const objs = renderChart({ 'networkPolicy.enabled': 'true', watchNamespace: 'team-a' });
+    const ctl = find(objs, 'NetworkPolicy', 'milvus-migrate-controller');
+    expect(ctl.spec.policyTypes).toEqual(['Ingress']);
+    expect(ctl.spec.ingress).toEqual([{ ports: [{ port: 8080 }, { port: 8081 }] }]);
+    expect(ctl.spec.podSelector.matchLabels).toEqual(find(objs, 'Deployment').spec.selector.matchLabels);
+    const copy = find(objs, 'NetworkPolicy', 'milvus-migrate-copy-pods');
+    expect(copy.metadata.namespace).toBe('team-a');
+    expect(copy.spec).toMatchObject({ policyTypes: ['Ingress'], ingress: [] });
+    // The copy Jobs' pods carry the labels it selects.
+    const j = jobManifest(MIGRATION, ['books'], 'img:1');
+    expect(j.spec!.template.metadata!.labels).toMatchObject(copy.spec.podSelector.matchLabels);
+  });
 });

@@ -410,7 +410,14 @@ export class Controller {
     const key = `${me.namespace}/${me.name}`;
     for (const c of [...claims].sort((a, b) => a.lease.localeCompare(b.lease))) {
       if (c.stale && c.holder) {
-        const live = await this.kube.getMigration(c.holder.namespace, c.holder.name);
+        let live: MigrationObject | undefined;
+        try {
+          live = await this.kube.getMigration(c.holder.namespace, c.holder.name);
+        } catch (err) {
+          // Not readable here (a namespace this controller may not watch): never taken over.
+          if (statusCode(err) === 403) return;
+          throw err;
+        }
         if (live?.metadata?.uid === c.holder.uid) return; // alive after all: not ours to take
         const lease = await this.kube.getLease(this.claimNamespace, c.lease);
         if (lease && claimHolder(lease)?.uid === c.holder.uid) {

@@ -651,6 +651,10 @@ function jobSucceeded(o: Observed, pod: MigrationStatus | undefined): Action[] {
   );
   delete s.shardPlan;
   if (o.specHash !== undefined) s.runSpecHash = o.specHash;
+  // The Job's success is the worker's verdict (exit 0 only when every collection verified), also
+  // when its last report could not be read.
+  const targets = o.migration.collections?.map((c) => c.targetName) ?? [];
+  if (targets.length) s.verifiedTargets = [...new Set([...(s.verifiedTargets ?? []), ...targets])].sort();
   s.completionTime ??= new Date(o.now).toISOString().replace(/\.\d{3}Z$/, 'Z');
   if (s.collections) summarize(s);
   return [

@@ -189,6 +189,16 @@ describe('DropIncomplete drops only what never reached a verified copy', () => {
     expect(decide(observed({}, m))).toEqual([{ type: 'removeFinalizer' }]);
   });
 
+  it('a Job that succeeded (the worker exits 0 only when every collection verified) records every target, even without a readable report', () => {
+    const a = decide(
+      observed(
+        { job: job({ complete: true }) },
+        { collections: COLLS, status: status('Running', 'Copying') },
+      ),
+    );
+    expect(patched(a)).toMatchObject({ phase: 'Succeeded', verifiedTargets: ['b2', 'books'] });
+  });
+
   it('an older status without the record: Succeeded collections count as verified', () => {
     const m = observed({}, { ownedTargets: ['books', 'b2', 'x'], status: succeeded() }).migration;
     expect(incompleteTargets(m)).toEqual(['x']);

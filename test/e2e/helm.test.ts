@@ -331,22 +331,25 @@ let dstAdmin: MilvusClient | undefined;
   });
 
   it('RBAC with watchNamespace: a Role in that namespace only, nothing cluster-wide (kubectl auth can-i --list); namespace editors and viewers may use MilvusMigrations (aggregated ClusterRoles)', async () => {
-    // The chart's objects for a controller in its own namespace watching NS only, applied as they
-    // render (ClusterRoles aside: the installed release owns milvus-migrate-view and -edit already).
+    // The chart's objects for a controller in a namespace of its own watching one other namespace,
+    // applied as they render (ClusterRoles aside: the installed release owns milvus-migrate-view and
+    // -edit already). Both namespaces are this test's own: the installed release is left alone.
     const ctrlNs = `mm-rbac-${randomBytes(3).toString('hex')}`;
-    const objs = renderChart({ watchNamespace: NS }, ctrlNs);
+    const watchedNs = `${ctrlNs}-w`;
+    const objs = renderChart({ watchNamespace: watchedNs }, ctrlNs);
     const rbac = objs.filter((o) => ['ServiceAccount', 'Role', 'RoleBinding'].includes(o.kind));
     expect(objs.filter((o) => o.kind === 'ClusterRoleBinding')).toEqual([]);
     await kc(['create', 'namespace', ctrlNs]);
+    await kc(['create', 'namespace', watchedNs]);
     try {
       await kc(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: rbac }));
       const sa = `system:serviceaccount:${ctrlNs}:milvus-migrate-controller`;
       const baseline = await grants(`system:serviceaccount:${ctrlNs}:no-such-account`, 'default');
-      const watched = await grants(sa, NS);
+      const watched = await grants(sa, watchedNs);
       const elsewhere = await grants(sa, 'default');
       const rules = find(objs, 'Role', 'milvus-migrate-controller').rules as Rule[];
       console.log(
-        `[e2e helm] watchNamespace=${NS}: ${watched.size - baseline.size} grants in it, ${elsewhere.size - baseline.size} in default`,
+        `[e2e helm] watchNamespace=${watchedNs}: ${watched.size - baseline.size} grants in it, ${elsewhere.size - baseline.size} in default`,
       );
       expect([...watched].sort()).toEqual([...new Set([...baseline, ...ruleGrants(rules)])].sort());
       expect([...elsewhere].sort()).toEqual([...baseline].sort());
@@ -357,11 +360,11 @@ let dstAdmin: MilvusClient | undefined;
       ]) {
         const r = await kubectl(['auth', 'can-i', verb!, what!, '--as', sa, '-n', 'default']);
         expect(r.stdout.trim(), `${verb} ${what} in default`).toBe('no');
-        const w = await kubectl(['auth', 'can-i', verb!, what!, '--as', sa, '-n', NS]);
-        expect(w.stdout.trim(), `${verb} ${what} in ${NS}`).toBe('yes');
+        const w = await kubectl(['auth', 'can-i', verb!, what!, '--as', sa, '-n', watchedNs]);
+        expect(w.stdout.trim(), `${verb} ${what} in ${watchedNs}`).toBe('yes');
       }
     } finally {
-      await kubectl(['delete', 'namespace', ctrlNs, '--wait=false']);
+      await kubectl(['delete', 'namespace', ctrlNs, watchedNs, '--wait=false']);
     }
     // Aggregation: the built-in edit and view roles, bound in NS, now cover MilvusMigrations.
     await kn(['create', 'rolebinding', 'alice-edit', '--clusterrole=edit', '--user=alice']);

@@ -263,4 +263,21 @@ describe('optional platform objects', () => {
     const j = jobManifest(MIGRATION, ['books'], 'img:1');
     expect(j.spec!.template.metadata!.labels).toMatchObject(copy.spec.podSelector.matchLabels);
   });
+
+  it('Grafana dashboard: a ConfigMap for the sidecar whose panels query only metrics the controller serves', () => {
+    expect(renderChart().filter((o) => o.kind === 'ConfigMap')).toEqual([]);
+    const cm = find(
+      renderChart({ 'metrics.grafanaDashboard.enabled': 'true' }),
+      'ConfigMap',
+      'milvus-migrate-dashboard',
+    );
+    expect(cm.metadata.labels?.grafana_dashboard).toBe('1');
+    const dash = JSON.parse(cm.data['milvus-migrate.json']) as { panels: { targets: { expr: string }[] }[] };
+    const served = readFileSync(path.join(REPO_ROOT, 'src/controller/metrics.ts'), 'utf8');
+    const metrics = dash.panels.flatMap((p) =>
+      p.targets.flatMap((t) => t.expr.match(/milvus_migrate_[a-z_]+/g) ?? []),
+    );
+    expect(metrics.length).toBeGreaterThan(5);
+    for (const m of metrics) expect(served, m).toContain(`'${m}'`);
+  });
 });

@@ -446,6 +446,23 @@ let dstAdmin: MilvusClient | undefined;
   }, 400_000);
 
   it('helm upgrade changes the log level; the upgraded controller fails a bad password, then re-runs it', async () => {
+    // The served CRD is an older one (without status.verifiedTargets); the documented upgrade
+    // (README: the CRD first, server-side, then helm upgrade) serves the chart's CRD again.
+    const crdPath = '/spec/versions/0/schema/openAPIV3Schema/properties/status/properties/verifiedTargets';
+    await kc([
+      'patch',
+      'crd',
+      CRD_NAME,
+      '--type=json',
+      '-p',
+      JSON.stringify([{ op: 'remove', path: crdPath }]),
+    ]);
+    const served = async () =>
+      (JSON.parse(await kc(['get', 'crd', CRD_NAME, '-o', 'json'])) as K8sObject).spec.versions[0].schema
+        .openAPIV3Schema.properties.status.properties as Record<string, unknown>;
+    expect(Object.keys(await served())).not.toContain('verifiedTargets');
+    await kc(['apply', '--server-side', '--force-conflicts', '-f', path.join(CHART_DIR, 'crds')]);
+    expect(Object.keys(await served())).toContain('verifiedTargets');
     const t0 = Date.now();
     await helm([
       'upgrade',

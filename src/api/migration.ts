@@ -177,7 +177,20 @@ export const collectionStatus = z.object({
   targetName: z.string(),
   phase: z.enum(COLLECTION_PHASES),
   sourceEntities: z.number().int().optional().describe('count(*) on the source.'),
-  copiedEntities: z.number().int().default(0).describe('Rows written to the target by this migration.'),
+  copiedEntities: z
+    .number()
+    .int()
+    .default(0)
+    .describe(
+      'Rows of this collection on the target that this migration wrote, in this run or an earlier one (a resumed copy starts from what is already there).',
+    ),
+  foldedEntities: z
+    .number()
+    .int()
+    .optional()
+    .describe(
+      "Rows count(*) counts on the source that no query returns, so no copy can move them: duplicate primary keys (folded into one row) and Milvus 2.3's unreadable key 2^63-1. Not part of the rows to copy (see warnings).",
+    ),
   targetEntities: z.number().int().optional().describe('count(*) on the target after the copy.'),
   repairedEntities: z
     .number()
@@ -264,6 +277,20 @@ export const migrationStatus = z.object({
     .optional()
     .describe(
       'Target collections this migration created: the ones that did not exist on the target when the controller checked, before the first copy. Only these are resumed into and only these can be dropped by deletionPolicy DropIncomplete. Written by the controller in status, where users who may edit the migration cannot forge it.',
+    ),
+  verifiedTargets: z
+    .array(z.string().max(255))
+    .max(1000)
+    .optional()
+    .describe(
+      'Target collections that any run of this migration copied and verified complete. The list only grows: deletionPolicy DropIncomplete never drops one of them, whatever a later run shows. Written by the controller.',
+    ),
+  runSpecHash: z
+    .string()
+    .max(64)
+    .optional()
+    .describe(
+      "Hash of the spec fields a run's result depends on (source, target, collections, verify) for the last run that ended. A newer generation that changes none of them is answered by that run (observedGeneration follows); one that changes any gets a run of its own, and observedGeneration stays at the last generation that ran until it ends.",
     ),
 });
 

@@ -82,18 +82,30 @@ export function summarize(s: MigrationStatus): void {
   const cs = s.collections ?? [];
   s.progress = overallProgress(cs);
   const copied = cs.reduce((n, c) => n + c.copiedEntities, 0);
-  const total = cs.reduce((n, c) => n + (c.sourceEntities ?? 0), 0);
+  const total = cs.reduce((n, c) => n + toCopy(c), 0);
   s.rows = `${copied}/${total}`;
   s.collectionsDone = `${cs.filter((c) => c.phase === 'Succeeded').length}/${cs.length}`;
 }
 
+/** Rows of a collection a copy can move: count(*) on the source less the folded ones. */
+function toCopy(c: CollectionStatus): number {
+  return Math.max(0, (c.sourceEntities ?? 0) - (c.foldedEntities ?? 0));
+}
+
+/**
+ * Copied share of every row to copy. 100 % only when every collection Succeeded; below that while a
+ * collection's source count is not known yet (its rows are not in the total).
+ */
 export function overallProgress(collections: CollectionStatus[]): string {
   let total = 0;
   let copied = 0;
   for (const c of collections) {
-    total += c.sourceEntities ?? 0;
-    copied += Math.min(c.copiedEntities, c.sourceEntities ?? c.copiedEntities);
+    const n = toCopy(c);
+    total += n;
+    copied += c.phase === 'Succeeded' ? n : Math.min(c.copiedEntities, n);
   }
-  if (total === 0) return collections.every((c) => c.phase === 'Succeeded') ? '100%' : '0%';
-  return `${Math.floor((copied * 100) / total)}%`;
+  const allDone = collections.every((c) => c.phase === 'Succeeded');
+  if (total === 0) return allDone ? '100%' : '0%';
+  const pct = Math.floor((copied * 100) / total);
+  return `${allDone ? pct : Math.min(pct, 99)}%`;
 }

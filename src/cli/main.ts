@@ -110,10 +110,19 @@ program
     };
     process.on('SIGINT', () => onSignal('SIGINT'));
     process.on('SIGTERM', () => onSignal('SIGTERM'));
+    const state = stateStore(input, o.stateDir);
+    let unlock: () => void;
+    try {
+      // One run of a migration at a time: two would write the same targets.
+      unlock = state.lock();
+    } catch (err) {
+      fail(err, 1);
+    }
+    process.on('exit', () => unlock());
     view.start();
     let lastLogged = 0;
     const status = await runMigration(input, {
-      state: stateStore(input, o.stateDir),
+      state,
       signal: abort.signal,
       ...(o.workers ? { workers: o.workers } : {}),
       onStatus: (s) => {
@@ -134,6 +143,7 @@ program
       },
     });
     view.stop();
+    unlock();
     if (o.output === 'json') process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
     else process.stdout.write(`${statusText(status)}\n`);
     process.exitCode = status.phase === 'Succeeded' ? 0 : status.phase === 'Canceled' ? 130 : 1;

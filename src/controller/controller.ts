@@ -10,7 +10,7 @@
  * copy Job with one pod per shard (their logs read one by one), a finalize Job.
  */
 import http from 'node:http';
-import type { V1Job, V1Pod } from '@kubernetes/client-node';
+import type { V1Job, V1Lease, V1Pod } from '@kubernetes/client-node';
 import { Kube, type MigrationObject, statusCode } from '../adapters/kubernetes/kube.js';
 import { MilvusClient } from '../adapters/milvus/client.js';
 import { checkSpec, credentialsFromSecret, formatZodError } from '../api/input.js';
@@ -28,6 +28,15 @@ import { applyPhaseConditions } from '../api/status.js';
 import { errorText, reasonOf } from '../engine/engine.js';
 import { logger } from '../util/logger.js';
 import {
+  CLAIM_LABEL,
+  type ClaimHolder,
+  claimHolder,
+  claimId,
+  claimLease,
+  claimLeaseName,
+  type ObservedClaim,
+} from './claims.js';
+import {
   type Action,
   DEFAULT_CLEANUP_TIMEOUT_MS,
   decide,
@@ -36,15 +45,22 @@ import {
   type ObservedJob,
   type ObservedPod,
   RERUN_ANNOTATION,
+  transportWarnings,
 } from './decide.js';
 import {
+  type CopyPodSettings,
+  copyPodFromEnv,
   DEFAULT_IMAGE,
+  GENERATION_ANNOTATION,
   jobManifest,
   jobName,
   MANAGED_BY,
   MANAGER,
   NAME_LABEL,
+  SECRETS_ANNOTATION,
+  SPEC_HASH_ANNOTATION,
   shardJobName,
+  specHash,
   stageJobManifest,
   workerEnvFrom,
 } from './job.js';
@@ -61,6 +77,8 @@ export interface ControllerOptions {
   /** The one namespace to watch (all when undefined). */
   namespace?: string;
   image?: string;
+  /** Copy-pod settings (default: MM_COPY_POD). */
+  copyPod?: CopyPodSettings;
   healthPort?: number;
   metricsPort?: number;
   resyncMs?: number;
@@ -99,9 +117,13 @@ export class Controller {
   readonly kube: Kube;
   private readonly queue: WorkQueue;
   private readonly image: string;
+  private readonly copyPod: CopyPodSettings;
   private readonly lastProgress = new Map<string, number>();
   private informers: { stop(): Promise<void> }[] = [];
   private migrationCache?: { list(): readonly MigrationObject[] };
+  private claimCache?: { get(name: string, namespace?: string): V1Lease | undefined };
+  /** Where the leader Lease and the target claims (claims.ts) live: the controller's own namespace. */
+  readonly claimNamespace: string;
   private resync?: NodeJS.Timeout;
   private server?: http.Server;
   private ready = false;
@@ -113,6 +135,7 @@ export class Controller {
   constructor(private readonly opts: ControllerOptions = {}) {
     this.kube = opts.kube ?? new Kube();
     this.image = opts.image ?? process.env.MM_IMAGE ?? DEFAULT_IMAGE;
+    this.copyPod = opts.copyPod ?? copyPodFromEnv();
     this.queue = new WorkQueue(
       (key) => this.reconcile(key),
       (key, err, retryMs) =>
@@ -123,8 +146,9 @@ export class Controller {
       isLeader: () => this.elector.isLeader,
       migrations: () => this.figures(),
     });
+    this.claimNamespace = opts.leaseNamespace ?? controllerNamespace(process.env, this.kube.kc);
     this.elector = new LeaderElector(this.kube.kc, {
-      namespace: opts.leaseNamespace ?? controllerNamespace(process.env, this.kube.kc),
+      namespace: this.claimNamespace,
       ...(opts.leaseDurationMs ? { leaseDurationMs: opts.leaseDurationMs } : {}),
       onStartedLeading: () => this.startReconciling(),
       onStoppedLeading: () => {
@@ -183,7 +207,9 @@ export class Controller {
     jobs.on('add', onJob);
     jobs.on('update', onJob);
     jobs.on('delete', onJob);
-    for (const inf of [migrations, jobs] as {
+    const claims = this.kube.leaseInformer(this.claimNamespace, `${MANAGED_BY}=${MANAGER},${CLAIM_LABEL}`);
+    this.claimCache = claims;
+    for (const inf of [migrations, jobs, claims] as {
       on(v: 'error', cb: (e: unknown) => void): void;
       start(): Promise<void>;
     }[]) {
@@ -196,9 +222,10 @@ export class Controller {
         }, 5000).unref();
       });
     }
-    this.informers = [migrations, jobs];
+    this.informers = [migrations, jobs, claims];
     await migrations.start();
     await jobs.start();
+    await claims.start();
     this.resync = setInterval(() => {
       for (const k of this.keys) this.queue.add(k);
     }, this.opts.resyncMs ?? RESYNC_MS);
@@ -321,17 +348,120 @@ export class Controller {
       o.specReason = reasonOf(err);
       return o;
     }
+    o.specHash = specHash(parsed.data.spec);
+    o.transport = transportWarnings(parsed.data.spec);
+    o.claims = this.observeClaims(parsed.data, o.migration.uid);
     if (o.migration.deleting) return o;
     const refs = new Set(
       [parsed.data.spec.source.secretRef?.name, parsed.data.spec.target.secretRef?.name].filter(
         (n): n is string => Boolean(n),
       ),
     );
+    o.secrets = {};
     for (const ref of refs) {
       // Only ever the migration's own namespace (checkSpec refused any other).
-      if (!(await this.kube.getSecret(namespace, ref))) o.missingSecrets.push(ref);
+      const secret = await this.kube.getSecret(namespace, ref);
+      if (!secret) o.missingSecrets.push(ref);
+      else
+        o.secrets[ref] = {
+          resourceVersion: secret.metadata?.resourceVersion ?? '',
+          keys: Object.keys({ ...secret.data, ...secret.stringData }),
+        };
     }
+    // Changed since the running Job was made from them (its pods hold the earlier values).
+    const running = [o.job, o.planJob, o.finalizeJob].find(
+      (j) => j && !j.deleting && !j.complete && !j.failed,
+    );
+    const changed = Object.entries(running?.secretVersions ?? {})
+      .filter(([n, rv]) => o.secrets?.[n] !== undefined && o.secrets[n].resourceVersion !== rv)
+      .map(([n]) => n);
+    if (changed.length) o.changedSecrets = changed;
     return o;
+  }
+
+  /** Who holds the claim of each target collection of the spec, from the claim Lease cache. */
+  private observeClaims(m: MilvusMigration, uid: string): ObservedClaim[] {
+    const t = m.spec.target;
+    const known = new Set((this.migrationCache?.list() ?? []).map((x) => x.metadata?.uid));
+    return m.spec.collections.map((c) => {
+      const target = c.targetName ?? c.name;
+      const id = claimId(t.endpoint, t.database, target);
+      const lease = claimLeaseName(id);
+      const holder = claimHolder(this.claimCache?.get(lease, this.claimNamespace));
+      // A holder the migration cache does not know is gone (act() checks it live before a takeover).
+      const stale =
+        holder !== undefined &&
+        holder.uid !== uid &&
+        this.migrationCache !== undefined &&
+        !known.has(holder.uid);
+      return { target, id, lease, ...(holder ? { holder } : {}), ...(stale ? { stale } : {}) };
+    });
+  }
+
+  /**
+   * Create-if-absent of each claim Lease, in name order (two migrations wanting overlapping sets
+   * meet at the first shared one). A stale claim is deleted (preconditions: exactly the Lease read)
+   * after a live check that its holder is gone, then created anew. Stops at the first claim another
+   * migration holds: the next reconcile observes it and refuses.
+   */
+  private async claimTargets(obj: MigrationObject, claims: ObservedClaim[]): Promise<void> {
+    const meta = obj.metadata!;
+    const me: ClaimHolder = { namespace: meta.namespace!, name: meta.name!, uid: meta.uid ?? '' };
+    const key = `${me.namespace}/${me.name}`;
+    for (const c of [...claims].sort((a, b) => a.lease.localeCompare(b.lease))) {
+      if (c.stale && c.holder) {
+        let live: MigrationObject | undefined;
+        try {
+          live = await this.kube.getMigration(c.holder.namespace, c.holder.name);
+        } catch (err) {
+          // Not readable here (a namespace this controller may not watch): never taken over.
+          if (statusCode(err) === 403) return;
+          throw err;
+        }
+        if (live?.metadata?.uid === c.holder.uid) return; // alive after all: not ours to take
+        const lease = await this.kube.getLease(this.claimNamespace, c.lease);
+        if (lease && claimHolder(lease)?.uid === c.holder.uid) {
+          await this.kube.deleteLease(
+            this.claimNamespace,
+            c.lease,
+            lease.metadata!.uid!,
+            lease.metadata!.resourceVersion!,
+          );
+          log.info(
+            { key, target: c.id, from: `${c.holder.namespace}/${c.holder.name}` },
+            'took over a stale claim',
+          );
+        }
+      }
+      if (await this.kube.createLease(claimLease(this.claimNamespace, c.id, me))) {
+        log.info({ key, target: c.id }, 'claimed the target collection');
+        continue;
+      }
+      const holder = claimHolder(await this.kube.getLease(this.claimNamespace, c.lease));
+      if (holder?.uid !== me.uid) {
+        log.info({ key, target: c.id, holder }, 'the target collection is claimed by another migration');
+        return;
+      }
+    }
+  }
+
+  /** Gives back the claims this migration holds (only Leases that still name it). */
+  private async releaseClaims(obj: MigrationObject, claims: ObservedClaim[]): Promise<void> {
+    const uid = obj.metadata?.uid;
+    for (const c of claims) {
+      const lease = await this.kube.getLease(this.claimNamespace, c.lease);
+      if (!lease || claimHolder(lease)?.uid !== uid) continue;
+      await this.kube.deleteLease(
+        this.claimNamespace,
+        c.lease,
+        lease.metadata!.uid!,
+        lease.metadata!.resourceVersion!,
+      );
+      log.info(
+        { key: `${obj.metadata?.namespace}/${obj.metadata?.name}`, target: c.id },
+        'released the claim',
+      );
+    }
   }
 
   /** A Job of this migration (owned by this very object), as decide() sees it. */
@@ -341,7 +471,12 @@ export class Controller {
     const conds = job.status?.conditions ?? [];
     const on = (t: string) => conds.find((c) => c.type === t && c.status === 'True');
     const failed = on('Failed');
+    const ann = job.metadata?.annotations ?? {};
+    const gen = Number(ann[GENERATION_ANNOTATION]);
     const oj: ObservedJob = {
+      ...(Number.isInteger(gen) && gen > 0 ? { generation: gen } : {}),
+      ...(ann[SPEC_HASH_ANNOTATION] ? { specHash: ann[SPEC_HASH_ANNOTATION] } : {}),
+      ...secretVersionsOf(ann[SECRETS_ANNOTATION]),
       name: job.metadata!.name!,
       uid: job.metadata!.uid!,
       deleting: Boolean(job.metadata?.deletionTimestamp),
@@ -458,6 +593,12 @@ export class Controller {
         case 'dropTargets':
           await this.dropTargets(obj, a.names, involved);
           break;
+        case 'claimTargets':
+          await this.claimTargets(obj, a.claims);
+          break;
+        case 'releaseClaims':
+          await this.releaseClaims(obj, a.claims);
+          break;
         case 'computeOwnedTargets': {
           const owned = await this.computeOwnedTargets(obj, o);
           try {
@@ -477,13 +618,23 @@ export class Controller {
         }
         case 'createJob': {
           const m = milvusMigration.parse({ ...obj, apiVersion: API_VERSION_FULL, kind: KIND });
-          await this.kube.createJob(jobManifest(m, a.ownedTargets, this.image, workerEnvFrom()));
+          await this.kube.createJob(
+            jobManifest(m, a.ownedTargets, this.image, workerEnvFrom(), o.secrets, this.copyPod),
+          );
           log.info({ key, job: jobName(name) }, 'created the copy Job');
           break;
         }
         case 'createStageJob': {
           const m = milvusMigration.parse({ ...obj, apiVersion: API_VERSION_FULL, kind: KIND });
-          const manifest = stageJobManifest(m, a.ownedTargets, a.job, this.image, workerEnvFrom());
+          const manifest = stageJobManifest(
+            m,
+            a.ownedTargets,
+            a.job,
+            this.image,
+            workerEnvFrom(),
+            o.secrets,
+            this.copyPod,
+          );
           await this.kube.createJob(manifest);
           log.info(
             {
@@ -613,6 +764,19 @@ export class Controller {
       throw err;
     }
   }
+}
+
+/** The SECRETS_ANNOTATION of a Job, when it is readable. */
+function secretVersionsOf(raw: string | undefined): { secretVersions?: Record<string, string> } {
+  if (!raw) return {};
+  try {
+    const v = JSON.parse(raw) as unknown;
+    if (v && typeof v === 'object' && Object.values(v).every((x) => typeof x === 'string'))
+      return { secretVersions: v as Record<string, string> };
+  } catch {
+    // not ours to read
+  }
+  return {};
 }
 
 /** Runs the controller until SIGTERM / SIGINT; then stops the watches and exits 0. */

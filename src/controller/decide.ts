@@ -10,9 +10,10 @@ import type {
   Phase,
   ShardPlanStatus,
 } from '../api/migration.js';
-import { applyPhaseConditions, pushError, summarize } from '../api/status.js';
+import { applyPhaseConditions, pushError, setCondition, summarize } from '../api/status.js';
 import type { ShardPlan } from '../engine/engine.js';
-import type { StageJob } from './job.js';
+import { heldBy, type ObservedClaim } from './claims.js';
+import type { SecretInfo, StageJob } from './job.js';
 import { formatIndexes, parseIndexes } from './worker.js';
 
 /** The MilvusMigration as read from the API server (spec unvalidated). */
@@ -54,6 +55,12 @@ export interface ObservedJob {
   indexed?: boolean;
   completedIndexes?: string;
   failedIndexes?: string;
+  /** The generation of the MilvusMigration the Job was made from (GENERATION_ANNOTATION). */
+  generation?: number;
+  /** specHash() of the spec it was made from (SPEC_HASH_ANNOTATION). */
+  specHash?: string;
+  /** resourceVersion of each Secret it was made from (SECRETS_ANNOTATION). */
+  secretVersions?: Record<string, string>;
 }
 
 /** What one pod of a Job last reported. */
@@ -69,6 +76,19 @@ export interface Observed {
   specReason?: string;
   /** Secrets named by the spec that do not exist in the migration's namespace. */
   missingSecrets: string[];
+  /** Secrets named by the spec that changed (resourceVersion) since the running Job was made. */
+  changedSecrets?: string[];
+  /** The Secrets named by the spec that exist: their versions and key names (for new Jobs). */
+  secrets?: Record<string, SecretInfo>;
+  /**
+   * The claim of every target collection of the spec (claims.ts), when the spec is valid. Only a
+   * migration that holds every one of them creates Jobs.
+   */
+  claims?: ObservedClaim[];
+  /** specHash() of the current spec: what a run's result depends on. */
+  specHash?: string;
+  /** Credentials sent without TLS, TLS verification off (transportWarnings()), when the spec is valid. */
+  transport?: TransportWarning[];
   job?: ObservedJob;
   /** The newest copy pod's last MMSTATUS status. */
   podStatus?: MigrationStatus;
@@ -95,6 +115,10 @@ export type Action =
   | { type: 'addFinalizer' }
   | { type: 'removeFinalizer' }
   | { type: 'computeOwnedTargets' }
+  /** Create-if-absent of the claim Leases not held yet (a stale one is taken over). */
+  | { type: 'claimTargets'; claims: ObservedClaim[] }
+  /** Deletion: give back the claims this migration holds (its Jobs are gone). */
+  | { type: 'releaseClaims'; claims: ObservedClaim[] }
   | { type: 'createJob'; ownedTargets: string[] }
   /** A Job of a sharded run (plan, Indexed copy, finalize). */
   | { type: 'createStageJob'; ownedTargets: string[]; job: StageJob }
@@ -122,7 +146,7 @@ export function copyRetryDelayMs(attempt: number): number {
   return Math.min(300_000, 10_000 * 2 ** Math.max(0, attempt - 1));
 }
 /** Failures that go away by themselves (a Secret created later): re-checked on every reconcile. */
-const RETRYABLE_REASONS = new Set(['SecretNotFound']);
+const RETRYABLE_REASONS = new Set(['SecretNotFound', 'TargetClaimed']);
 
 function stalledReason(s: MigrationStatus): string | undefined {
   return s.conditions?.find((c) => c.type === 'Stalled' && c.status === 'True')?.reason;
@@ -172,12 +196,36 @@ function withCollectionList(s: MigrationStatus, m: ObservedMigration, phase: Col
   s.collectionsDone = `0/${s.collections.length}`;
 }
 
-/** Target collections this migration created (owned) that did not reach Succeeded. */
+/**
+ * Target collections this migration created (owned) that never reached a verified copy: neither in
+ * status.verifiedTargets (every collection any run of it verified) nor Succeeded now.
+ */
 export function incompleteTargets(m: ObservedMigration): string[] {
-  const done = new Set(
-    (m.status.collections ?? []).filter((c) => c.phase === 'Succeeded').map((c) => c.targetName),
-  );
+  const done = verifiedTargets(m.status);
   return (m.ownedTargets ?? []).filter((t) => !done.has(t));
+}
+
+/** Every target collection verified complete once: the record, and any Succeeded in `s`. */
+function verifiedTargets(s: MigrationStatus): Set<string> {
+  return new Set([
+    ...(s.verifiedTargets ?? []),
+    ...(s.collections ?? []).filter((c) => c.phase === 'Succeeded').map((c) => c.targetName),
+  ]);
+}
+
+/**
+ * Every status the controller writes keeps the record of verified targets and adds the collections
+ * it shows Succeeded (verified by a pod of this migration): the record only grows, whatever a later
+ * run, a reset pod status or a log tail shows.
+ */
+function keepVerified(cur: MigrationStatus, actions: Action[]): Action[] {
+  const before = verifiedTargets(cur);
+  return actions.map((a) => {
+    if (a.type !== 'patchStatus') return a;
+    const all = new Set([...before, ...verifiedTargets(a.status)]);
+    if (!all.size) return a;
+    return { ...a, status: { ...a.status, verifiedTargets: [...all].sort() } };
+  });
 }
 
 /**
@@ -193,19 +241,26 @@ function decideDeletion(o: Observed): Action[] {
   const timeout = o.cleanupTimeoutMs ?? DEFAULT_CLEANUP_TIMEOUT_MS;
   const overdue = o.now - (m.deletionTimestamp ?? o.now) >= timeout;
   const jobs = jobsOf(o);
+  const held = (o.claims ?? []).filter((c) => heldBy(c, m.uid));
   for (const j of jobs) {
     // Foreground: the Job object stays until its pods are gone, so "no Job" below means no writer.
     if (!j.deleting)
-      out.push({ type: 'deleteJob', name: j.name, propagation: drop.length ? 'Foreground' : 'Background' });
+      out.push({
+        type: 'deleteJob',
+        name: j.name,
+        propagation: drop.length || held.length ? 'Foreground' : 'Background',
+      });
   }
+  // Never drop a collection a copy pod may still be writing to, nor let another migration claim it.
+  if ((drop.length || held.length) && !overdue && jobs.length)
+    return [...out, { type: 'requeue', afterMs: 2000 }];
   if (drop.length && !overdue) {
-    // Never drop a collection a copy pod may still be writing to.
-    if (jobs.length) return [...out, { type: 'requeue', afterMs: 2000 }];
     out.push({ type: 'dropTargets', names: drop });
   } else if (drop.length) {
     const msg = `deletionPolicy DropIncomplete: gave up after ${Math.round(timeout / 1000)} s (${jobs.length ? 'the copy pod did not stop' : 'the target did not answer'}); target collection${drop.length > 1 ? 's' : ''} ${drop.map((d) => `"${d}"`).join(', ')} may be left partly written: drop ${drop.length > 1 ? 'them' : 'it'} by hand if unwanted`;
     out.push({ type: 'event', eventType: 'Warning', reason: 'CleanupTimedOut', message: msg });
   }
+  if (held.length) out.push({ type: 'releaseClaims', claims: held });
   out.push({ type: 'removeFinalizer' });
   return out;
 }
@@ -223,6 +278,143 @@ function deleteAllJobs(o: Observed): Action[] {
 }
 
 export function decide(o: Observed): Action[] {
+  return withTransportReport(o, withSecretReport(o, keepVerified(o.migration.status, decideOnce(o))));
+}
+
+export interface TransportWarning {
+  reason: 'CredentialsWithoutTLS' | 'TLSVerificationOff';
+  message: string;
+}
+
+/** Condition type that warns of credentials sent in clear or TLS without verification. */
+export const TRANSPORT_CONDITION = 'TransportSecure';
+
+/**
+ * What a spec exposes on the wire: credentials of a Secret sent to a plain host:port / http://
+ * endpoint (readable on the network path), and TLS whose certificate is not verified.
+ */
+export function transportWarnings(spec: {
+  source: { endpoint: string; secretRef?: { name: string }; tls?: { insecureSkipVerify?: boolean } };
+  target: { endpoint: string; secretRef?: { name: string }; tls?: { insecureSkipVerify?: boolean } };
+}): TransportWarning[] {
+  const out: TransportWarning[] = [];
+  for (const side of ['source', 'target'] as const) {
+    const c = spec[side];
+    const tls = /^https:\/\//i.test(c.endpoint.trim());
+    if (c.secretRef && !tls)
+      out.push({
+        reason: 'CredentialsWithoutTLS',
+        message: `the ${side} credentials (Secret "${c.secretRef.name}") are sent to ${c.endpoint} without TLS: anyone on the network path can read them; use an https:// endpoint`,
+      });
+    if (tls && c.tls?.insecureSkipVerify)
+      out.push({
+        reason: 'TLSVerificationOff',
+        message: `${side}.tls.insecureSkipVerify is true: the ${side} server's certificate is not verified, so a server posing as ${c.endpoint} would ${c.secretRef ? 'receive the credentials and ' : ''}see every row`,
+      });
+  }
+  return out;
+}
+
+/**
+ * Warns in condition TransportSecure=False (kept on every status written) and one Warning Event per
+ * change; the migration runs as specified (a warning, not a refusal).
+ */
+function withTransportReport(o: Observed, actions: Action[]): Action[] {
+  const m = o.migration;
+  const cur = m.status;
+  if (m.deleting || o.transport === undefined) return actions;
+  const prev = cur.conditions?.find((c) => c.type === TRANSPORT_CONDITION);
+  const warn = o.transport;
+  if (!warn.length && !prev) return actions;
+  const want = warn.length
+    ? { status: 'False' as const, reason: warn[0]!.reason, message: warn.map((w) => w.message).join('; ') }
+    : {
+        status: 'True' as const,
+        reason: 'TransportSecure',
+        message: 'credentials go only over verified TLS',
+      };
+  const apply = (st: MigrationStatus) => {
+    const s = structuredClone(st);
+    setCondition(s, TRANSPORT_CONDITION, want.status, want.reason, want.message, m.generation);
+    return s;
+  };
+  const out = actions.map((a) => (a.type === 'patchStatus' ? { ...a, status: apply(a.status) } : a));
+  if (prev && prev.status === want.status && prev.reason === want.reason && prev.message === want.message)
+    return out;
+  if (!out.some((a) => a.type === 'patchStatus')) out.unshift({ type: 'patchStatus', status: apply(cur) });
+  for (const w of warn)
+    out.push({ type: 'event', eventType: 'Warning', reason: w.reason, message: w.message });
+  return out;
+}
+
+/** Condition type that reports Secrets deleted or changed while a Job runs. */
+export const SECRETS_CONDITION = 'SecretsAvailable';
+
+/**
+ * A Secret deleted or changed while a Job runs does not fail the migration (its pods hold what they
+ * need): the condition SecretsAvailable says so in every status written meanwhile, and an Event is
+ * recorded once per change. It turns True again (SecretsFound) once the Secrets are back.
+ */
+function withSecretReport(o: Observed, actions: Action[]): Action[] {
+  const m = o.migration;
+  const cur = m.status;
+  if (m.deleting) return actions;
+  const prev = cur.conditions?.find((c) => c.type === SECRETS_CONDITION);
+  const active = jobsOf(o).some((j) => !j.deleting && !j.complete && !j.failed);
+  const list = (ns: string[]) => ns.map((n) => `"${n}"`).join(', ');
+  let want:
+    | { status: 'True' | 'False'; reason: string; message: string; type: 'Normal' | 'Warning' }
+    | undefined;
+  if (active && o.missingSecrets.length)
+    want = {
+      status: 'False',
+      reason: 'SecretDeleted',
+      type: 'Warning',
+      message: `Secret ${list(o.missingSecrets)} was deleted while the copy runs: running pods keep the credentials they started with and go on; a pod started later (a retry, a shard, the finalize Job) waits until it exists again in namespace "${m.namespace}"`,
+    };
+  else if (active && o.changedSecrets?.length)
+    want = {
+      status: 'True',
+      reason: 'SecretChanged',
+      type: 'Normal',
+      message: `Secret ${list(o.changedSecrets)} changed after the running Job was made: its running pods keep the values they started with; pods started later read the new ones`,
+    };
+  else if (prev && prev.reason !== 'SecretsFound' && !o.missingSecrets.length)
+    want = {
+      status: 'True',
+      reason: 'SecretsFound',
+      type: 'Normal',
+      message: 'every Secret named by the spec exists',
+    };
+  else if (prev)
+    want = {
+      status: prev.status as 'True' | 'False',
+      reason: prev.reason,
+      message: prev.message,
+      type: 'Normal',
+    };
+  if (!want) return actions;
+  const w = want;
+  const apply = (st: MigrationStatus) => {
+    const s = structuredClone(st);
+    setCondition(s, SECRETS_CONDITION, w.status, w.reason, w.message, m.generation);
+    return s;
+  };
+  const out = actions.map((a) => (a.type === 'patchStatus' ? { ...a, status: apply(a.status) } : a));
+  const changed = !prev || prev.status !== w.status || prev.reason !== w.reason || prev.message !== w.message;
+  if (!changed) return out;
+  if (!out.some((a) => a.type === 'patchStatus')) out.unshift({ type: 'patchStatus', status: apply(cur) });
+  if (w.reason !== 'SecretsFound' || prev)
+    out.push({ type: 'event', eventType: w.type, reason: w.reason, message: w.message });
+  return out;
+}
+
+/** Whether a finished run's result holds for the current spec (only fields it does not depend on changed). */
+function resultHolds(o: Observed): boolean {
+  return o.specHash === undefined || o.migration.status.runSpecHash === o.specHash;
+}
+
+function decideOnce(o: Observed): Action[] {
   const m = o.migration;
   const gen = m.generation;
   const cur = m.status;
@@ -248,8 +440,8 @@ export function decide(o: Observed): Action[] {
       cur.phase === 'Succeeded' ||
       (cur.phase === 'Failed' && !RETRYABLE_REASONS.has(stalledReason(cur) ?? ''))
     ) {
-      // Nothing left to stop; only record that this generation was seen.
-      if (cur.observedGeneration !== gen)
+      // Nothing left to stop; only record that this generation was seen, if the result holds for it.
+      if (cur.observedGeneration !== gen && resultHolds(o))
         out.push({ type: 'patchStatus', status: { ...cur, observedGeneration: gen } });
       return out;
     }
@@ -269,9 +461,13 @@ export function decide(o: Observed): Action[] {
 
   // Re-run: a new annotation value on a finished migration starts a fresh Job; the engine resumes
   // from what the target already holds, so only missing rows are written.
-  const rerun = m.rerun !== undefined && m.rerun !== cur.lastRerun;
+  const annotated = m.rerun !== undefined && m.rerun !== cur.lastRerun;
   const finished =
     cur.phase === 'Succeeded' || (cur.phase === 'Failed' && !RETRYABLE_REASONS.has(stalledReason(cur) ?? ''));
+  // Honest generations: a finished run answers for a newer generation only if the spec fields its
+  // result depends on (specHash) are unchanged; otherwise the new generation gets a run of its own.
+  const respec = cur.phase === 'Succeeded' && cur.observedGeneration !== gen && !resultHolds(o);
+  const rerun = annotated || respec;
   if (rerun && finished && jobsOf(o).length) return [...deleteAllJobs(o), { type: 'requeue', afterMs: 2000 }];
 
   if (cur.phase === 'Succeeded' && !rerun) {
@@ -288,7 +484,31 @@ export function decide(o: Observed): Action[] {
     }
   }
 
-  if (o.missingSecrets.length) {
+  // A run made from a spec whose result-relevant fields changed since (spec.verify, say) would end
+  // with a status that answers for a spec it never ran: stop it and start one for this generation.
+  const outdated = jobsOf(o).filter(
+    (j) => !j.deleting && j.specHash !== undefined && o.specHash !== undefined && j.specHash !== o.specHash,
+  );
+  if (outdated.length && !finished) {
+    const was = outdated[0]!.generation;
+    const msg = `the spec changed (generation ${gen}) while the run of generation ${was ?? '?'} was under way: it is stopped and a run of generation ${gen} starts (only what the target is missing is written)`;
+    const s = structuredClone(cur);
+    // observedGeneration stays that of the last run that ended: none of this generation has yet.
+    applyPhaseConditions(s, 'Pending', 'SpecChanged', msg, cur.observedGeneration);
+    delete s.shardPlan;
+    return [
+      ...deleteAllJobs(o),
+      { type: 'patchStatus', status: s },
+      { type: 'event', eventType: 'Normal', reason: 'SpecChanged', message: msg },
+      { type: 'requeue', afterMs: 2000 },
+    ];
+  }
+
+  // A Secret deleted while a Job still runs: its pods started with what they need; failing the
+  // migration now would misreport a copy that goes on. Reported (condition + Event, withSecrets)
+  // instead; the next pod cannot start without it (no optional keys), and a new run waits for it.
+  const active = jobsOf(o).some((j) => !j.deleting && !j.complete && !j.failed);
+  if (o.missingSecrets.length && !active) {
     const msg = `Secret${o.missingSecrets.length > 1 ? 's' : ''} ${o.missingSecrets.map((n) => `"${n}"`).join(', ')} not found in namespace "${m.namespace}": create ${o.missingSecrets.length > 1 ? 'them' : 'it'} there (Secrets are only read from the migration's own namespace)`;
     const out: Action[] = [{ type: 'requeue', afterMs: 30_000 }];
     if (cur.phase !== 'Failed' || stalledReason(cur) !== 'SecretNotFound' || cur.observedGeneration !== gen) {
@@ -303,6 +523,31 @@ export function decide(o: Observed): Action[] {
     return out;
   }
 
+  // Every target collection claimed by this migration before anything is created or written.
+  const claims = o.claims ?? [];
+  const other = claims.find((c) => c.holder && !c.stale && !heldBy(c, m.uid));
+  if (other) {
+    const h = other.holder!;
+    const msg = `target collection "${other.target}" (${other.id}) is claimed by MilvusMigration "${h.namespace}/${h.name}", which migrates into it: two migrations writing one collection would mix their rows. Nothing was created or written; this migration starts by itself once that one is deleted (or delete this one and give it another targetName)`;
+    const out: Action[] = [{ type: 'requeue', afterMs: 30_000 }];
+    if (cur.phase !== 'Failed' || stalledReason(cur) !== 'TargetClaimed' || cur.observedGeneration !== gen) {
+      const s = withPhase(cur, 'Failed', 'TargetClaimed', msg, gen);
+      withCollectionList(s, m, 'Pending');
+      pushError(s, msg);
+      out.unshift(
+        { type: 'patchStatus', status: s },
+        { type: 'event', eventType: 'Warning', reason: 'TargetClaimed', message: msg },
+      );
+    }
+    return out;
+  }
+  const unclaimed = claims.filter((c) => !heldBy(c, m.uid));
+  if (unclaimed.length)
+    return [
+      { type: 'claimTargets', claims: unclaimed },
+      { type: 'requeue', afterMs: 500 },
+    ];
+
   if (m.ownedTargets === undefined) return [{ type: 'computeOwnedTargets' }];
 
   // parallelism > 1: plan Job → Indexed copy Job (one pod per shard) → finalize Job. A run keeps
@@ -313,7 +558,8 @@ export function decide(o: Observed): Action[] {
     o.finalizeJob !== undefined ||
     o.job?.indexed === true ||
     (o.job === undefined && (o.parallelism ?? 1) > 1);
-  if (sharded) return decideSharded(o, m.ownedTargets, rerun && finished);
+  if (sharded)
+    return decideSharded(o, m.ownedTargets, rerun && finished ? (annotated ? 'rerun' : 'spec') : undefined);
 
   const job = o.job;
   if (!job) {
@@ -328,9 +574,11 @@ export function decide(o: Observed): Action[] {
       {
         type: 'event',
         eventType: 'Normal',
-        reason: again ? 'Rerun' : 'JobCreated',
+        reason: again ? (annotated ? 'Rerun' : 'SpecChanged') : 'JobCreated',
         message: again
-          ? `${RERUN_ANNOTATION}="${m.rerun}": created a new copy Job; it copies only what the target is missing`
+          ? annotated
+            ? `${RERUN_ANNOTATION}="${m.rerun}": created a new copy Job; it copies only what the target is missing`
+            : `the spec changed (generation ${gen}) after the last run: created a new copy Job for it; it copies only what the target is missing`
           : 'created the copy Job',
       },
       { type: 'requeue', afterMs: 2000 },
@@ -349,6 +597,17 @@ function podProgress(o: Observed, pod: MigrationStatus | undefined, sharded?: Sh
   const out: Action[] = [];
   if (pod && o.now - o.lastProgressPatch >= PROGRESS_INTERVAL_MS) {
     const s = fromPod(o, pod);
+    // A resumed pod has not measured a collection it has not reached yet (Pending, Creating): the
+    // rows already on the target stay counted until it does, so progress never falls on resume.
+    for (const c of s.collections ?? []) {
+      const prev = cur.collections?.find((p) => p.name === c.name && p.targetName === c.targetName);
+      if (!prev || (c.phase !== 'Pending' && c.phase !== 'Creating')) continue;
+      c.copiedEntities = Math.max(c.copiedEntities, prev.copiedEntities);
+      c.sourceEntities ??= prev.sourceEntities;
+      if (c.foldedEntities === undefined && prev.foldedEntities !== undefined)
+        c.foldedEntities = prev.foldedEntities;
+    }
+    if (s.collections) summarize(s);
     // A final phase in the log wins only with the Job's verdict; until then it is still running.
     if (s.phase === 'Succeeded' || s.phase === 'Failed' || s.phase === 'Canceled')
       applyPhaseConditions(s, 'Running', 'Finishing', 'the copy pod is finishing', o.migration.generation);
@@ -391,6 +650,11 @@ function jobSucceeded(o: Observed, pod: MigrationStatus | undefined): Action[] {
     o.migration.generation,
   );
   delete s.shardPlan;
+  if (o.specHash !== undefined) s.runSpecHash = o.specHash;
+  // The Job's success is the worker's verdict (exit 0 only when every collection verified), also
+  // when its last report could not be read.
+  const targets = o.migration.collections?.map((c) => c.targetName) ?? [];
+  if (targets.length) s.verifiedTargets = [...new Set([...(s.verifiedTargets ?? []), ...targets])].sort();
   s.completionTime ??= new Date(o.now).toISOString().replace(/\.\d{3}Z$/, 'Z');
   if (s.collections) summarize(s);
   return [
@@ -447,6 +711,7 @@ function jobFailed(
   }
   delete s.shardPlan;
   s.observedGeneration = gen;
+  if (o.specHash !== undefined) s.runSpecHash = o.specHash;
   if (s.collections) summarize(s);
   const failed = s.conditions?.find((c) => c.type === 'Stalled');
   return [
@@ -524,7 +789,7 @@ function withCompleted(
  * targets without look-ups) → shards that failed (FailedIndexes) → the Job is deleted (Foreground)
  * and attempt n+1 resumes only those → every shard complete → finalize Job → its verdict.
  */
-function decideSharded(o: Observed, ownedTargets: string[], again: boolean): Action[] {
+function decideSharded(o: Observed, ownedTargets: string[], again: 'rerun' | 'spec' | undefined): Action[] {
   const m = o.migration;
   const gen = m.generation;
   const cur = m.status;
@@ -560,9 +825,9 @@ function decideSharded(o: Observed, ownedTargets: string[], again: boolean): Act
         {
           type: 'event',
           eventType: 'Normal',
-          reason: again ? 'Rerun' : 'JobCreated',
+          reason: again === 'rerun' ? 'Rerun' : again === 'spec' ? 'SpecChanged' : 'JobCreated',
           message: again
-            ? `${RERUN_ANNOTATION}="${m.rerun}": created a new plan Job; the copy writes only what the target is missing`
+            ? `${again === 'rerun' ? `${RERUN_ANNOTATION}="${m.rerun}"` : `the spec changed (generation ${gen}) after the last run`}: created a new plan Job; the copy writes only what the target is missing`
             : `created the plan Job (parallelism ${o.parallelism ?? 2}: one copy pod per shard after it)`,
         },
         requeue(2000),

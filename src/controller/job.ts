@@ -3,8 +3,17 @@
  * security, credentials only through secretKeyRef / Secret volumes of the migration's namespace.
  */
 import { createHash } from 'node:crypto';
-import type { V1EnvVar, V1Job, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
-import { API_VERSION_FULL, KIND, type MilvusMigration } from '../api/migration.js';
+import type {
+  V1Affinity,
+  V1EnvVar,
+  V1Job,
+  V1ResourceRequirements,
+  V1Toleration,
+  V1Volume,
+  V1VolumeMount,
+} from '@kubernetes/client-node';
+import { z } from 'zod';
+import { API_VERSION_FULL, KIND, type MigrationSpec, type MilvusMigration } from '../api/migration.js';
 import type { ShardPlan } from '../engine/engine.js';
 import { DEFAULT_SECRETS_DIR, formatIndexes, type Stage } from './worker.js';
 
@@ -18,6 +27,74 @@ export const WORKER_FAILED_EXIT = 1;
 export const STAGE_LABEL = 'migration.milvus.io/stage';
 /** On a sharded run's copy Job: which copy attempt of the plan it is (1 = the first). */
 export const ATTEMPT_ANNOTATION = 'migration.milvus.io/copy-attempt';
+/** On every Job: the metadata.generation of the MilvusMigration it was made from. */
+export const GENERATION_ANNOTATION = 'migration.milvus.io/generation';
+/** On every Job: specHash() of the spec it was made from. */
+export const SPEC_HASH_ANNOTATION = 'migration.milvus.io/spec-hash';
+/** On every Job: the resourceVersion of each Secret it reads, as JSON (to tell a Secret changed since). */
+export const SECRETS_ANNOTATION = 'migration.milvus.io/secret-versions';
+
+/**
+ * Settings of the copy pods chosen by whoever installs the controller (Helm value copyPod, env
+ * MM_COPY_POD as JSON), never by the author of a MilvusMigration. Empty = the built-in defaults.
+ */
+export const copyPodSettings = z
+  .object({
+    resources: z.record(z.string(), z.unknown()).optional(),
+    nodeSelector: z.record(z.string(), z.string()).optional(),
+    tolerations: z.array(z.record(z.string(), z.unknown())).optional(),
+    affinity: z.record(z.string(), z.unknown()).optional(),
+    priorityClassName: z.string().optional(),
+    // The controller reads a finished Job's verdict: removing it sooner than that only costs a
+    // re-run (which copies nothing), but below a minute it would be the rule.
+    ttlSecondsAfterFinished: z.number().int().min(60).nullable().optional(),
+    labels: z.record(z.string(), z.string()).optional(),
+    annotations: z.record(z.string(), z.string()).optional(),
+  })
+  .strict();
+export type CopyPodSettings = z.infer<typeof copyPodSettings>;
+
+/** MM_COPY_POD of the controller's environment (throws on invalid settings: the controller does not start). */
+export function copyPodFromEnv(env: Record<string, string | undefined> = process.env): CopyPodSettings {
+  const raw = env.MM_COPY_POD;
+  if (!raw) return {};
+  const r = copyPodSettings.safeParse(JSON.parse(raw));
+  if (!r.success) throw new Error(`MM_COPY_POD is not valid copy-pod settings: ${r.error.message}`);
+  return r.data;
+}
+
+/** What the controller read of a Secret: its version and which keys it has (never the values). */
+export interface SecretInfo {
+  resourceVersion: string;
+  keys: string[];
+}
+
+const CREDENTIAL_KEYS = ['username', 'password', 'token'] as const;
+const CERT_KEYS = ['ca.crt', 'tls.crt', 'tls.key'] as const;
+
+/**
+ * What a run's result depends on: the endpoints, databases, collections and the verification mode.
+ * Not suspend, deletionPolicy or parallelism (how, not what, is copied and checked).
+ */
+export function specHash(spec: MigrationSpec): string {
+  const { source, target, collections, verify } = spec;
+  return createHash('sha256')
+    .update(canonical({ source, target, collections, verify }))
+    .digest('hex')
+    .slice(0, 16);
+}
+
+/** JSON with object keys sorted, so that equal specs hash equal whatever order their keys came in. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object')
+    return `{${Object.keys(v)
+      .sort()
+      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  return JSON.stringify(v);
+}
 
 /**
  * `<name>-copy` (also the Indexed copy Job of a sharded run), `<name>-plan`, `<name>-finalize`;
@@ -46,11 +123,18 @@ export function workerEnvFrom(env: Record<string, string | undefined> = process.
   return WORKER_ENV_PASSTHROUGH.filter((n) => env[n]).map((name) => ({ name, value: env[name]! }));
 }
 
+/**
+ * `secrets`: the Secrets the spec names, as the controller just read them. Only the keys a Secret
+ * has are referenced, and none optionally: a pod whose Secret (or key) is gone does not start
+ * (CreateContainerConfigError) until it is back, instead of starting without credentials.
+ */
 export function jobManifest(
   m: MilvusMigration,
   ownedTargets: string[],
   image = DEFAULT_IMAGE,
   extraEnv: V1EnvVar[] = [],
+  secrets: Record<string, SecretInfo> = {},
+  pod: CopyPodSettings = {},
 ): V1Job {
   const meta = m.metadata;
   const env: V1EnvVar[] = [
@@ -68,20 +152,26 @@ export function jobManifest(
   ];
   const volumes: V1Volume[] = [];
   const mounts: V1VolumeMount[] = [];
+  const versions: Record<string, string> = {};
   for (const side of ['source', 'target'] as const) {
     const ref = m.spec[side].secretRef;
     if (!ref) continue;
-    for (const key of ['username', 'password', 'token']) {
+    const info = secrets[ref.name];
+    if (info) versions[ref.name] = info.resourceVersion;
+    const has = (k: string) => info?.keys.includes(k) ?? false;
+    for (const key of CREDENTIAL_KEYS.filter(has)) {
       env.push({
         name: `MM_${side.toUpperCase()}_${key.toUpperCase()}`,
-        valueFrom: { secretKeyRef: { name: ref.name, key, optional: true } },
+        valueFrom: { secretKeyRef: { name: ref.name, key } },
       });
     }
+    const certs = CERT_KEYS.filter(has);
+    if (!certs.length) continue;
     volumes.push({
       name: `${side}-tls`,
       secret: {
         secretName: ref.name,
-        optional: true,
+        items: certs.map((key) => ({ key, path: key })),
         defaultMode: 0o440,
       },
     });
@@ -99,6 +189,11 @@ export function jobManifest(
       name: jobName(meta.name),
       namespace: meta.namespace,
       labels,
+      annotations: {
+        [GENERATION_ANNOTATION]: String(meta.generation ?? 0),
+        [SPEC_HASH_ANNOTATION]: specHash(m.spec),
+        [SECRETS_ANNOTATION]: JSON.stringify(versions),
+      },
       ownerReferences: [
         {
           apiVersion: API_VERSION_FULL,
@@ -126,8 +221,13 @@ export function jobManifest(
           },
         ],
       },
+      ...(pod.ttlSecondsAfterFinished ? { ttlSecondsAfterFinished: pod.ttlSecondsAfterFinished } : {}),
       template: {
-        metadata: { labels },
+        metadata: {
+          // The installer's labels first: ours (the Job's selectors) win a clash.
+          labels: { ...pod.labels, ...labels },
+          ...(pod.annotations && Object.keys(pod.annotations).length ? { annotations: pod.annotations } : {}),
+        },
         spec: {
           restartPolicy: 'Never',
           automountServiceAccountToken: false,
@@ -153,13 +253,24 @@ export function jobManifest(
                 allowPrivilegeEscalation: false,
                 capabilities: { drop: ['ALL'] },
               },
-              resources: {
-                requests: { cpu: '100m', memory: '128Mi' },
-                limits: { cpu: '2', memory: '1Gi' },
-              },
+              resources:
+                pod.resources && Object.keys(pod.resources).length
+                  ? (pod.resources as V1ResourceRequirements)
+                  : {
+                      requests: { cpu: '100m', memory: '128Mi' },
+                      limits: { cpu: '2', memory: '1Gi' },
+                    },
             },
           ],
           volumes,
+          ...(pod.nodeSelector && Object.keys(pod.nodeSelector).length
+            ? { nodeSelector: pod.nodeSelector }
+            : {}),
+          ...(pod.tolerations?.length ? { tolerations: pod.tolerations as V1Toleration[] } : {}),
+          ...(pod.affinity && Object.keys(pod.affinity).length
+            ? { affinity: pod.affinity as V1Affinity }
+            : {}),
+          ...(pod.priorityClassName ? { priorityClassName: pod.priorityClassName } : {}),
         },
       },
     },
@@ -200,6 +311,8 @@ export function stageJobManifest(
   job: StageJob,
   image = DEFAULT_IMAGE,
   extraEnv: V1EnvVar[] = [],
+  secrets: Record<string, SecretInfo> = {},
+  pod: CopyPodSettings = {},
 ): V1Job {
   const env: V1EnvVar[] = [{ name: 'MM_STAGE', value: job.stage satisfies Stage }];
   if (job.stage !== 'plan') env.push({ name: 'MM_SHARD_PLAN', value: JSON.stringify(job.plan) });
@@ -210,14 +323,14 @@ export function stageJobManifest(
       { name: 'MM_COMPLETED_INDEXES', value: formatIndexes(job.completed) },
     );
   }
-  const j = jobManifest(m, ownedTargets, image, [...env, ...extraEnv]);
+  const j = jobManifest(m, ownedTargets, image, [...env, ...extraEnv], secrets, pod);
   const meta = j.metadata!;
   meta.name = job.stage === 'copy' ? shardJobName(m.metadata.name) : jobName(m.metadata.name, job.stage);
   meta.labels = { ...meta.labels, [STAGE_LABEL]: job.stage };
   const tpl = j.spec!.template;
   tpl.metadata!.labels = { ...tpl.metadata!.labels, [STAGE_LABEL]: job.stage };
   if (job.stage === 'copy') {
-    meta.annotations = { [ATTEMPT_ANNOTATION]: String(job.attempt) };
+    meta.annotations = { ...meta.annotations, [ATTEMPT_ANNOTATION]: String(job.attempt) };
     const spec = j.spec!;
     delete spec.backoffLimit;
     spec.completionMode = 'Indexed';

@@ -131,6 +131,11 @@ interface StageDefinition {
   doneMessage: (collections: number) => string;
   /** The Running condition's reason while collections are worked on. */
   runningReason: string;
+  /**
+   * count(*) of each collection on the source, asked for every collection right after the plan and
+   * before the first row, so that progress has its whole total from the start.
+   */
+  sourceCount: (cp: CollectionPlan, at: number, clients: Clients) => Promise<number> | number;
   work: (w: CollectionWork) => Promise<void>;
 }
 
@@ -178,6 +183,9 @@ async function runStage(
       return fail('PlanRefused', `nothing was written: ${problems.join(' | ')}`);
     }
     log.info({ source: thePlan.sourceVersion.raw, target: thePlan.targetVersion.raw }, 'plan accepted');
+    for (const [i, cp] of thePlan.collections.entries())
+      status.collections![i]!.sourceEntities = await stage.sourceCount(cp, i, clients);
+    summarize(status);
     applyPhaseConditions(status, 'Running', stage.runningReason, 'copying collections', gen);
     emit();
 
@@ -262,6 +270,7 @@ export async function runMigration(input: MigrationInput, opts: EngineOptions): 
     runningReason: 'Copying',
     reason: 'Verified',
     doneMessage: (n) => `${n} collections copied and verified`,
+    sourceCount: (cp, _at, { source }) => source.count(cp.sourceName),
     work: async (w) => {
       const fresh = await prepareCollection(w);
       if (!fresh && (await alreadyComplete(w))) {
@@ -334,6 +343,7 @@ export async function runPlanStage(
     runningReason: 'Planning',
     reason: 'Planned',
     doneMessage: (n) => `${n} collections planned: targets created, key ranges computed`,
+    sourceCount: (cp, _at, { source }) => source.count(cp.sourceName),
     work: async (w) => {
       const fresh = await prepareCollection(w);
       const { cp, clients, log } = w;
@@ -402,6 +412,7 @@ export async function runCopyStage(input: MigrationInput, opts: CopyStageOptions
     runningReason: 'Copying',
     reason: 'Copied',
     doneMessage: (n) => `shard ${opts.index}: key range ${opts.index} of ${n} collections copied`,
+    sourceCount: (_cp, at) => opts.plan.collections[at]?.sourceEntities ?? 0,
     work: async (w) => {
       const pc = planned(opts.plan, w);
       const ranges = rangesOf(pc.bounds);
@@ -443,6 +454,7 @@ export async function runFinalizeStage(
     runningReason: 'Verifying',
     reason: 'Verified',
     doneMessage: (n) => `${n} collections copied and verified`,
+    sourceCount: (_cp, at) => opts.plan.collections[at]?.sourceEntities ?? 0,
     work: async (w) => {
       const pc = planned(opts.plan, w);
       w.cs.sourceEntities = pc.sourceEntities;
@@ -468,7 +480,7 @@ async function prepareCollection({
   const spec = input.migration.spec;
   const key = targetKeyOf(input, cp);
   cs.phase = 'Creating';
-  cs.sourceEntities = await source.count(cp.sourceName);
+  cs.sourceEntities ??= await source.count(cp.sourceName);
   changed();
   if (!cp.resume) {
     const state = await opts.state.load();
@@ -525,6 +537,8 @@ async function recordVerified(
 
 interface CopyOutcome {
   result: CopyProgress;
+  /** Rows on the target after the copy: those found there when it started plus those it wrote. */
+  onTarget: number;
   sampler: KeySampler;
   folded: Map<string, number>;
 }
@@ -562,6 +576,8 @@ async function copyCollection(
     }
   }
   cs.warnings = warnings.length ? warnings : undefined;
+  // What a resumed target holds counts as done from the first report on.
+  if (!how.range) cs.copiedEntities = before;
   changed();
   const sampler = new KeySampler(1000);
   const folded = new Map<string, number>();
@@ -590,7 +606,10 @@ async function copyCollection(
     log,
     ...(how.range ? { range: how.range } : {}),
     onProgress: (p) => {
-      cs.copiedEntities = p.copied;
+      // A whole collection counts what is on the target (a resumed copy starts from the rows already
+      // there, never from 0); a key range of a sharded run counts the rows of its range seen so far.
+      cs.copiedEntities = how.range ? p.copied : before + p.copied - p.alreadyThere;
+      cs.foldedEntities = p.folded || undefined;
       changed();
     },
     onPage: (page: Page<unknown>, partition) => {
@@ -598,9 +617,14 @@ async function copyCollection(
       if (page.folded) folded.set(partition ?? '', (folded.get(partition ?? '') ?? 0) + page.folded);
     },
   });
-  cs.copiedEntities = result.copied;
-  log.info({ copied: result.copied, alreadyThere: result.alreadyThere, folded: result.folded }, 'copy done');
-  return { result, sampler, folded };
+  const onTarget = before + result.copied - result.alreadyThere;
+  cs.copiedEntities = how.range ? result.copied : onTarget;
+  cs.foldedEntities = result.folded || undefined;
+  log.info(
+    { copied: result.copied, alreadyThere: result.alreadyThere, folded: result.folded, onTarget },
+    'copy done',
+  );
+  return { result, sampler, folded, onTarget };
 }
 
 /**
@@ -694,7 +718,8 @@ async function finalizeCollection(
   }
   cs.sourceEntities = counts.sourceEntities;
   cs.targetEntities = counts.targetEntities;
-  cs.copiedEntities = how.copy ? how.copy.result.copied : counts.targetEntities;
+  cs.copiedEntities = how.copy ? how.copy.onTarget : counts.targetEntities;
+  cs.foldedEntities = fold.folded || undefined;
   if (fold.folded) {
     const dup = fold.folded - fold.unreadable;
     if (dup)

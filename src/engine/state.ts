@@ -3,9 +3,21 @@
  * written into again when resuming). The CLI keeps it in a small JSON file; the operator can keep
  * it elsewhere behind the same interface.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { homedir, hostname } from 'node:os';
 import { dirname, join } from 'node:path';
+import { UserError } from '../adapters/milvus/errors.js';
 
 export interface TargetRecord {
   /** "creating" is written before CreateCollection, so a crash right after it still counts as ours. */
@@ -53,6 +65,70 @@ export class FileStateStore implements StateStore {
     }
   }
 
+  /**
+   * Takes the migration's lock (`<state>.lock`, created exclusively): one `run` of a migration at a
+   * time on this state dir. A lock left by a process that is gone (killed, crashed) is taken over;
+   * one held by a live process refuses with reason StateLocked. Returns the release function.
+   */
+  lock(): () => void {
+    const path = `${this.path}.lock`;
+    mkdirSync(dirname(path), { recursive: true });
+    const mine: LockOwner = {
+      pid: process.pid,
+      host: hostname(),
+      start: processStart(process.pid),
+      nonce: randomBytes(8).toString('hex'),
+    };
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        const fd = openSync(path, 'wx', 0o600);
+        writeFileSync(fd, JSON.stringify(mine));
+        closeSync(fd);
+        return () => {
+          try {
+            if (readLock(path)?.nonce === mine.nonce) unlinkSync(path);
+          } catch {
+            // gone already
+          }
+        };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      const held = readLock(path);
+      if (held === undefined) continue; // released (or being written) meanwhile: try again
+      if (held !== null && lockAlive(held))
+        throw new UserError(
+          `another "milvus-migrate run" of this migration is running (pid ${held.pid} on ${held.host}, lock ${path}): wait for it to end, or stop it; two runs at once would write the same targets`,
+          'StateLocked',
+        );
+      // Stale (its process is gone, or the file is unreadable): move it aside atomically, so that of
+      // two runs taking it over only one does, and check that what was moved is what was judged.
+      const aside = `${path}.${process.pid}.${mine.nonce}.stale`;
+      try {
+        renameSync(path, aside);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw err;
+      }
+      const moved = readLock(aside);
+      if (held !== null && moved?.nonce !== held.nonce) {
+        // Another run took the stale lock over between our read and our rename: put its lock back.
+        try {
+          linkSync(aside, path);
+        } catch {
+          // a third one holds it now; ours is refused either way
+        }
+        unlinkSync(aside);
+        throw new UserError(
+          `another "milvus-migrate run" of this migration has just started (lock ${path}): wait for it to end`,
+          'StateLocked',
+        );
+      }
+      unlinkSync(aside);
+    }
+    throw new UserError(`could not take the lock ${path}: it keeps changing`, 'StateLocked');
+  }
+
   /** Atomic replace, so a kill mid-write never leaves a torn file. */
   async save(state: MigrationState): Promise<void> {
     mkdirSync(dirname(this.path), { recursive: true });
@@ -60,6 +136,60 @@ export class FileStateStore implements StateStore {
     writeFileSync(tmp, JSON.stringify(state, null, 2));
     renameSync(tmp, this.path);
   }
+}
+
+interface LockOwner {
+  pid: number;
+  host: string;
+  /** The process' start time (Linux /proc), so that a reused pid is not taken for the lock holder. */
+  start?: string;
+  nonce: string;
+}
+
+/** The lock's owner; null when the file holds no valid owner, undefined when it does not exist. */
+function readLock(path: string): LockOwner | null | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    const v = JSON.parse(text) as Partial<LockOwner>;
+    if (typeof v.pid === 'number' && typeof v.host === 'string' && typeof v.nonce === 'string')
+      return v as LockOwner;
+  } catch {
+    // torn or foreign content
+  }
+  // An empty file is a lock being written right now (created, not yet filled): not stale, unless
+  // its writer died between creating and filling it (then it stays empty for good).
+  if (text === '' && Date.now() - statSync(path).mtimeMs < 10_000)
+    return { pid: -1, host: hostname(), nonce: '' };
+  return null;
+}
+
+function processStart(pid: number): string | undefined {
+  try {
+    // Field 22 of /proc/<pid>/stat (after the parenthesised command name, which may hold spaces).
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the lock's process still runs. Another host's process cannot be checked: taken as alive. */
+function lockAlive(o: LockOwner): boolean {
+  if (o.host !== hostname()) return true;
+  if (o.pid === -1) return true;
+  try {
+    process.kill(o.pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  const start = processStart(o.pid);
+  return o.start === undefined || start === undefined || start === o.start;
 }
 
 export class MemoryStateStore implements StateStore {

@@ -7,6 +7,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CRD_FILE } from '../../src/api/crd.js';
 import { CHART_CRD_FILE, renderCrdYaml } from '../../src/api/generate-crd.js';
+import { milvusMigration } from '../../src/api/migration.js';
+import { copyPodFromEnv, jobManifest } from '../../src/controller/job.js';
 import {
   CHART_DIR,
   controllerContainer,
@@ -40,6 +42,8 @@ describe('helm lint and template', () => {
     expect(objs.map(key).sort()).toEqual(
       [
         'ClusterRole//milvus-migrate-controller',
+        'ClusterRole//milvus-migrate-edit',
+        'ClusterRole//milvus-migrate-view',
         'ClusterRoleBinding//milvus-migrate-controller',
         'CustomResourceDefinition//milvusmigrations.migration.milvus.io',
         'Deployment/milvus-migrate/milvus-migrate-controller',
@@ -83,15 +87,37 @@ describe('helm lint and template', () => {
     const pod = find(objs, 'Deployment').spec.template.spec;
     expect(pod.nodeSelector).toEqual({ pool: 'system' });
     expect(pod.tolerations).toEqual([{ key: 'dedicated', operator: 'Exists' }]);
-    // Installed elsewhere, every namespaced object and every subject follows the release namespace.
-    for (const o of objs.filter((x) => x.metadata.namespace !== undefined))
+    // Installed elsewhere, every namespaced object and every subject follows the release namespace;
+    // the grant to watch team-a is a Role and RoleBinding there, and nothing cluster-wide.
+    for (const o of objs.filter(
+      (x) => x.metadata.namespace !== undefined && x.metadata.namespace !== 'team-a',
+    ))
       expect(o.metadata.namespace).toBe('ops');
-    expect(find(objs, 'ClusterRoleBinding').subjects[0].namespace).toBe('ops');
-    expect(find(objs, 'RoleBinding').subjects[0].namespace).toBe('ops');
+    expect(
+      objs
+        .filter((x) => x.metadata.namespace === 'team-a')
+        .map(key)
+        .sort(),
+    ).toEqual(['Role/team-a/milvus-migrate-controller', 'RoleBinding/team-a/milvus-migrate-controller']);
+    expect(find(objs, 'RoleBinding', 'milvus-migrate-controller').subjects[0].namespace).toBe('ops');
+    expect(find(objs, 'RoleBinding', 'milvus-migrate-controller-leader-election').subjects[0].namespace).toBe(
+      'ops',
+    );
+    expect(objs.filter((x) => x.kind === 'ClusterRoleBinding')).toEqual([]);
+    expect(
+      objs
+        .filter((x) => x.kind === 'ClusterRole')
+        .map((x) => x.metadata.name)
+        .sort(),
+    ).toEqual(['milvus-migrate-edit', 'milvus-migrate-view']);
+    // The same rules as the cluster-wide grant of a default install.
+    expect(find(objs, 'Role', 'milvus-migrate-controller').rules).toEqual(
+      find(renderChart(), 'ClusterRole', 'milvus-migrate-controller').rules,
+    );
     const sm = find(objs, 'ServiceMonitor', 'milvus-migrate-controller');
     expect(sm.metadata.labels?.release).toBe('prom');
     expect(sm.spec.endpoints).toEqual([
-      { port: 'metrics', path: '/metrics', interval: '30s', scrapeTimeout: '10s' },
+      { port: 'metrics', path: '/metrics', interval: '30s', scrapeTimeout: '10s', honorLabels: true },
     ]);
     const svc = find(objs, 'Service');
     // A ServiceMonitor selects Services by their labels.
@@ -136,5 +162,122 @@ describe('the chart and deploy/ do not drift apart', () => {
     const chart = renderChart({ 'image.tag': 'dev', logLevel: 'debug' }).map(withoutHelmLabels);
     const base = renderKustomize();
     expect(find(chart, 'Deployment')).not.toEqual(find(base, 'Deployment'));
+  });
+});
+
+describe('platform settings', () => {
+  it('replicaCount > 1 gets a PodDisruptionBudget (none for one replica)', () => {
+    expect(renderChart().filter((o) => o.kind === 'PodDisruptionBudget')).toEqual([]);
+    const objs = renderChart({ replicaCount: '2' });
+    expect(find(objs, 'Deployment').spec.replicas).toBe(2);
+    const pdb = find(objs, 'PodDisruptionBudget', 'milvus-migrate-controller');
+    expect(pdb.spec.minAvailable).toBe(1);
+    expect(pdb.spec.selector.matchLabels).toEqual(find(objs, 'Deployment').spec.selector.matchLabels);
+  });
+
+  it('copyPod values reach the controller (MM_COPY_POD), which puts them on every copy Job', () => {
+    const objs = renderChart({
+      'copyPod.priorityClassName': 'batch-low',
+      'copyPod.nodeSelector.pool': 'migrations',
+      'copyPod.resources.limits.memory': '4Gi',
+      'copyPod.ttlSecondsAfterFinished': '3600',
+      'copyPod.labels.team': 'data',
+      'copyPod.tolerations[0].key': 'spot',
+      'copyPod.tolerations[0].operator': 'Exists',
+    });
+    const settings = copyPodFromEnv({ MM_COPY_POD: envOf(controllerContainer(objs)).MM_COPY_POD });
+    const j = jobManifest(MIGRATION, ['books'], 'img:1', [], {}, settings);
+    const pod = j.spec!.template.spec!;
+    expect(pod.priorityClassName).toBe('batch-low');
+    expect(pod.nodeSelector).toEqual({ pool: 'migrations' });
+    expect(pod.tolerations).toEqual([{ key: 'spot', operator: 'Exists' }]);
+    expect(pod.containers[0]!.resources).toEqual({ limits: { memory: '4Gi' } });
+    expect(j.spec!.ttlSecondsAfterFinished).toBe(3600);
+    expect(j.spec!.template.metadata!.labels).toMatchObject({
+      team: 'data',
+      'migration.milvus.io/name': 'books',
+    });
+    // Defaults: the built-in resources, nothing else set.
+    const d = jobManifest(
+      MIGRATION,
+      ['books'],
+      'img:1',
+      [],
+      {},
+      copyPodFromEnv({ MM_COPY_POD: envOf(controllerContainer(renderChart())).MM_COPY_POD }),
+    );
+    expect(d.spec!.template.spec!.containers[0]!.resources).toEqual({
+      requests: { cpu: '100m', memory: '128Mi' },
+      limits: { cpu: '2', memory: '1Gi' },
+    });
+    expect(d.spec!.ttlSecondsAfterFinished).toBeUndefined();
+    expect(d.spec!.template.spec!.priorityClassName).toBeUndefined();
+    // The schema refuses a TTL that would remove Jobs before the controller reads them.
+    const r = run(helmBinary(), ['template', 'x', CHART_DIR, '--set', 'copyPod.ttlSecondsAfterFinished=10']);
+    expect(r.code).not.toBe(0);
+  });
+});
+
+const MIGRATION = milvusMigration.parse({
+  apiVersion: 'migration.milvus.io/v1alpha1',
+  kind: 'MilvusMigration',
+  metadata: { name: 'books', namespace: 'ns1', uid: 'u', generation: 1 },
+  spec: { source: { endpoint: 'h:1' }, target: { endpoint: 'h:2' }, collections: [{ name: 'books' }] },
+});
+
+describe('optional platform objects', () => {
+  it('PrometheusRule: a Failed migration, a stalled copy, no leader, reconcile errors — on metrics the controller exports', () => {
+    expect(renderChart().filter((o) => o.kind === 'PrometheusRule')).toEqual([]);
+    const objs = renderChart({
+      'metrics.prometheusRule.enabled': 'true',
+      'metrics.prometheusRule.stalledFor': '1h',
+    });
+    const rules = find(objs, 'PrometheusRule', 'milvus-migrate-controller').spec.groups[0].rules as {
+      alert: string;
+      expr: string;
+    }[];
+    expect(rules.map((r) => r.alert)).toEqual([
+      'MilvusMigrationFailed',
+      'MilvusMigrationCopyStalled',
+      'MilvusMigrateNoLeader',
+      'MilvusMigrateReconcileErrors',
+    ]);
+    expect(rules[1]!.expr).toContain('delta(milvus_migrate_rows_copied[1h]) == 0');
+    // Every metric an alert reads is one the controller serves.
+    const served = readFileSync(path.join(REPO_ROOT, 'src/controller/metrics.ts'), 'utf8');
+    for (const r of rules)
+      for (const m of r.expr.match(/milvus_migrate_[a-z_]+/g) ?? []) expect(served, m).toContain(`'${m}'`);
+  });
+
+  it('NetworkPolicy: controller ingress only on its ports; with watchNamespace, none into the copy pods', () => {
+    expect(renderChart().filter((o) => o.kind === 'NetworkPolicy')).toEqual([]);
+    const objs = renderChart({ 'networkPolicy.enabled': 'true', watchNamespace: 'team-a' });
+    const ctl = find(objs, 'NetworkPolicy', 'milvus-migrate-controller');
+    expect(ctl.spec.policyTypes).toEqual(['Ingress']);
+    expect(ctl.spec.ingress).toEqual([{ ports: [{ port: 8080 }, { port: 8081 }] }]);
+    expect(ctl.spec.podSelector.matchLabels).toEqual(find(objs, 'Deployment').spec.selector.matchLabels);
+    const copy = find(objs, 'NetworkPolicy', 'milvus-migrate-copy-pods');
+    expect(copy.metadata.namespace).toBe('team-a');
+    expect(copy.spec).toMatchObject({ policyTypes: ['Ingress'], ingress: [] });
+    // The copy Jobs' pods carry the labels it selects.
+    const j = jobManifest(MIGRATION, ['books'], 'img:1');
+    expect(j.spec!.template.metadata!.labels).toMatchObject(copy.spec.podSelector.matchLabels);
+  });
+
+  it('Grafana dashboard: a ConfigMap for the sidecar whose panels query only metrics the controller serves', () => {
+    expect(renderChart().filter((o) => o.kind === 'ConfigMap')).toEqual([]);
+    const cm = find(
+      renderChart({ 'metrics.grafanaDashboard.enabled': 'true' }),
+      'ConfigMap',
+      'milvus-migrate-dashboard',
+    );
+    expect(cm.metadata.labels?.grafana_dashboard).toBe('1');
+    const dash = JSON.parse(cm.data['milvus-migrate.json']) as { panels: { targets: { expr: string }[] }[] };
+    const served = readFileSync(path.join(REPO_ROOT, 'src/controller/metrics.ts'), 'utf8');
+    const metrics = dash.panels.flatMap((p) =>
+      p.targets.flatMap((t) => t.expr.match(/milvus_migrate_[a-z_]+/g) ?? []),
+    );
+    expect(metrics.length).toBeGreaterThan(5);
+    for (const m of metrics) expect(served, m).toContain(`'${m}'`);
   });
 });

@@ -21,7 +21,15 @@ import { CRD_FILE, CRD_NAME } from '../../src/api/crd.js';
 import type { MigrationStatus } from '../../src/api/migration.js';
 import { ensureBuilt } from '../support/cli.js';
 import { sdkRows } from '../support/compare.js';
-import { PARTITION_KEY, rng, seedPartitionKey, vector } from '../support/fixtures.js';
+import {
+  INT64_EXTREME,
+  PARTITION_KEY,
+  rng,
+  seedInt64Extreme,
+  seedPartitionKey,
+  vector,
+} from '../support/fixtures.js';
+import { kstatus } from '../support/gitops.js';
 import {
   crdInstalled,
   createTestNamespace,
@@ -397,6 +405,12 @@ let deployed: DeployObject[] = [];
     );
     expect(describe).toMatch(/JobCreated/);
     expect(describe).toMatch(/Succeeded/);
+    // The source password goes to a plain host:port: warned of, not refused.
+    expect(obj.status?.conditions?.find((c) => c.type === 'TransportSecure')).toMatchObject({
+      status: 'False',
+      reason: 'CredentialsWithoutTLS',
+    });
+    expect(describe).toMatch(/CredentialsWithoutTLS/);
     // Ownership is recorded in status (only the controller writes it), not in an annotation.
     expect((obj.status as { ownedTargets?: string[] }).ownedTargets).toEqual([PARTITION_KEY.name]);
     expect(obj.metadata.finalizers).toContain('migration.milvus.io/cleanup');
@@ -788,6 +802,360 @@ let deployed: DeployObject[] = [];
     expect(left).toContain('forge_copy');
     expect(await dstAdmin!.count('forge_copy')).toBe(ROWS);
   }, 400_000);
+
+  it('two MilvusMigrations for one target collection, applied in one file: the second is refused naming the first; every row once', async () => {
+    await kn(['apply', '-f', '-'], secret('src-milvus', { username: 'root', password: 'Milvus' }));
+    const spec = {
+      source: srcSpec(),
+      target: dstSpec(),
+      collections: [{ name: KILLABLE.name, targetName: 'kill_claimed' }],
+    };
+    const both = {
+      apiVersion: 'v1',
+      kind: 'List',
+      items: [JSON.parse(migration('claim-a', spec)), JSON.parse(migration('claim-b', spec))],
+    };
+    await kn(['apply', '-f', '-'], JSON.stringify(both));
+    const isRefused = (o: Obj) =>
+      o.status?.conditions?.some((c) => c.type === 'Stalled' && c.reason === 'TargetClaimed') === true;
+    // One of them is refused before it creates anything; the other copies.
+    let refused: string | undefined;
+    const t0 = Date.now();
+    while (!refused) {
+      for (const n of ['claim-a', 'claim-b']) if (isRefused(await getMigration(n))) refused = n;
+      if (Date.now() - t0 > 60_000) throw new Error(`neither was refused:\n${controllerLog.slice(-4000)}`);
+      await sleep(500);
+    }
+    const winner = refused === 'claim-a' ? 'claim-b' : 'claim-a';
+    const won = await waitForPhase(winner, ['Succeeded', 'Failed'], 300_000);
+    expectFinalStatus(won);
+    await expectExactlyOnce('kill_claimed');
+    const lost = await getMigration(refused);
+    console.log(`[e2e] claim: ${winner} copied, ${refused} refused after ${(Date.now() - t0) / 1000} s`);
+    expect(lost.status?.phase).toBe('Failed');
+    const stalled = lost.status?.conditions?.find((c) => c.type === 'Stalled');
+    expect(stalled?.reason).toBe('TargetClaimed');
+    expect(stalled?.message).toContain(`claimed by MilvusMigration "${NS}/${winner}"`);
+    // The refused one never made a Job and never wrote.
+    expect((await kubectl(['-n', NS, 'get', 'job', `${refused}-copy`])).code).not.toBe(0);
+    const events = await kn([
+      'get',
+      'events',
+      '--field-selector',
+      `involvedObject.name=${refused},reason=TargetClaimed`,
+      '-o',
+      'jsonpath={.items[*].message}',
+    ]);
+    expect(events).toContain(`"${NS}/${winner}"`);
+    // The claim is a Lease in the controller's namespace naming the winner.
+    const leases = JSON.parse(
+      await kn(['get', 'leases', '-l', 'migration.milvus.io/claim', '-o', 'json']),
+    ) as { items: { metadata: { annotations: Record<string, string> } }[] };
+    const mine = leases.items.filter((l) =>
+      l.metadata.annotations['migration.milvus.io/target']?.endsWith('/default/kill_claimed'),
+    );
+    expect(mine.map((l) => l.metadata.annotations['migration.milvus.io/holder'])).toEqual([
+      `${NS}/${winner}`,
+    ]);
+    // The winner deleted (Retain): its claim is released and the refused one goes on by itself —
+    // to a plan that refuses the collection the winner created. Nothing is written twice.
+    await kn(['delete', 'mmig', winner, '--wait=true', '--timeout=120s']);
+    const after = await waitForPhase(refused, ['Failed', 'Succeeded'], 120_000, (o) => !isRefused(o));
+    console.log(
+      `[e2e] claim: after ${winner} was deleted, ${refused}: ${after.status?.conditions?.find((c) => c.type === 'Stalled')?.reason}`,
+    );
+    expect(after.status?.phase).toBe('Failed');
+    await expectExactlyOnce('kill_claimed');
+    await kn(['delete', 'mmig', refused, '--wait=true', '--timeout=120s']);
+  }, 600_000);
+
+  it('deletion during a re-run drops nothing verified (DropIncomplete, status.verifiedTargets)', async () => {
+    await kn(['apply', '-f', '-'], secret('src-milvus', { username: 'root', password: 'Milvus' }));
+    await kn(
+      ['apply', '-f', '-'],
+      migration('rerun-del', {
+        source: srcSpec(),
+        target: dstSpec(),
+        collections: [{ name: KILLABLE.name, targetName: 'kill_rerundel' }],
+        deletionPolicy: 'DropIncomplete',
+      }),
+    );
+    const done = await waitForPhase('rerun-del', ['Succeeded', 'Failed'], 300_000);
+    expectFinalStatus(done);
+    expect((done.status as { verifiedTargets?: string[] }).verifiedTargets).toEqual(['kill_rerundel']);
+    await kn(['annotate', 'mmig', 'rerun-del', `${RERUN}=${Date.now()}`, '--overwrite']);
+    // The re-run under way: the status no longer says Succeeded for the collection.
+    const mid = await waitForPhase(
+      'rerun-del',
+      ['Pending', 'Running'],
+      120_000,
+      (o) => o.status?.collections?.[0]?.phase !== 'Succeeded',
+    );
+    console.log(
+      `[e2e] rerun-del: deleting while ${mid.status?.phase}, collection ${mid.status?.collections?.[0]?.phase}`,
+    );
+    await kn(['delete', 'mmig', 'rerun-del', '--wait=false']);
+    await waitGone(['mmig', 'rerun-del'], 150_000);
+    expect(await dstAdmin!.showCollections()).toContain('kill_rerundel');
+    await expectExactlyOnce('kill_rerundel');
+    const events = await kn([
+      'get',
+      'events',
+      '--field-selector',
+      'involvedObject.name=rerun-del,reason=TargetsDropped',
+      '-o',
+      'jsonpath={.items[*].message}',
+    ]);
+    expect(events).not.toContain('kill_rerundel');
+  }, 600_000);
+
+  it('spec.verify changed mid-run: the run restarts for the new generation; no status answers for generation 2 before its run ends', async () => {
+    await kn(['apply', '-f', '-'], secret('src-milvus', { username: 'root', password: 'Milvus' }));
+    await kn(
+      ['apply', '-f', '-'],
+      migration('regen', {
+        source: srcSpec(),
+        target: dstSpec(),
+        collections: [{ name: KILLABLE.name, targetName: 'kill_regen' }],
+        verify: 'sample',
+      }),
+    );
+    await waitUntilMidCopy('regen', 'kill_regen');
+    const jobGen = async () => {
+      const r = await kubectl(['-n', NS, 'get', 'job', 'regen-copy', '-o', 'json']);
+      if (r.code !== 0) return undefined;
+      const j = JSON.parse(r.stdout) as {
+        metadata: { annotations?: Record<string, string> };
+        spec: { template: { spec: { containers: { env: { name: string; value?: string }[] }[] } } };
+      };
+      const env = j.spec.template.spec.containers[0]!.env.find((e) => e.name === 'MM_MIGRATION')!.value!;
+      return {
+        generation: Number(j.metadata.annotations?.['migration.milvus.io/generation']),
+        verify: (JSON.parse(env) as { spec: { verify: string } }).spec.verify,
+      };
+    };
+    expect(await jobGen()).toEqual({ generation: 1, verify: 'sample' });
+    await kn(['patch', 'mmig', 'regen', '--type', 'merge', '-p', '{"spec":{"verify":"full"}}']);
+    // Until it ends, every status seen: Ready=True or kstatus Current never for generation 2 made
+    // from the sample run.
+    const seen: string[] = [];
+    const t0 = Date.now();
+    let last: Obj;
+    for (;;) {
+      const raw = JSON.parse(await kn(['get', 'mmig', 'regen', '-o', 'json']));
+      last = raw as Obj;
+      const j = await jobGen();
+      const ready = last.status?.conditions?.find((c) => c.type === 'Ready')?.status;
+      const [ks] = kstatus([raw]);
+      const line = `${last.status?.phase} og=${last.status?.observedGeneration} ready=${ready} kstatus=${ks?.status} job=${j ? `${j.generation}/${j.verify}` : '-'}`;
+      if (seen[seen.length - 1] !== line) seen.push(line);
+      if (ks?.status === 'Current' || ready === 'True') {
+        // Only from a run of generation 2 (verify full).
+        expect(j, seen.join('\n')).toEqual({ generation: 2, verify: 'full' });
+        expect(last.status?.observedGeneration).toBe(2);
+      }
+      if (last.status?.phase === 'Succeeded' || last.status?.phase === 'Failed') break;
+      if (Date.now() - t0 > 300_000) throw new Error(`regen did not end:\n${seen.join('\n')}`);
+      await sleep(1000);
+    }
+    console.log(`[e2e] regen: ${seen.join('\n  ')}`);
+    expectFinalStatus(last);
+    expect(last.metadata.generation).toBe(2);
+    expect(await jobGen()).toEqual({ generation: 2, verify: 'full' });
+    await expectExactlyOnce('kill_regen');
+    const events = await kn([
+      'get',
+      'events',
+      '--field-selector',
+      'involvedObject.name=regen,reason=SpecChanged',
+      '-o',
+      'jsonpath={.items[*].message}',
+    ]);
+    expect(events).toContain('generation 2');
+  }, 600_000);
+
+  it('progress: the whole total before the first row, never above the rows on the target, never falling when a killed pod resumes, 100 % at Succeeded (duplicate keys and 2^63-1 accounted)', async () => {
+    await kn(['apply', '-f', '-'], secret('src-milvus', { username: 'root', password: 'Milvus' }));
+    const srcAdmin = admin(src!.endpoint, { username: 'root', password: 'Milvus' });
+    if (!(await srcAdmin.showCollections()).includes(INT64_EXTREME.name))
+      await seedInt64Extreme(srcAdmin, 300);
+    const extremeCount = await srcAdmin.count(INT64_EXTREME.name);
+    srcAdmin.close();
+    await kn(
+      ['apply', '-f', '-'],
+      migration('progress', {
+        source: srcSpec(),
+        target: dstSpec(),
+        verify: 'count',
+        collections: [
+          { name: KILLABLE.name, targetName: 'kill_progress' },
+          { name: INT64_EXTREME.name, targetName: 'extreme_progress' },
+        ],
+      }),
+    );
+    /** Rows on the target as of now: flushed, and read once the flush is complete. */
+    const rowsNow = async (name: string): Promise<number> => {
+      if (!(await dstAdmin!.showCollections()).includes(name)) return 0;
+      const f = await dstAdmin!.call<{ coll_flush_ts?: Record<string, string> }>('Flush', {
+        db_name: 'default',
+        collection_names: [name],
+      });
+      for (let i = 0; i < 40; i++) {
+        const st = await dstAdmin!.call<{ flushed?: boolean }>('GetFlushState', {
+          flush_ts: f.coll_flush_ts?.[name],
+          db_name: 'default',
+          collection_name: name,
+        });
+        if (st.flushed) break;
+        await sleep(250);
+      }
+      const r = await dstAdmin!.call<{ stats: { key: string; value: string }[] }>('GetCollectionStatistics', {
+        db_name: 'default',
+        collection_name: name,
+      });
+      return Number(r.stats.find((kv) => kv.key === 'row_count')?.value ?? 0);
+    };
+    const toCopy = KILL_ROWS + extremeCount - 6; // 5 duplicate keys fold into one row each, 2^63-1 unreadable
+    const samples: string[] = [];
+    let lastPct = 0;
+    let killed = '';
+    const t0 = Date.now();
+    let obj: Obj;
+    for (;;) {
+      obj = await getMigration('progress');
+      const s = obj.status;
+      const pct = Number.parseInt(s?.progress ?? '0', 10);
+      const copied = (s?.collections ?? []).reduce((n, c) => n + c.copiedEntities, 0);
+      // Whenever a row is counted, the whole total is known.
+      if (copied > 0)
+        expect(
+          s?.collections?.map((c) => c.sourceEntities),
+          JSON.stringify(s?.collections),
+        ).toEqual([KILL_ROWS, extremeCount]);
+      // Read after the status: the target can only have more by now.
+      const on = (await rowsNow('kill_progress')) + (await rowsNow('extreme_progress'));
+      const share = Math.floor((on * 100) / toCopy);
+      samples.push(`${s?.phase} ${s?.progress} rows=${s?.rows} target=${on} (${share}%)`);
+      expect(pct, samples.join('\n')).toBeLessThanOrEqual(share);
+      expect(pct, samples.join('\n')).toBeGreaterThanOrEqual(lastPct);
+      lastPct = pct;
+      // Killed once the status shows progress, so that the replacement pod's reports must not lower it.
+      if (!killed && pct >= 5 && on < KILL_ROWS - 300) {
+        const pods = await kn([
+          'get',
+          'pods',
+          '-l',
+          'job-name=progress-copy',
+          '-o',
+          'jsonpath={.items[*].metadata.name}',
+        ]);
+        killed = pods.trim().split(/\s+/)[0] ?? '';
+        if (killed) {
+          await kn(['delete', 'pod', killed, '--force', '--grace-period=0']);
+          samples.push(`-- killed ${killed}`);
+        }
+      }
+      if (s?.phase === 'Succeeded' || s?.phase === 'Failed') break;
+      if (Date.now() - t0 > 300_000) throw new Error(`progress did not end:\n${samples.join('\n')}`);
+      await sleep(500);
+    }
+    console.log(`[e2e] progress:\n  ${samples.join('\n  ')}`);
+    expect(killed, 'the copy pod was killed mid-copy').not.toBe('');
+    expect(obj.status?.phase, JSON.stringify(obj.status, null, 2)).toBe('Succeeded');
+    expect(obj.status).toMatchObject({
+      progress: '100%',
+      rows: `${toCopy}/${toCopy}`,
+      collectionsDone: '2/2',
+    });
+    expect(obj.status?.collections?.[1]).toMatchObject({ foldedEntities: 6, sourceEntities: extremeCount });
+    await expectExactlyOnce('kill_progress');
+  }, 600_000);
+
+  it('a Secret deleted mid-run: no Failed while the copy goes on, a Warning Event; a replacement pod waits for it instead of starting without credentials', async () => {
+    await kn(['apply', '-f', '-'], secret('src-del', { username: 'root', password: 'Milvus' }));
+    await kn(
+      ['apply', '-f', '-'],
+      migration('secretdel', {
+        source: { ...srcSpec(), secretRef: { name: 'src-del' } },
+        target: dstSpec(),
+        collections: [{ name: KILLABLE.name, targetName: 'kill_secretdel' }],
+      }),
+    );
+    await waitUntilMidCopy('secretdel', 'kill_secretdel');
+    await kn(['delete', 'secret', 'src-del']);
+    const phases: string[] = [];
+    const note = (o: Obj) => {
+      const c = o.status?.conditions?.find((x) => x.type === 'SecretsAvailable');
+      const line = `${o.status?.phase} ${o.status?.progress ?? ''} SecretsAvailable=${c?.status ?? '-'}/${c?.reason ?? '-'}`;
+      if (phases[phases.length - 1] !== line) phases.push(line);
+      expect(o.status?.phase, phases.join('\n')).not.toBe('Failed');
+    };
+    // Reported while the pod copies on.
+    const t0 = Date.now();
+    for (;;) {
+      const o = await getMigration('secretdel');
+      note(o);
+      if (o.status?.conditions?.some((c) => c.type === 'SecretsAvailable' && c.reason === 'SecretDeleted'))
+        break;
+      if (Date.now() - t0 > 60_000) throw new Error(`no SecretDeleted report:\n${phases.join('\n')}`);
+      await sleep(1000);
+    }
+    // The pod dies now: its replacement must not start without the Secret.
+    const pods = await kn([
+      'get',
+      'pods',
+      '-l',
+      'job-name=secretdel-copy',
+      '-o',
+      'jsonpath={.items[*].metadata.name}',
+    ]);
+    const victim = pods.trim().split(/\s+/)[0]!;
+    await kn(['delete', 'pod', victim, '--force', '--grace-period=0']);
+    let waiting = '';
+    for (let i = 0; i < 60 && !waiting; i++) {
+      const r = JSON.parse(await kn(['get', 'pods', '-l', 'job-name=secretdel-copy', '-o', 'json'])) as {
+        items: {
+          metadata: { name: string };
+          status?: { containerStatuses?: { state?: { waiting?: { reason?: string } } }[] };
+        }[];
+      };
+      const next = r.items.find((p) => p.metadata.name !== victim);
+      waiting = next?.status?.containerStatuses?.[0]?.state?.waiting?.reason ?? '';
+      if (waiting && waiting !== 'CreateContainerConfigError') waiting = '';
+      note(await getMigration('secretdel'));
+      await sleep(1000);
+    }
+    console.log(`[e2e] secretdel: replacement pod waits with ${waiting}`);
+    expect(waiting).toBe('CreateContainerConfigError');
+    // Back: the waiting pod starts, resumes and the migration ends with every row once.
+    await kn(['apply', '-f', '-'], secret('src-del', { username: 'root', password: 'Milvus' }));
+    const t1 = Date.now();
+    let done: Obj;
+    for (;;) {
+      done = await getMigration('secretdel');
+      note(done);
+      if (done.status?.phase === 'Succeeded') break;
+      if (Date.now() - t1 > 300_000) throw new Error(`secretdel did not end:\n${phases.join('\n')}`);
+      await sleep(2000);
+    }
+    console.log(`[e2e] secretdel: ${phases.join(' → ')}`);
+    expectFinalStatus(done);
+    expect(done.status?.conditions?.find((c) => c.type === 'SecretsAvailable')).toMatchObject({
+      status: 'True',
+      reason: 'SecretsFound',
+    });
+    await expectExactlyOnce('kill_secretdel');
+    const events = await kn([
+      'get',
+      'events',
+      '--field-selector',
+      'involvedObject.name=secretdel,reason=SecretDeleted',
+      '-o',
+      'jsonpath={.items[*].message}',
+    ]);
+    expect(events).toContain('Secret "src-del" was deleted while the copy runs');
+    expect(events).not.toContain('Milvus');
+  }, 600_000);
 
   it('a deletion never hangs: target unreachable → the time box ends it, a Warning Event names what is left', async () => {
     const t0 = Date.now();

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MilvusClient } from '../../src/adapters/milvus/client.js';
+import type { MigrationStatus } from '../../src/api/migration.js';
 import { ensureBuilt, migrationYaml, runCli, secretYaml, startCli, yamlFile } from '../support/cli.js';
 import { aliasTarget, schemaOf, sdkRows } from '../support/compare.js';
 import {
@@ -128,6 +129,11 @@ describe('Milvus 2.3.5 → Milvus 2.3.5', () => {
     await expectSameRows(INT64_EXTREME.name, INT64_EXTREME.name, 'id');
     const ix = byName.int64_extreme;
     expect(ix.sourceEntities - ix.targetEntities).toBe(6);
+    // ... and accounted: the 6 rows no query returns are not rows to copy, so Succeeded reads 100 %.
+    expect(ix.foldedEntities).toBe(6);
+    expect(status.progress).toBe('100%');
+    const [copied, total] = status.rows.split('/').map(Number);
+    expect(copied).toBe(total);
     expect(ix.warnings.join(' ')).toMatch(/5 source rows share a primary key/);
     expect(ix.warnings.join(' ')).toMatch(/9223372036854775807/);
 
@@ -146,6 +152,77 @@ describe('Milvus 2.3.5 → Milvus 2.3.5', () => {
     expect(byName.big_rows.targetEntities).toBe(1200);
     expect(await dstAdmin.count(BIG_ROWS.name, 'id >= 600')).toBe(600);
   }, 600_000);
+
+  it('progress: every total known before the first row; a resumed copy starts from the rows already there and never falls; 100 % at Succeeded', async () => {
+    const { loadInputFiles } = await import('../../src/api/input.js');
+    const { runMigration } = await import('../../src/engine/engine.js');
+    const { PassthroughMover } = await import('../../src/engine/row-mover.js');
+    const { FileStateStore } = await import('../../src/engine/state.js');
+    const file = yamlFor(
+      'progress',
+      [
+        { name: INT64_EXTREME.name, targetName: 'int64_progress' },
+        { name: BIG_ROWS.name, targetName: 'big_progress' },
+      ],
+      'count',
+    );
+    const input = loadInputFiles([file]);
+    const state = new FileStateStore(stateDir, 'default', 'progress');
+    const mover = () => new PassthroughMover({ pageBytes: 4000 });
+    // First run: canceled after a few pages of the first collection.
+    const abort = new AbortController();
+    const first: MigrationStatus[] = [];
+    const canceled = await runMigration(input, {
+      state,
+      mover: mover(),
+      signal: abort.signal,
+      onStatus: (st) => {
+        first.push(st);
+        if ((st.collections?.[0]?.copiedEntities ?? 0) >= 300) abort.abort(new Error('test'));
+      },
+    });
+    expect(canceled.phase).toBe('Canceled');
+    // The first status with a row copied already knew every collection's source count.
+    const firstRow = first.find((st) => st.collections?.some((c) => c.copiedEntities > 0))!;
+    expect(firstRow.collections!.map((c) => c.sourceEntities)).toEqual([
+      await srcAdmin.count(INT64_EXTREME.name),
+      await srcAdmin.count(BIG_ROWS.name),
+    ]);
+    // A fresh target is neither indexed nor loaded during the copy: its statistics after a flush
+    // (which reach them a moment later).
+    let on = 0;
+    for (let i = 0; i < 40 && on === 0; i++) {
+      await dstAdmin.call('Flush', { db_name: 'default', collection_names: ['int64_progress'] });
+      const stats = await dstAdmin.call<{ stats: { key: string; value: string }[] }>(
+        'GetCollectionStatistics',
+        {
+          db_name: 'default',
+          collection_name: 'int64_progress',
+        },
+      );
+      on = Number(stats.stats.find((kv) => kv.key === 'row_count')?.value ?? 0);
+      if (on === 0) await new Promise((r) => setTimeout(r, 500));
+    }
+    expect(on).toBeGreaterThan(0);
+    // Resumed: the collection's figure starts from what the target holds, and never falls.
+    const second: MigrationStatus[] = [];
+    const done = await runMigration(input, { state, mover: mover(), onStatus: (st) => second.push(st) });
+    expect(done.phase, JSON.stringify(done.errors)).toBe('Succeeded');
+    const seen = second
+      .map((st) => st.collections![0]!)
+      .filter((c) => c.phase === 'Copying' || c.phase === 'Verifying' || c.phase === 'Succeeded')
+      .map((c) => c.copiedEntities);
+    console.log(
+      `[progress] canceled with ${on} rows on the target; resumed run reported ${seen.slice(0, 5).join(', ')} … ${seen.at(-1)}`,
+    );
+    expect(seen[0]).toBeGreaterThanOrEqual(on);
+    for (let i = 1; i < seen.length; i++) expect(seen[i]).toBeGreaterThanOrEqual(seen[i - 1]!);
+    const pcts = second.map((st) => Number.parseInt(st.progress ?? '0', 10));
+    for (let i = 1; i < pcts.length; i++) expect(pcts[i]).toBeGreaterThanOrEqual(pcts[i - 1]!);
+    expect(done.progress).toBe('100%');
+    expect(done.collections![0]).toMatchObject({ foldedEntities: 6 });
+    await expectSameRows(INT64_EXTREME.name, 'int64_progress', 'id');
+  }, 300_000);
 
   it('re-running a Succeeded migration changes nothing', async () => {
     const file = yamlFor('m2m', [

@@ -417,7 +417,9 @@ const MIGRATION = {
 
 describe('the copy Job', () => {
   it('is restricted, owned by the migration, credentials through secretKeyRef only', () => {
-    const j = jobManifest(MIGRATION, ['books'], 'img:1');
+    const j = jobManifest(MIGRATION, ['books'], 'img:1', [], {
+      src: { resourceVersion: '7', keys: ['username', 'password', 'ca.crt'] },
+    });
     expect(j.metadata?.name).toBe('books-copy');
     expect(j.metadata?.ownerReferences?.[0]).toMatchObject({
       kind: 'MilvusMigration',
@@ -443,13 +445,23 @@ describe('the copy Job', () => {
     expect(c.resources?.limits).toBeDefined();
     const env = Object.fromEntries((c.env ?? []).map((e) => [e.name, e]));
     expect(JSON.parse(env.MM_OWNED_TARGETS!.value!)).toEqual(['books']);
-    expect(env.MM_SOURCE_PASSWORD?.valueFrom?.secretKeyRef).toEqual({
-      name: 'src',
-      key: 'password',
-      optional: true,
-    });
+    // Only the keys the Secret has, none optional: a pod never starts without its credentials.
+    expect(env.MM_SOURCE_PASSWORD?.valueFrom?.secretKeyRef).toEqual({ name: 'src', key: 'password' });
+    expect(env.MM_SOURCE_TOKEN).toBeUndefined();
     expect(env.MM_TARGET_PASSWORD).toBeUndefined();
-    expect(pod.volumes?.[0]?.secret).toMatchObject({ secretName: 'src', optional: true });
+    expect(pod.volumes).toEqual([
+      {
+        name: 'source-tls',
+        secret: { secretName: 'src', items: [{ key: 'ca.crt', path: 'ca.crt' }], defaultMode: 0o440 },
+      },
+    ]);
+    expect(JSON.stringify(j)).not.toContain('optional');
+    expect(j.metadata?.annotations?.['migration.milvus.io/secret-versions']).toBe('{"src":"7"}');
+    // A Secret without certificates: no volume at all.
+    const plain = jobManifest(MIGRATION, ['books'], 'img:1', [], {
+      src: { resourceVersion: '8', keys: ['token'] },
+    });
+    expect(plain.spec!.template.spec!.volumes).toEqual([]);
   });
 
   it('hands the controller’s MILVUS_MIGRATE_PAGE_BYTES (and nothing else) to the copy pods', () => {

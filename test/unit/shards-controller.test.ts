@@ -508,6 +508,11 @@ const MIGRATION = {
   },
 };
 
+const SECRETS = {
+  src: { resourceVersion: '1', keys: ['username', 'password', 'ca.crt'] },
+  dst: { resourceVersion: '2', keys: ['token'] },
+};
+
 describe('the Jobs of a sharded run', () => {
   const envOf = (j: ReturnType<typeof stageJobManifest>) =>
     Object.fromEntries((j.spec!.template.spec!.containers[0]!.env ?? []).map((e) => [e.name, e]));
@@ -518,6 +523,8 @@ describe('the Jobs of a sharded run', () => {
       ['books'],
       { stage: 'copy', plan: PLAN, attempt: 1, completed: [] },
       'img:1',
+      [],
+      SECRETS,
     );
     expect(j.metadata?.name).toBe('books-copy');
     expect(j.metadata?.annotations?.[ATTEMPT_ANNOTATION]).toBe('1');
@@ -540,21 +547,13 @@ describe('the Jobs of a sharded run', () => {
     expect(env.MM_SHARD_RESUME?.value).toBe('false');
     expect(env.MM_COMPLETED_INDEXES?.value).toBe('');
     // Secrets, TLS volumes and security exactly as the single copy pod's.
-    const single = jobManifest(MIGRATION, ['books'], 'img:1');
+    const single = jobManifest(MIGRATION, ['books'], 'img:1', [], SECRETS);
     const podOf = (x: typeof j) => x.spec!.template.spec!;
     expect(podOf(j).volumes).toEqual(podOf(single).volumes);
     expect(podOf(j).securityContext).toEqual(podOf(single).securityContext);
     expect(podOf(j).automountServiceAccountToken).toBe(false);
-    expect(env.MM_SOURCE_PASSWORD?.valueFrom?.secretKeyRef).toEqual({
-      name: 'src',
-      key: 'password',
-      optional: true,
-    });
-    expect(env.MM_TARGET_TOKEN?.valueFrom?.secretKeyRef).toEqual({
-      name: 'dst',
-      key: 'token',
-      optional: true,
-    });
+    expect(env.MM_SOURCE_PASSWORD?.valueFrom?.secretKeyRef).toEqual({ name: 'src', key: 'password' });
+    expect(env.MM_TARGET_TOKEN?.valueFrom?.secretKeyRef).toEqual({ name: 'dst', key: 'token' });
     const again = envOf(
       stageJobManifest(MIGRATION, ['books'], { stage: 'copy', plan: PLAN, attempt: 2, completed: [0, 2, 3] }),
     );

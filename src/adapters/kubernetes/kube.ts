@@ -6,6 +6,7 @@
 import {
   ApiException,
   BatchV1Api,
+  CoordinationV1Api,
   CoreV1Api,
   CustomObjectsApi,
   KubeConfig,
@@ -14,6 +15,7 @@ import {
   PatchStrategy,
   setHeaderOptions,
   type V1Job,
+  type V1Lease,
   type V1Pod,
   type V1Secret,
 } from '@kubernetes/client-node';
@@ -37,6 +39,7 @@ export class Kube {
   readonly core: CoreV1Api;
   readonly batch: BatchV1Api;
   readonly custom: CustomObjectsApi;
+  readonly coordination: CoordinationV1Api;
 
   constructor(kc?: KubeConfig) {
     this.kc = kc ?? new KubeConfig();
@@ -44,6 +47,50 @@ export class Kube {
     this.core = this.kc.makeApiClient(CoreV1Api);
     this.batch = this.kc.makeApiClient(BatchV1Api);
     this.custom = this.kc.makeApiClient(CustomObjectsApi);
+    this.coordination = this.kc.makeApiClient(CoordinationV1Api);
+  }
+
+  /** The claim Leases (claims.ts) in the controller's own namespace. */
+  leaseInformer(namespace: string, labelSelector: string) {
+    const path = `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`;
+    const list = () => this.coordination.listNamespacedLease({ namespace, labelSelector });
+    return makeInformer<V1Lease>(this.kc, path, list, labelSelector);
+  }
+
+  async getLease(namespace: string, name: string): Promise<V1Lease | undefined> {
+    try {
+      return await this.coordination.readNamespacedLease({ namespace, name });
+    } catch (err) {
+      if (statusCode(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
+  /** Create-if-absent: false when an object of that name exists already (409). */
+  async createLease(lease: V1Lease): Promise<boolean> {
+    try {
+      await this.coordination.createNamespacedLease({ namespace: lease.metadata!.namespace!, body: lease });
+      return true;
+    } catch (err) {
+      if (statusCode(err) === 409) return false;
+      throw err;
+    }
+  }
+
+  /** Deletes exactly the Lease that was read (uid and resourceVersion preconditions); false if it changed. */
+  async deleteLease(namespace: string, name: string, uid: string, resourceVersion: string): Promise<boolean> {
+    try {
+      await this.coordination.deleteNamespacedLease({
+        namespace,
+        name,
+        body: { preconditions: { uid, resourceVersion } },
+      });
+      return true;
+    } catch (err) {
+      const c = statusCode(err);
+      if (c === 404 || c === 409) return false;
+      throw err;
+    }
   }
 
   migrationInformer(namespace?: string) {

@@ -116,7 +116,6 @@ export function jobName(name: string, suffix: 'copy' | 'plan' | 'finalize' = 'co
 export const WORKER_ENV_PASSTHROUGH = [
   'MILVUS_MIGRATE_PAGE_BYTES',
   'MILVUS_MIGRATE_PAGE_DELAY_MS',
-  'MILVUS_MIGRATE_TRANSPORT',
 ] as const;
 
 export function workerEnvFrom(env: Record<string, string | undefined> = process.env): V1EnvVar[] {

@@ -113,10 +113,7 @@ export function jobName(name: string, suffix: 'copy' | 'plan' | 'finalize' = 'co
  * caps the bytes of one copied page, MILVUS_MIGRATE_PAGE_DELAY_MS pauses after each page (to spare a
  * busy source; the e2e tests use both to make copies slow enough to interrupt).
  */
-export const WORKER_ENV_PASSTHROUGH = [
-  'MILVUS_MIGRATE_PAGE_BYTES',
-  'MILVUS_MIGRATE_PAGE_DELAY_MS',
-] as const;
+export const WORKER_ENV_PASSTHROUGH = ['MILVUS_MIGRATE_PAGE_BYTES', 'MILVUS_MIGRATE_PAGE_DELAY_MS'] as const;
 
 export function workerEnvFrom(env: Record<string, string | undefined> = process.env): V1EnvVar[] {
   return WORKER_ENV_PASSTHROUGH.filter((n) => env[n]).map((name) => ({ name, value: env[name]! }));

@@ -13,7 +13,7 @@ import type { MilvusClient } from '../adapters/milvus/client.js';
 import { DataType } from '../adapters/milvus/proto.js';
 import type { FieldSchema, QueryResults } from '../adapters/milvus/types.js';
 import { pageRows } from './columns.js';
-import { inExpr, type Key, sortKeys } from './keys.js';
+import { inExpr, type Key, type KeyRange, sortKeys } from './keys.js';
 
 /**
  * Indexes of the keys (sorted, distinct) counted more than once, found by halving: `count(i, j)`
@@ -39,6 +39,22 @@ export async function duplicatedAt(
   };
   await walk(0, n, total);
   return out;
+}
+
+/**
+ * duplicatedAt over the keys of a key range (sorted, distinct, every key of the range): a slice of
+ * them is counted as the sub-range from its first key to the next slice's first key, so the
+ * expression stays two bounds however many keys there are.
+ */
+export function duplicatedInRange(
+  count: (r: KeyRange) => Promise<number>,
+  r: KeyRange,
+  keys: Key[],
+  total: number,
+): Promise<number[]> {
+  return duplicatedAt(keys.length, total, (i, j) =>
+    count({ lo: i === 0 ? r.lo : keys[i], hi: j === keys.length ? r.hi : keys[j] }),
+  );
 }
 
 /** Whether any of these fields is an Array field: the columns a folded duplicate can misalign. */

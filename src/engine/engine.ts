@@ -665,15 +665,11 @@ async function finalizeCollection(
   let fold = how.copy
     ? { folded: how.copy.result.folded, unreadable: how.copy.result.unreadable, byPartition: how.copy.folded }
     : { folded: 0, unreadable: 0, byPartition: new Map<string, number>() };
+  // Counts with the folded rows known so far (fold changes below when the source is walked).
+  const recount = () =>
+    countBoth(reads.source, reads.target, model, cp.sourceName, cp.targetName, fold.byPartition);
   const tCount = Date.now();
-  let counts = await countBoth(
-    reads.source,
-    reads.target,
-    model,
-    cp.sourceName,
-    cp.targetName,
-    fold.byPartition,
-  );
+  let counts = await recount();
   log.info(
     { sourceEntities: counts.sourceEntities, targetEntities: counts.targetEntities, ms: Date.now() - tCount },
     'counts verified',
@@ -681,15 +677,7 @@ async function finalizeCollection(
   if (!how.copy && (counts.targetEntities !== counts.sourceEntities || counts.partitionMismatches.length)) {
     // Rows counted on the source that no query returns (duplicate keys, 2^63-1) explain a difference.
     fold = await foldedOnSource(reads.source, model, cp.sourceName);
-    if (fold.folded)
-      counts = await countBoth(
-        reads.source,
-        reads.target,
-        model,
-        cp.sourceName,
-        cp.targetName,
-        fold.byPartition,
-      );
+    if (fold.folded) counts = await recount();
   }
   const expected = counts.sourceEntities - fold.folded;
   if (!regenerateKeys && counts.targetEntities > expected) {
@@ -706,14 +694,7 @@ async function finalizeCollection(
     });
     if (r.repaired) {
       cs.repairedEntities = (cs.repairedEntities ?? 0) + r.repaired;
-      counts = await countBoth(
-        reads.source,
-        reads.target,
-        model,
-        cp.sourceName,
-        cp.targetName,
-        fold.byPartition,
-      );
+      counts = await recount();
     }
   }
   cs.sourceEntities = counts.sourceEntities;

@@ -12,7 +12,7 @@ import { DataType } from '../adapters/milvus/proto.js';
 import type { FieldData, FieldSchema, QueryRequestInput } from '../adapters/milvus/types.js';
 import { decodeColumn, int64Values, type RawColumn } from '../adapters/milvus/wire.js';
 import { estimateBytes, pageRows, primaryKeys } from './columns.js';
-import { duplicatedAt } from './duplicates.js';
+import { duplicatedInRange } from './duplicates.js';
 import {
   compareKeys,
   INT64_MAX,
@@ -216,9 +216,7 @@ export class RangeReader<T = FieldData[]> {
    * one returned row); the parts between hold no duplicate.
    */
   private async isolateDuplicated(r: KeyRange, n: number, keys: Key[]): Promise<KeyRange[]> {
-    const at = await duplicatedAt(keys.length, n, (i, j) =>
-      this.count({ lo: i === 0 ? r.lo : keys[i], hi: j === keys.length ? r.hi : keys[j] }),
-    );
+    const at = await duplicatedInRange((sub) => this.count(sub), r, keys, n);
     const cuts = new Set<number>();
     for (const i of at) {
       if (i > 0) cuts.add(i);

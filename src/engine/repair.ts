@@ -13,7 +13,7 @@ import type { FieldSchema } from '../adapters/milvus/types.js';
 import { hybridTimestamp } from '../adapters/milvus/types.js';
 import type { Logger } from '../util/logger.js';
 import { insertable, pageRows, primaryKeys } from './columns.js';
-import { duplicatedAt, queryKeys, readsArrays } from './duplicates.js';
+import { duplicatedInRange, queryKeys, readsArrays } from './duplicates.js';
 import {
   compareKeys,
   inExpr,
@@ -125,10 +125,7 @@ async function surplusIn(
     // 2^63-1 is counted by Milvus 2.3 but never returned: not a duplicate.
     const copies = page.counted - page.unreadable;
     if (copies > keys.length) {
-      const r = page.range;
-      const at = await duplicatedAt(keys.length, copies, (i, j) =>
-        count({ lo: i === 0 ? r.lo : keys[i], hi: j === keys.length ? r.hi : keys[j] }),
-      );
+      const at = await duplicatedInRange(count, page.range, keys, copies);
       duplicated.push(...at.map((i) => keys[i]!));
     }
     const onSource = await sourceKeys(job, pk, parts, keys);

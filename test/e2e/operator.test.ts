@@ -42,6 +42,7 @@ import {
 } from '../support/kube.js';
 import { type MilvusTestServer, REPO_ROOT, startMilvus } from '../support/milvus-server.js';
 import { admin, type CollectionDef, createCollection, indexAndLoad, insertRows } from '../support/rows.js';
+import { startToxiproxy } from '../support/toxiproxy.js';
 
 const enabled = Boolean(process.env.KUBECONFIG) && !process.env.MM_SKIP_CLUSTER;
 if (!enabled) console.log('test/e2e/operator.test.ts: skipped — set KUBECONFIG to run it');
@@ -555,6 +556,69 @@ let deployed: DeployObject[] = [];
     expect(obj.status?.collections?.[0]?.targetEntities).toBe(KILL_ROWS);
     console.log(`[e2e] podkill: ${(Date.now() - t0) / 1000} s in all`);
   }, 400_000);
+
+  it("a copy pod's network to the target cut mid-copy through a real fault proxy (replies lost after Inserts were sent, then the target away for 40 s): Succeeded, every key once", async () => {
+    // Toxiproxy between the copy pod and the target, listening on every interface: pods reach it
+    // at the node IP like the test servers.
+    const toxi = await startToxiproxy({ listenHost: '0.0.0.0' });
+    try {
+      const port = (await toxi.proxy('netcut', dst!.endpoint)).split(':')[1];
+      await kn(['apply', '-f', '-'], secret('src-milvus', { username: 'root', password: 'Milvus' }));
+      await kn(
+        ['apply', '-f', '-'],
+        migration('netcut', {
+          source: srcSpec(),
+          target: { endpoint: `${HOST_IP}:${port}` },
+          collections: [{ name: KILLABLE.name, targetName: 'net_cut' }],
+        }),
+      );
+      const before = await waitUntilMidCopy('netcut', 'net_cut');
+      // 1. Replies lost: the target got each Insert, its answer never reaches the pod (the
+      //    ambiguous write: only a lookup of the page's keys can tell whether it landed).
+      await toxi.add('netcut', 'lost', {
+        type: 'reset_peer',
+        stream: 'downstream',
+        attributes: { timeout: 0 },
+      });
+      await sleep(3000);
+      await toxi.remove('netcut', 'lost');
+      const between = await targetRows('net_cut');
+      // 2. The target away (connections closed, new ones refused) for longer than a pod's own
+      //    retries: the pod either waits it out or fails and its replacement resumes.
+      await toxi.enable('netcut', false);
+      await sleep(40_000);
+      await toxi.enable('netcut', true);
+      console.log(`[e2e] netcut: faults put in at ${before} rows, the target away from ${between} rows`);
+      const obj = await waitForPhase('netcut', ['Succeeded', 'Failed'], 400_000);
+      expect(obj.status?.phase, JSON.stringify(obj.status, null, 2)).toBe('Succeeded');
+      await expectExactlyOnce('net_cut');
+      expect(obj.status?.collections?.[0]?.targetEntities).toBe(KILL_ROWS);
+      // The faults reached the copy: its pods logged failed calls (a retry, a lookup after an
+      // ambiguous Insert, a wait for the server) or a pod failed and was replaced.
+      const pods = (
+        await kn(['get', 'pods', '-l', 'job-name=netcut-copy', '-o', 'jsonpath={.items[*].metadata.name}'])
+      )
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean);
+      let logs = '';
+      for (const p of pods) logs += (await kubectl(['-n', NS, 'logs', p, '--tail=-1'])).stdout;
+      const seen = logs
+        .split('\n')
+        .filter((l) => /: retrying"|: trying again"|insert failed after it was sent|could not reach/.test(l));
+      const lookups = seen.filter((l) => l.includes('insert failed after it was sent'));
+      const landed = lookups.reduce((n, l) => n + Number(/"landed":(\d+)/.exec(l)?.[1] ?? 0), 0);
+      console.log(
+        `[e2e] netcut: ${pods.length} copy pod(s); ${seen.length} failed calls logged, ${lookups.length} Inserts looked up after a lost reply (${landed} rows had landed, not written again), e.g.\n${seen.slice(0, 3).join('\n')}`,
+      );
+      expect(
+        pods.length > 1 || seen.length > 0,
+        `no sign of the faults in the copy pods' logs:\n${logs.slice(-3000)}`,
+      ).toBe(true);
+    } finally {
+      await toxi.stop();
+    }
+  }, 600_000);
 
   /** Shard pods (job-completion-index → pod names) of a sharded run's copy Jobs, seen while it runs. */
   function watchShardPods(name: string): { seen: Map<string, Set<string>>; stop(): void } {

@@ -19,7 +19,10 @@ export interface Toxic {
 }
 
 export interface Toxiproxy {
-  /** A proxy named `name` on a free loopback port in front of `upstream`; returns host:port. */
+  /**
+   * A proxy named `name` on a free port in front of `upstream`; returns host:port (127.0.0.1 when it
+   * listens on every interface).
+   */
   proxy(name: string, upstream: string): Promise<string>;
   add(proxy: string, toxicName: string, toxic: Toxic): Promise<void>;
   remove(proxy: string, toxicName: string): Promise<void>;
@@ -51,7 +54,16 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startToxiproxy(): Promise<Toxiproxy> {
+export interface ToxiproxyOptions {
+  /**
+   * The address the proxies listen on: loopback by default; '0.0.0.0' for pods of the local
+   * cluster, which reach the host at its node IP. The control API stays on loopback.
+   */
+  listenHost?: string;
+}
+
+export async function startToxiproxy(opts: ToxiproxyOptions = {}): Promise<Toxiproxy> {
+  const listenHost = opts.listenHost ?? '127.0.0.1';
   const bin = toxiproxyBinary();
   const apiPort = await freePort();
   const child: ChildProcess = spawn(bin, ['-host', '127.0.0.1', '-port', String(apiPort)], {
@@ -86,8 +98,8 @@ export async function startToxiproxy(): Promise<Toxiproxy> {
   return {
     async proxy(name, upstream) {
       const port = await freePort();
-      await call('POST', '/proxies', { name, listen: `127.0.0.1:${port}`, upstream, enabled: true });
-      return `127.0.0.1:${port}`;
+      await call('POST', '/proxies', { name, listen: `${listenHost}:${port}`, upstream, enabled: true });
+      return `${listenHost === '0.0.0.0' ? '127.0.0.1' : listenHost}:${port}`;
     },
     async add(proxy, toxicName, t) {
       await call('POST', `/proxies/${proxy}/toxics`, {

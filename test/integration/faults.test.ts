@@ -101,10 +101,13 @@ beforeAll(async () => {
 }, 600_000);
 
 /** A proxy in front of each server for one case (`src<tag>`, `dst<tag>`): cases run side by side. */
-async function proxiesFor(tag: string): Promise<{ src: string; dst: string }> {
+async function proxiesFor(
+  tag: string,
+  target: MilvusTestServer = dst,
+): Promise<{ src: string; dst: string }> {
   return {
     src: await toxi.proxy(`src${tag}`, src.endpoint),
-    dst: await toxi.proxy(`dst${tag}`, dst.endpoint),
+    dst: await toxi.proxy(`dst${tag}`, target.endpoint),
   };
 }
 
@@ -238,9 +241,10 @@ async function copyUnderFault(
   targetName: string,
   fault: Fault,
   env: Record<string, string> = {},
+  target: MilvusTestServer = dst,
 ): Promise<Outcome> {
   const tag = String(serial++);
-  const proxies = await proxiesFor(tag);
+  const proxies = await proxiesFor(tag, target);
   const proxy = `${fault.side}${tag}`;
   const file = yamlFile(
     migrationYaml({
@@ -279,7 +283,7 @@ async function copyUnderFault(
   expect(done, `the copy ended before the fault was put in:\n${stderr.slice(-2000)}`).toBe(false);
   const before = failures;
   if (fault.restart) {
-    await (fault.side === 'src' ? src : dst).restart(280_000);
+    await (fault.side === 'src' ? src : target).restart(280_000);
   } else {
     await putFault(proxy, fault, () => failures > before);
   }
@@ -342,8 +346,11 @@ async function allRows(
  * The target equals the source row for row, and holds every key once (count(*) = distinct keys).
  * Read with the official Node SDK, not with the engine's code.
  */
-async function expectExactCopy(targetName: string): Promise<number> {
-  const [s, t] = await Promise.all([allRows(src.endpoint, SOURCE.name), allRows(dst.endpoint, targetName)]);
+async function expectExactCopy(targetName: string, target: MilvusTestServer = dst): Promise<number> {
+  const [s, t] = await Promise.all([
+    allRows(src.endpoint, SOURCE.name),
+    allRows(target.endpoint, targetName),
+  ]);
   expect(t.count, 'count(*) on the target = distinct keys (no duplicates)').toBe(t.rows.size);
   expect(t.rows.size).toBe(s.rows.size);
   for (const [k, row] of s.rows) expect(t.rows.get(k), `row ${k}`).toEqual(row);
@@ -351,8 +358,13 @@ async function expectExactCopy(targetName: string): Promise<number> {
 }
 
 /** One report line, written before the checks so that a failing build is measured too. */
-async function record(kind: string, o: Outcome, targetName: string): Promise<void> {
-  const t = await allRows(dst.endpoint, targetName).catch(() => ({ count: -1, rows: new Map() }));
+async function record(
+  kind: string,
+  o: Outcome,
+  targetName: string,
+  target: MilvusTestServer = dst,
+): Promise<void> {
+  const t = await allRows(target.endpoint, targetName).catch(() => ({ count: -1, rows: new Map() }));
   report.push(
     `${kind.padEnd(70)} ${o.status.phase.padEnd(9)} ${String(Math.round(o.ms / 100) / 10).padStart(5)} s  retries ${o.retries}  ambiguous inserts ${o.ambiguous} (rows already landed ${o.landed})  target ${t.count} rows, ${t.rows.size} distinct keys`,
   );
@@ -454,6 +466,31 @@ describe.concurrent('copy through a fault proxy: exactly once, Succeeded', () =>
       }),
     300_000,
   );
+});
+
+// A real server restarted under the copy, in CI: milvus-lite 3.2.2 as the target (stopped with
+// SIGINT, started again on its data dir and port within seconds). Its own server, so that no other
+// case sees the restart.
+describe('a milvus-lite target restarted mid-copy', () => {
+  let lite: MilvusTestServer | undefined;
+  afterAll(async () => {
+    await lite?.stop();
+  });
+  it('Insert: the target stopped (SIGINT) and started again on its data dir: Succeeded, every key once', async () => {
+    lite = await startMilvus({ kind: 'milvus-lite', name: 'faults-lite-dst' });
+    const fault: Fault = { name: 'restart', side: 'dst', restart: true, holdMs: 0, fails: true };
+    const o = await slot(() => copyUnderFault(SOURCE.name, 'f_lite_restart', fault, {}, lite));
+    await record(
+      'Insert: milvus-lite target restarted mid-copy (stop + start on its data dir)',
+      o,
+      'f_lite_restart',
+      lite,
+    );
+    expect(o.code, o.stderr.slice(-3000)).toBe(0);
+    expect(o.status.phase).toBe('Succeeded');
+    expect(o.faultSeen, 'the restart made a call fail').toBe(true);
+    await expectExactCopy('f_lite_restart', lite);
+  }, 300_000);
 });
 
 // Alone, after the cases above: every copy running on the target would see the restart. Milvus

@@ -100,7 +100,7 @@ export interface MilvusTestServer {
   stop(): Promise<void>;
   /**
    * Stops the server (as stop() does, SIGINT) and starts it again on the same data dir and ports,
-   * ready when this resolves: a server restarted under a client (milvus-server kinds only).
+   * ready when this resolves: a server restarted under a client (milvus-server kinds, milvus-lite).
    */
   restart(timeoutMs?: number): Promise<void>;
 }
@@ -164,16 +164,18 @@ sys.exit(milvus.main())
 /**
  * milvus-lite: what \`milvus-lite server --data-dir D --host H --port P\` does, but bound to port 0
  * (no port race at all) with the port it got written to a file, and a clean stop on SIGINT/SIGTERM.
+ * A restart passes the port of the first start (clients and proxies keep their address).
  */
 const LITE_LAUNCHER = `
 import os, signal, sys, threading, time
 from milvus_lite.adapter.grpc.server import start_server_in_thread
 data_dir, host, port_file = sys.argv[1], sys.argv[2], sys.argv[3]
+fixed_port = int(sys.argv[4]) if len(sys.argv) > 4 else 0
 parent = os.getppid()
 stop = threading.Event()
 signal.signal(signal.SIGINT, lambda *a: stop.set())
 signal.signal(signal.SIGTERM, lambda *a: stop.set())
-server, db, port = start_server_in_thread(data_dir, host, 0)
+server, db, port = start_server_in_thread(data_dir, host, fixed_port)
 with open(port_file + '.tmp', 'w') as f:
     f.write(str(port))
 os.rename(port_file + '.tmp', port_file)
@@ -745,7 +747,7 @@ async function startOnce(opts: StartMilvusOptions): Promise<MilvusTestServer> {
   let tls: MilvusTlsMaterial | undefined;
   let clientTls: Tls | undefined;
   let child: ChildProcess;
-  /** Starts the server process again on the same data dir (milvus-server kinds; see restart). */
+  /** Starts the server process again on the same data dir and port (milvus-server kinds, milvus-lite). */
   let relaunch: (() => ChildProcess) | undefined;
   let liteData: string | undefined;
   const logFd = fs.openSync(launcherLog, 'a');
@@ -770,12 +772,22 @@ async function startOnce(opts: StartMilvusOptions): Promise<MilvusTestServer> {
       const launcher = path.join(dataDir, 'milvus-lite-launcher.py');
       fs.writeFileSync(launcher, LITE_LAUNCHER);
       // All interfaces, like milvus-server (pods of the test cluster reach the host at 10.88.0.1).
-      child = spawn(python, [launcher, liteData, '0.0.0.0', portFile], {
-        cwd: dataDir,
-        detached: true,
-        stdio: ['ignore', logFd, logFd],
-        env: { ...process.env, PYTHONUNBUFFERED: '1' },
-      });
+      const launchLite = (fd: number, args: string[] = []) =>
+        spawn(python, [launcher, liteData!, '0.0.0.0', portFile, ...args], {
+          cwd: dataDir,
+          detached: true,
+          stdio: ['ignore', fd, fd],
+          env: { ...process.env, PYTHONUNBUFFERED: '1' },
+        });
+      child = launchLite(logFd);
+      relaunch = () => {
+        const fd = fs.openSync(launcherLog, 'a');
+        try {
+          return launchLite(fd, [String(ports['proxy-port'])]);
+        } finally {
+          fs.closeSync(fd);
+        }
+      };
     } else {
       portList = await freePorts(SERVER_PORT_FLAGS.length + 2);
       SERVER_PORT_FLAGS.forEach((flag, i) => {

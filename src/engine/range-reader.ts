@@ -59,6 +59,8 @@ export interface ReaderOptions {
    * Array values against the keys in such a reply).
    */
   isolateDuplicates?: boolean;
+  /** Only rows matching this expression too (sync's changed rows: `updated_at >= w`). */
+  filter?: string;
 }
 
 /** One read page as a fetch strategy returns it: the rows, their keys and their size. */
@@ -112,7 +114,8 @@ export class RangeReader<T = FieldData[]> {
   }
 
   private expr(r: KeyRange): string {
-    return rangeExpr(this.pk.name, r) || matchAllExpr(this.pk);
+    const range = rangeExpr(this.pk.name, r) || matchAllExpr(this.pk);
+    return this.opts.filter ? `(${range}) and (${this.opts.filter})` : range;
   }
 
   count(r: KeyRange): Promise<number> {

@@ -33,8 +33,17 @@ export interface TargetRecord {
   verified?: { sourceEntities: number; targetEntities: number; at: string };
 }
 
+/** A collection kept in sync (spec.sync), by target key: what the next pass starts from. */
+export interface SyncRecord {
+  /** The bulk copy into this target completed: later runs only run passes. */
+  copied: boolean;
+  /** Watermark of spec.sync.changedField (decimal); absent: every stamped row on the next pass. */
+  watermark?: string;
+}
+
 export interface MigrationState {
   targets: Record<string, TargetRecord>;
+  sync?: Record<string, SyncRecord>;
 }
 
 export interface StateStore {

@@ -519,6 +519,16 @@ export class MilvusClient {
     return this.call('Insert', { db_name: this.database, ...req });
   }
 
+  /** Insert, or replace the rows with the same primary keys (Milvus 2.3+): sync's changed rows. */
+  upsert(req: {
+    collection_name: string;
+    partition_name?: string;
+    fields_data: T.FieldData[];
+    num_rows: number;
+  }): Promise<T.MutationResult> {
+    return this.call('Upsert', { db_name: this.database, ...req });
+  }
+
   /**
    * An InsertRequest of pre-encoded FieldData columns (see wire.ts), for insertEncoded: encoded once,
    * as parts that view the columns' bytes, it is sent (and retried) as is.

@@ -6,10 +6,10 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { MilvusClient } from '../adapters/milvus/client.js';
-import { UserError } from '../adapters/milvus/errors.js';
 import { loadInputFiles, type MigrationInput } from '../api/input.js';
-import { errorText, plan, runMigration } from '../engine/engine.js';
+import { plan, runMigration } from '../engine/engine.js';
 import { defaultStateDir, FileStateStore } from '../engine/state.js';
+import { errorText, UserError } from '../util/errors.js';
 import { logger } from '../util/logger.js';
 import { productVersion } from '../util/version.js';
 import { quietIpServerNameWarning } from '../util/warnings.js';

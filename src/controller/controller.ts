@@ -25,7 +25,7 @@ import {
   milvusMigration,
 } from '../api/migration.js';
 import { applyPhaseConditions } from '../api/status.js';
-import { errorText, reasonOf } from '../engine/engine.js';
+import { errorText, reasonOf } from '../util/errors.js';
 import { logger } from '../util/logger.js';
 import {
   CLAIM_LABEL,

@@ -11,20 +11,12 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { UserError } from '../adapters/milvus/errors.js';
 import { formatZodError, type MigrationInput, type SecretObject } from '../api/input.js';
-import { type MigrationStatus, milvusMigration, shardPlanStatus } from '../api/migration.js';
+import { type MigrationStatus, milvusMigration, type ShardPlan, shardPlan } from '../api/migration.js';
 import { applyPhaseConditions, now, pushError } from '../api/status.js';
-import {
-  errorText,
-  reasonOf,
-  runCopyStage,
-  runFinalizeStage,
-  runMigration,
-  runPlanStage,
-  type ShardPlan,
-} from '../engine/engine.js';
+import { runCopyStage, runFinalizeStage, runMigration, runPlanStage } from '../engine/engine.js';
 import { FixedStateStore } from '../engine/state.js';
+import { errorText, reasonOf, UserError } from '../util/errors.js';
 import { logger } from '../util/logger.js';
 
 export const STATUS_PREFIX = 'MMSTATUS ';
@@ -129,13 +121,11 @@ function lastTagged<T>(
 /** A ShardPlan from JSON, checked field by field (it crosses process boundaries). */
 export function parseShardPlan(v: unknown): ShardPlan {
   // The status schema of a plan is its one definition; bounds must also read back as keys.
-  const r = shardPlanInput.safeParse(v);
+  const r = shardPlan.safeParse(v);
   if (!r.success || !r.data.collections.every((c) => c.bounds.every((b) => /^[is]:/.test(b))))
     throw new UserError('the shard plan is not a valid plan (MM_SHARD_PLAN)', 'InvalidInput');
   return r.data;
 }
-
-const shardPlanInput = shardPlanStatus.pick({ shards: true, collections: true });
 
 /** Indexes "0,2-4" (a Job's status.completedIndexes) as a set. */
 export function parseIndexes(s: string | undefined): Set<number> {

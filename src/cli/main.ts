@@ -180,10 +180,10 @@ program
 program
   .command('worker')
   .description(
-    'Run one migration inside an operator copy pod (input from the environment; see src/controller/worker.ts).',
+    'Run one migration inside an operator copy pod (input from the environment; see src/worker/worker.ts).',
   )
   .action(async () => {
-    const { runWorker } = await import('../controller/worker.js');
+    const { runWorker } = await import('../worker/worker.js');
     const abort = new AbortController();
     const onSignal = (sig: string) => {
       logger.warn({ signal: sig }, 'canceling: finishing the current request, then stopping');

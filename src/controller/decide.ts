@@ -12,9 +12,9 @@ import type {
   ShardPlanStatus,
 } from '../api/migration.js';
 import { applyPhaseConditions, pushError, setCondition, summarize } from '../api/status.js';
+import { formatIndexes, parseIndexes } from '../worker/protocol.js';
 import { heldBy, type ObservedClaim } from './claims.js';
 import type { SecretInfo, StageJob } from './job.js';
-import { formatIndexes, parseIndexes } from './worker.js';
 
 /** The MilvusMigration as read from the API server (spec unvalidated). */
 export interface ObservedMigration {

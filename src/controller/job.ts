@@ -20,7 +20,8 @@ import {
   type MilvusMigration,
   type ShardPlan,
 } from '../api/migration.js';
-import { DEFAULT_SECRETS_DIR, formatIndexes, type Stage } from './worker.js';
+import { DEFAULT_SECRETS_DIR } from '../worker/input.js';
+import { formatIndexes, type Stage } from '../worker/protocol.js';
 
 export const MANAGED_BY = 'app.kubernetes.io/managed-by';
 export const MANAGER = 'milvus-migrate';

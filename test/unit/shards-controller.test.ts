@@ -27,9 +27,9 @@ import {
   lastPlanIn,
   PLAN_PREFIX,
   parseIndexes,
-  runWorker,
   statusLine,
-} from '../../src/controller/worker.js';
+} from '../../src/worker/protocol.js';
+import { runWorker } from '../../src/worker/worker.js';
 import { observed as base, NOW } from '../support/observed.js';
 
 const COLLS = [

@@ -340,6 +340,9 @@ export const shardPlanStatus = z
     'A sharded run (spec.parallelism > 1) in progress: the key ranges its plan Job computed once, and which shards are complete. Cleared when the run ends.',
   );
 
+/** What a sharded run's plan stage hands to its copy and finalize stages (MMPLAN, MM_SHARD_PLAN). */
+export const shardPlan = shardPlanStatus.pick({ shards: true, collections: true });
+
 export const migrationStatus = z.object({
   phase: z.enum(PHASES).optional(),
   observedGeneration: z.number().int().optional(),
@@ -405,6 +408,7 @@ export type ShardPlanStatus = z.infer<typeof shardPlanStatus>;
 export type SyncSpec = z.infer<typeof syncSpec>;
 export type SyncStatus = z.infer<typeof syncStatus>;
 export type CollectionSyncStatus = z.infer<typeof collectionSyncStatus>;
+export type ShardPlan = z.infer<typeof shardPlan>;
 export type ErrorEntry = z.infer<typeof errorEntry>;
 export type MilvusMigration = z.infer<typeof milvusMigration>;
 

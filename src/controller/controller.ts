@@ -25,8 +25,9 @@ import {
   milvusMigration,
 } from '../api/migration.js';
 import { applyPhaseConditions } from '../api/status.js';
-import { errorText, reasonOf } from '../engine/engine.js';
+import { errorText, reasonOf } from '../util/errors.js';
 import { logger } from '../util/logger.js';
+import { lastPlanIn, lastStatusIn, STATUS_PREFIX } from '../worker/protocol.js';
 import {
   CLAIM_LABEL,
   type ClaimHolder,
@@ -67,7 +68,6 @@ import {
 import { controllerNamespace, LeaderElector } from './leader.js';
 import { ControllerMetrics, type MigrationFigures } from './metrics.js';
 import { WorkQueue } from './queue.js';
-import { lastPlanIn, lastStatusIn, STATUS_PREFIX } from './worker.js';
 
 const log = logger.child({ component: 'controller' });
 export const RESYNC_MS = 30_000;

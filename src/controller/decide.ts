@@ -8,13 +8,13 @@ import type {
   DeletionPolicy,
   MigrationStatus,
   Phase,
+  ShardPlan,
   ShardPlanStatus,
 } from '../api/migration.js';
 import { applyPhaseConditions, pushError, setCondition, summarize } from '../api/status.js';
-import type { ShardPlan } from '../engine/engine.js';
+import { formatIndexes, parseIndexes } from '../worker/protocol.js';
 import { heldBy, type ObservedClaim } from './claims.js';
 import type { SecretInfo, StageJob } from './job.js';
-import { formatIndexes, parseIndexes } from './worker.js';
 
 /** The MilvusMigration as read from the API server (spec unvalidated). */
 export interface ObservedMigration {

@@ -9,23 +9,17 @@
  * targets this migration created, so a restarted sync neither copies again nor loses it; a
  * collection found copied without a recorded watermark upserts every stamped row once.
  */
-import { UserError } from '../adapters/milvus/errors.js';
 import type { MigrationInput } from '../api/input.js';
 import type { CollectionStatus, MigrationStatus, SyncSpec } from '../api/migration.js';
 import { applyPhaseConditions, now, pushError, summarize } from '../api/status.js';
+import { errorText, reasonOf, UserError } from '../util/errors.js';
 import { type Logger, logger as rootLogger } from '../util/logger.js';
-import {
-  type Clients,
-  type EngineOptions,
-  errorText,
-  initialStatus,
-  openClients,
-  reasonOf,
-  regeneratesKeys,
-  runMigration,
-} from './engine.js';
+import { type Clients, openClients } from './clients.js';
+import { regeneratesKeys } from './collection.js';
+import { runMigration } from './engine.js';
 import { type CollectionPlan, planMigration, planProblems } from './planner.js';
 import { retryingReads, sleep } from './retry.js';
+import { type EngineOptions, initialStatus } from './stage.js';
 import { type StateStore, targetKey } from './state.js';
 import { changedWatermark, type PassOutcome, syncPass, syncProblem } from './sync.js';
 import { compareAll, compareKeys, countBoth, foldedOnSource, sampleKeys } from './verify.js';

@@ -17,10 +17,10 @@
  * and a pass after the writes stopped (the cutover) leaves the target equal to the source.
  */
 import type { MilvusClient } from '../adapters/milvus/client.js';
-import { UserError } from '../adapters/milvus/errors.js';
 import { DataType } from '../adapters/milvus/proto.js';
 import type { FieldSchema } from '../adapters/milvus/types.js';
 import { hybridTimestamp } from '../adapters/milvus/types.js';
+import { UserError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { insertable, pageRows } from './columns.js';
 import { queryKeys, readsArrays } from './duplicates.js';

@@ -3,14 +3,10 @@ import type { MigrationStatus } from '../../src/api/migration.js';
 import { applyPhaseConditions } from '../../src/api/status.js';
 import { type Action, decide, type Observed } from '../../src/controller/decide.js';
 import { jobManifest, jobName, workerEnvFrom } from '../../src/controller/job.js';
-import {
-  lastStatusIn,
-  ownedTargets,
-  runWorker,
-  statusLine,
-  workerInput,
-} from '../../src/controller/worker.js';
 import { FixedStateStore, targetKey } from '../../src/engine/state.js';
+import { ownedTargets, workerInput } from '../../src/worker/input.js';
+import { lastStatusIn, statusLine } from '../../src/worker/protocol.js';
+import { runWorker } from '../../src/worker/worker.js';
 import { NOW, observed } from '../support/observed.js';
 
 function status(

@@ -4,7 +4,7 @@
  * Jobs it builds.
  */
 import { describe, expect, it } from 'vitest';
-import type { MigrationStatus, ShardPlanStatus } from '../../src/api/migration.js';
+import type { MigrationStatus, ShardPlan, ShardPlanStatus } from '../../src/api/migration.js';
 import { applyPhaseConditions } from '../../src/api/status.js';
 import {
   type Action,
@@ -27,10 +27,9 @@ import {
   lastPlanIn,
   PLAN_PREFIX,
   parseIndexes,
-  runWorker,
   statusLine,
-} from '../../src/controller/worker.js';
-import type { ShardPlan } from '../../src/engine/engine.js';
+} from '../../src/worker/protocol.js';
+import { runWorker } from '../../src/worker/worker.js';
 import { observed as base, NOW } from '../support/observed.js';
 
 const COLLS = [

@@ -210,6 +210,7 @@ describe('buildCrd()', () => {
       'Pending',
       'Running',
       'Verifying',
+      'Syncing',
       'Succeeded',
       'Failed',
       'Canceled',

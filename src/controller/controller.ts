@@ -68,6 +68,7 @@ import {
 import { controllerNamespace, LeaderElector } from './leader.js';
 import { ControllerMetrics, type MigrationFigures } from './metrics.js';
 import { WorkQueue } from './queue.js';
+import { syncFigures } from './sync-job.js';
 
 const log = logger.child({ component: 'controller' });
 export const RESYNC_MS = 30_000;
@@ -179,6 +180,7 @@ export class Controller {
         ...(s.success && s.data.phase ? { phase: s.data.phase } : {}),
         copied: cs.reduce((n, c) => n + c.copiedEntities, 0),
         total: cs.reduce((n, c) => n + (c.sourceEntities ?? 0), 0),
+        ...syncFigures(s.success ? s.data : undefined, Date.now()),
       };
     });
   }
@@ -336,7 +338,8 @@ export class Controller {
       o.specError = formatZodError(parsed.error, obj);
       return o;
     }
-    o.parallelism = parsed.data.spec.parallelism;
+    // spec.sync runs in one copy pod (sync-job.ts); its copy uses spec.parallelism workers in-process.
+    o.parallelism = parsed.data.spec.sync ? 1 : parsed.data.spec.parallelism;
     o.migration.collections = parsed.data.spec.collections.map((c) => ({
       name: c.name,
       targetName: c.targetName ?? c.name,

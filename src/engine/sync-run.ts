@@ -134,6 +134,11 @@ export async function runSync(input: MigrationInput, opts: SyncRunOptions): Prom
       try {
         passes = await passAll(input, clients, plans, status, opts, log);
       } catch (err) {
+        if (opts.signal?.aborted) {
+          setSyncing(status, 'stopped during a pass: the next run goes on from the last complete one', gen);
+          emit();
+          return status;
+        }
         if (err instanceof UserError || cutover) return fail(err);
         // A failed pass (a server gone for a while) leaves the target as the last pass left it.
         pushError(status, `catch-up pass failed, retried at the next interval: ${errorText(err)}`);
@@ -169,7 +174,7 @@ export async function runSync(input: MigrationInput, opts: SyncRunOptions): Prom
         return status;
       }
       if (passes.length) opts.onPass?.(structuredClone(status), passes);
-      if (opts.stop?.aborted) {
+      if (opts.stop?.aborted || opts.signal?.aborted) {
         setSyncing(status, 'stopped after a pass; run sync again to go on, or with --cutover to finish', gen);
         emit();
         return status;
@@ -181,7 +186,7 @@ export async function runSync(input: MigrationInput, opts: SyncRunOptions): Prom
       status.sync!.lagSeconds = status.sync!.lastPassStart
         ? (Date.now() - Date.parse(status.sync!.lastPassStart)) / 1000
         : undefined;
-      if (opts.stop?.aborted && !opts.cutover()) {
+      if ((opts.stop?.aborted || opts.signal?.aborted) && !opts.cutover()) {
         setSyncing(
           status,
           'stopped between passes; run sync again to go on, or with --cutover to finish',
@@ -204,9 +209,11 @@ function setSyncing(status: MigrationStatus, message: string, gen: number | unde
 
 /** Sleeps until `at`, ending early when stopped or when a cutover is asked for. */
 async function waitUntil(at: number, opts: SyncRunOptions): Promise<void> {
-  while (Date.now() < at && !opts.stop?.aborted && !opts.cutover()) {
+  const stop =
+    opts.stop && opts.signal ? AbortSignal.any([opts.stop, opts.signal]) : (opts.stop ?? opts.signal);
+  while (Date.now() < at && !stop?.aborted && !opts.cutover()) {
     try {
-      await sleep(Math.min(1000, at - Date.now()), opts.stop);
+      await sleep(Math.min(1000, at - Date.now()), stop);
     } catch {
       return;
     }

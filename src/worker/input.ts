@@ -56,3 +56,27 @@ export function ownedTargets(env: Env = process.env): string[] {
     throw new UserError('MM_OWNED_TARGETS must be a JSON array of collection names', 'InvalidInput');
   return v;
 }
+
+/** MM_SYNC_STATE (spec.sync): per target collection, whether its bulk copy is done and its watermark. */
+export function syncState(env: Env = process.env): Record<string, { copied: boolean; watermark?: string }> {
+  const raw = env.MM_SYNC_STATE;
+  if (!raw) return {};
+  const v = JSON.parse(raw) as unknown;
+  const ok =
+    v !== null &&
+    typeof v === 'object' &&
+    !Array.isArray(v) &&
+    Object.values(v).every(
+      (r) =>
+        r !== null &&
+        typeof r === 'object' &&
+        typeof (r as { copied?: unknown }).copied === 'boolean' &&
+        ['string', 'undefined'].includes(typeof (r as { watermark?: unknown }).watermark),
+    );
+  if (!ok)
+    throw new UserError(
+      'MM_SYNC_STATE must be a JSON object of target collection → {copied, watermark}',
+      'InvalidInput',
+    );
+  return v as Record<string, { copied: boolean; watermark?: string }>;
+}

@@ -13,10 +13,11 @@
 import type { MigrationStatus, ShardPlan } from '../api/migration.js';
 import { applyPhaseConditions, now, pushError } from '../api/status.js';
 import { runCopyStage, runFinalizeStage, runMigration, runPlanStage } from '../engine/engine.js';
-import { FixedStateStore } from '../engine/state.js';
+import { FixedStateStore, targetKey } from '../engine/state.js';
+import { runSync } from '../engine/sync-run.js';
 import { errorText, reasonOf, UserError } from '../util/errors.js';
 import { logger } from '../util/logger.js';
-import { type Env, ownedTargets, workerInput } from './input.js';
+import { type Env, ownedTargets, syncState, workerInput } from './input.js';
 import { PLAN_PREFIX, parseIndexes, parseShardPlan, STAGES, statusLine } from './protocol.js';
 
 export interface WorkerResult {
@@ -52,7 +53,25 @@ export async function runWorker(opts: {
       },
     };
     const stage = env.MM_STAGE;
-    if (stage === undefined || stage === '') {
+    const sync = input.migration.spec.sync;
+    if (sync && (stage === undefined || stage === '')) {
+      // One pod for the whole sync: the bulk copy, passes until the controller replaces it with a
+      // pod whose spec says cutover (the spec hash covers spec.sync), then the cutover.
+      const st = await state.load();
+      st.sync = {};
+      for (const [name, r] of Object.entries(syncState(env)))
+        st.sync[targetKey(t.endpoint, t.database, name)] = r;
+      await state.save(st);
+      status = await runSync(input, {
+        ...common,
+        cutover: () => sync.cutover,
+        // Every pass is reported at once: the throttle must not hold the last one back a whole interval.
+        onPass: (s) => {
+          last = Date.now();
+          write(statusLine(s));
+        },
+      });
+    } else if (stage === undefined || stage === '') {
       status = await runMigration(input, common);
     } else if (stage === 'plan') {
       const r = await runPlanStage(input, { ...common, shards: input.migration.spec.parallelism });
@@ -100,6 +119,7 @@ export async function runWorker(opts: {
     applyPhaseConditions(status, 'Failed', reasonOf(err), errorText(err));
   }
   write(statusLine(status));
-  const exitCode = status.phase === 'Succeeded' ? 0 : status.phase === 'Canceled' ? 130 : 1;
+  const exitCode =
+    status.phase === 'Succeeded' ? 0 : status.phase === 'Canceled' || status.phase === 'Syncing' ? 130 : 1;
   return { status, exitCode };
 }

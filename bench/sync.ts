@@ -2,7 +2,7 @@
  * `npm run bench:sync`: what a catch-up pass costs against the bulk copy, and what the cutover's
  * write downtime is, on two Milvus 2.3.5 servers.
  *
- *   npx tsx bench/sync.ts --rows 200000 --dim 128 --churn 2000
+ *   npx tsx bench/sync.ts --rows 200000 --dim 128 --churn 2000 [--verify sample|count|full]
  *
  * Seeds ROWS rows (Int64 key, DIM-d float vector, updated_at), then through the engine (runSync):
  * the bulk copy (timed), a quiet pass (nothing changed), a pass after CHURN inserts + CHURN/2
@@ -26,6 +26,9 @@ const arg = (name: string, d: number) => {
 const ROWS = arg('rows', 200_000);
 const DIM = arg('dim', 128);
 const CHURN = arg('churn', 2000);
+const vi = process.argv.indexOf('--verify');
+/** spec.verify at cutover: the cutover's downtime is the final pass plus this verification. */
+const VERIFY = vi > 0 ? process.argv[vi + 1]! : 'sample';
 const NAME = 'sync_bench';
 const say = (s: string) => process.stderr.write(`[bench:sync] ${s}\n`);
 
@@ -109,7 +112,7 @@ async function main() {
           source: { endpoint: src.endpoint },
           target: { endpoint: dst.endpoint },
           collections: [{ name: NAME }],
-          verify: 'full',
+          verify: cutover ? VERIFY : 'count',
           sync: { interval: '1h', cutover, ...(changedField ? { changedField: 'updated_at' } : {}) },
         },
       });
@@ -177,6 +180,7 @@ async function main() {
         rows: ROWS,
         dim: DIM,
         churn: CHURN,
+        verify: VERIFY,
         copyMs: first.copyMs,
         quietPassMs: quiet.passMs,
         keysOnlyPassMs: keysOnly.passMs,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { MigrationStatus } from '../../src/api/migration.js';
+import type { Reason } from '../../src/api/reasons.js';
 import { applyPhaseConditions } from '../../src/api/status.js';
 import { type Action, decide, type Observed } from '../../src/controller/decide.js';
 import { jobManifest, jobName, workerEnvFrom } from '../../src/controller/job.js';
@@ -11,7 +12,7 @@ import { NOW, observed } from '../support/observed.js';
 
 function status(
   phase: MigrationStatus['phase'],
-  reason: string,
+  reason: Reason,
   gen = 1,
   extra: MigrationStatus = {},
 ): MigrationStatus {

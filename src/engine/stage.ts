@@ -5,6 +5,7 @@
 
 import type { MigrationInput } from '../api/input.js';
 import type { CollectionStatus, MigrationStatus } from '../api/migration.js';
+import type { Reason } from '../api/reasons.js';
 import { applyPhaseConditions, now, pushError, summarize } from '../api/status.js';
 import { errorText, reasonOf, VerificationError } from '../util/errors.js';
 import { type Logger, logger as rootLogger } from '../util/logger.js';
@@ -66,10 +67,10 @@ export interface CollectionWork {
 
 export interface StageDefinition {
   /** Recorded as the status' reason and message when every collection went through. */
-  reason: string;
+  reason: Reason;
   doneMessage: (collections: number) => string;
   /** The Running condition's reason while collections are worked on. */
-  runningReason: string;
+  runningReason: Reason;
   /**
    * count(*) of each collection on the source, asked for every collection right after the plan and
    * before the first row, so that progress has its whole total from the start.
@@ -92,7 +93,7 @@ export async function runStage(
   const status = initialStatus(input);
   const gen = status.observedGeneration;
   const emit = () => opts.onStatus?.(structuredClone(status));
-  const fail = (reason: string, message: string, collection?: string) => {
+  const fail = (reason: Reason, message: string, collection?: string) => {
     pushError(status, message, collection);
     applyPhaseConditions(status, 'Failed', reason, message, gen);
     status.completionTime = now();

@@ -3,6 +3,7 @@
  * (VerificationError), and how any error reads in a status (errorText, reasonOf).
  */
 import { MilvusError } from '../adapters/milvus/errors.js';
+import type { Reason } from '../api/reasons.js';
 
 /** An error that a user can act on: `message` says what is wrong and what to do. */
 export class UserError extends Error {
@@ -10,7 +11,7 @@ export class UserError extends Error {
   constructor(
     message: string,
     /** A stable CamelCase reason, used for conditions and troubleshooting docs. */
-    readonly reason: string = 'InvalidInput',
+    readonly reason: Reason = 'InvalidInput',
   ) {
     super(message);
   }
@@ -25,7 +26,7 @@ export class VerificationError extends Error {
 }
 
 /** A stable CamelCase reason for an error, for conditions and the troubleshooting docs. */
-export function reasonOf(err: unknown): string {
+export function reasonOf(err: unknown): Reason {
   if (err instanceof UserError) return err.reason;
   if (err instanceof MilvusError) {
     if (err.kind === 'auth') return 'AuthenticationFailed';

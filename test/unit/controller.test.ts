@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { MigrationStatus } from '../../src/api/migration.js';
+import type { Reason } from '../../src/api/reasons.js';
 import { applyPhaseConditions } from '../../src/api/status.js';
 import { type Action, decide, type Observed } from '../../src/controller/decide.js';
 import { jobManifest, jobName, specHash, workerEnvFrom } from '../../src/controller/job.js';
@@ -12,7 +13,7 @@ import { NOW, observed } from '../support/observed.js';
 
 function status(
   phase: MigrationStatus['phase'],
-  reason: string,
+  reason: Reason,
   gen = 1,
   extra: MigrationStatus = {},
 ): MigrationStatus {
@@ -493,6 +494,16 @@ describe('the worker', () => {
     ].join('\n');
     expect(lastStatusIn(log)?.phase).toBe('Succeeded');
     expect(lastStatusIn('MMSTATUS {"phase":"Run')).toBeUndefined();
+  });
+
+  it('passes over an MMSTATUS line that is JSON but not a status (checked with the status schema)', () => {
+    const log = [
+      statusLine({ phase: 'Running', collections: [] }),
+      'MMSTATUS {"phase":"Exploded"}',
+      'MMSTATUS {"phase":"Running","collections":[{"name":"a"}]}',
+      'MMSTATUS 42',
+    ].join('\n');
+    expect(lastStatusIn(log)).toEqual({ phase: 'Running', collections: [] });
   });
 
   it('fails with a readable status when the input is missing', async () => {

@@ -3,8 +3,10 @@
  * copy Job (one pod per shard) → failed shards resumed by a next attempt → finalize Job; and the
  * Jobs it builds.
  */
+
 import { describe, expect, it } from 'vitest';
 import type { MigrationStatus, ShardPlan, ShardPlanStatus } from '../../src/api/migration.js';
+import type { Reason } from '../../src/api/reasons.js';
 import { applyPhaseConditions } from '../../src/api/status.js';
 import {
   type Action,
@@ -83,7 +85,7 @@ function withPlan(plan: ShardPlanStatus, copied = [0, 0]): MigrationStatus {
 function shard(
   phase: MigrationStatus['phase'],
   copied: number[],
-  reason = 'Copying',
+  reason: Reason = 'Copying',
 ): { status: MigrationStatus } {
   const s: MigrationStatus = {
     collections: PLAN.collections.map((c, k) => ({

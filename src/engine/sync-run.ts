@@ -22,7 +22,7 @@ import { retryingReads, sleep } from './retry.js';
 import { type EngineOptions, initialStatus } from './stage.js';
 import { type StateStore, targetKey } from './state.js';
 import { changedWatermark, type PassOutcome, syncPass, syncProblem } from './sync.js';
-import { compareAll, compareKeys, countBoth, foldedOnSource, sampleKeys } from './verify.js';
+import { compareAll, compareKeys, countBoth, foldedOnSource, KeySampler } from './verify.js';
 
 export const DEFAULT_SYNC: SyncSpec = { interval: '5m', cutover: false };
 
@@ -129,10 +129,12 @@ export async function runSync(input: MigrationInput, opts: SyncRunOptions): Prom
     const every = intervalMs(sync);
     for (;;) {
       const cutover = opts.cutover();
+      // The final pass walks every source key: the sample verification compares a spread of them.
+      const samplers = cutover ? plans.map(() => new KeySampler(1000)) : undefined;
       const roundStart = Date.now();
       let passes: { name: string; outcome: PassOutcome }[];
       try {
-        passes = await passAll(input, clients, plans, status, opts, log);
+        passes = await passAll(input, clients, plans, status, opts, log, samplers);
       } catch (err) {
         if (opts.signal?.aborted) {
           setSyncing(status, 'stopped during a pass: the next run goes on from the last complete one', gen);
@@ -154,7 +156,7 @@ export async function runSync(input: MigrationInput, opts: SyncRunOptions): Prom
       if (cutover && passes.length) {
         const passMs = Date.now() - roundStart;
         try {
-          await verifyAll(input, clients, plans, status, opts, log);
+          await verifyAll(input, clients, plans, status, opts, log, samplers!);
         } catch (err) {
           return fail(err);
         }
@@ -228,6 +230,7 @@ async function passAll(
   status: MigrationStatus,
   opts: SyncRunOptions,
   log: Logger,
+  samplers?: KeySampler[],
 ): Promise<{ name: string; outcome: PassOutcome }[]> {
   const sync = input.migration.spec.sync ?? DEFAULT_SYNC;
   const out: { name: string; outcome: PassOutcome }[] = [];
@@ -248,6 +251,7 @@ async function passAll(
       ...(st.sync?.[key]?.watermark !== undefined ? { watermark: st.sync[key]!.watermark } : {}),
       log: clog,
       ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(samplers?.[i] ? { sampler: samplers[i] } : {}),
     });
     if (outcome.watermark !== undefined) {
       const after = await opts.state.load();
@@ -285,6 +289,7 @@ async function verifyAll(
   status: MigrationStatus,
   opts: SyncRunOptions,
   log: Logger,
+  samplers: KeySampler[],
 ): Promise<void> {
   const mode = input.migration.spec.verify;
   for (const [i, cp] of plans.entries()) {
@@ -319,7 +324,7 @@ async function verifyAll(
             cp.sourceName,
             cp.targetName,
             cp.readFields,
-            await sampleKeys(source, model, cp.sourceName, [{}]),
+            samplers[i]!.sample(),
           );
     if (r.differences.length)
       throw new Error(

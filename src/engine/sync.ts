@@ -28,6 +28,7 @@ import { compareKeys, INT64_MAX, INT64_MIN, inExpr, type Key, keyLiteral } from 
 import { decodedFetch, RangeReader } from './range-reader.js';
 import { estimateRowBytes } from './row-mover.js';
 import { type CollectionModel, partitionKeyField, primaryField } from './schema.js';
+import type { KeySampler } from './verify.js';
 
 /** Keys per delete request and per source look-up (the repair's size: `pk in [...]` of 1000). */
 const KEYS_PER_REQUEST = 1000;
@@ -54,6 +55,8 @@ export interface SyncJob {
   watermark?: string;
   log: Logger;
   signal?: AbortSignal;
+  /** Collects a spread of the source's keys as the pass walks them (the cutover's sample). */
+  sampler?: KeySampler;
 }
 
 export interface PassOutcome {
@@ -215,7 +218,9 @@ async function diffKeys(
   ts: bigint,
   out: PassOutcome,
 ): Promise<Set<string>> {
-  const src = new KeyCursor(reader(job.source, job.sourceName, pk, partition, ts).pages());
+  const src = new KeyCursor(
+    sampled(reader(job.source, job.sourceName, pk, partition, ts).pages(), job.sampler),
+  );
   const dst = new KeyCursor(reader(job.target, job.targetName, pk, partition, ts).pages());
   const written = new Set<string>();
   let missing: Key[] = [];
@@ -249,6 +254,13 @@ async function diffKeys(
   await flushMissing();
   await flushSurplus();
   return written;
+}
+
+async function* sampled<P extends { keys: Key[] }>(pages: AsyncIterable<P>, sampler?: KeySampler) {
+  for await (const p of pages) {
+    sampler?.add(p.keys);
+    yield p;
+  }
 }
 
 /** Rows with a changed-field stamp at or above the last watermark, upserted from the source. */

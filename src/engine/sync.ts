@@ -201,6 +201,8 @@ function reader(
     pageBytes: 256 * 1024,
     estimatedRowBytes: 16,
     guaranteeTs: ts,
+    // A pass costs calls, not bytes: every key-only page a whole query window.
+    wholeWindowPages: true,
     ...(filter ? { filter } : {}),
   });
 }

@@ -102,6 +102,14 @@ program
   )
   .action(async (o: { file: string[]; output: string; stateDir?: string; workers?: number }) => {
     const input = readInput(o.file);
+    if (input.migration.spec.sync)
+      fail(
+        new UserError(
+          'spec.sync is set: a source that keeps changing is migrated with "milvus-migrate sync" (catch-up passes, then --cutover); remove spec.sync to copy once with "run"',
+          'InvalidInput',
+        ),
+        2,
+      );
     const view = new ProgressView();
     if (view.enabled && !process.env.LOG_LEVEL) logger.level = 'warn';
     const abort = new AbortController();

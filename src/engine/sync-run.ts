@@ -160,6 +160,7 @@ export async function runSync(input: MigrationInput, opts: SyncRunOptions): Prom
         } catch (err) {
           return fail(err);
         }
+        delete status.sync!.nextPassAt;
         status.sync!.finalPassSeconds = passMs / 1000;
         status.sync!.cutoverSeconds = (Date.now() - roundStart) / 1000;
         for (const cs of status.collections ?? []) cs.phase = 'Succeeded';

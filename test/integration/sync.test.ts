@@ -167,6 +167,19 @@ function pairTest(kind: MilvusKind, verify: 'full' | 'sample') {
     expect(await admin(dst.endpoint).showCollections()).not.toContain(AUTO.name);
   }, 120_000);
 
+  it('"run" refuses a migration with spec.sync and names the sync command, writing nothing', async () => {
+    const res = await runCli([
+      'run',
+      '-f',
+      yaml([{ name: ITEMS.name }], '{interval: 5s}'),
+      '--state-dir',
+      mkdtempSync(path.join(tmpdir(), 'mm-sync-run-')),
+    ]);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/spec.sync is set: .*"milvus-migrate sync"/);
+    expect(await admin(dst.endpoint).showCollections()).not.toContain(ITEMS.name);
+  }, 120_000);
+
   it('inserts, deletes and updates during the copy and between passes, then cutover: target == source', async () => {
     const w = new Writer(srcAdmin);
     await w.seed(10000);

@@ -378,6 +378,13 @@ export const PRINTER_COLUMNS: PrinterColumn[] = [
     jsonPath: '.status.rows',
     description: 'Rows copied / rows on the source.',
   },
+  {
+    name: 'Lag',
+    type: 'date',
+    jsonPath: '.status.sync.lastPassStart',
+    description:
+      'spec.sync: time since the last complete catch-up pass started (writes older than this are on the target).',
+  },
   { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp', description: 'Time since creation.' },
   {
     name: 'Source',

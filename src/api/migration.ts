@@ -87,6 +87,35 @@ export const VERIFY_MODES = ['count', 'sample', 'full'] as const;
 export const DELETION_POLICIES = ['Retain', 'DropIncomplete'] as const;
 export type DeletionPolicy = (typeof DELETION_POLICIES)[number];
 
+/** A duration: a whole number with s, m or h, e.g. "30s", "5m", "1h". */
+export const DURATION_PATTERN = /^[1-9][0-9]{0,5}(s|m|h)$/;
+
+export const syncSpec = z
+  .object({
+    interval: z
+      .string()
+      .regex(DURATION_PATTERN, 'must be a whole number followed by s, m or h, e.g. "5m"')
+      .default('5m')
+      .describe(
+        'Time from the start of one catch-up pass to the start of the next (a pass that takes longer is followed at once).',
+      ),
+    changedField: z
+      .string()
+      .min(1)
+      .max(255)
+      .optional()
+      .describe(
+        'An integer field the application sets on every insert and update to a value that only grows (e.g. updated_at in epoch milliseconds). Each pass then also upserts the rows whose value is at or above the largest value seen when the last pass started. Without it, a pass adds missing keys and deletes removed ones but does not see rows updated in place.',
+      ),
+    cutover: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Set to true once the application has stopped writing to the source: a final pass runs, the target is verified as spec.verify says, and the migration ends Succeeded with the final pass time (the write downtime) in status.sync.cutoverSeconds.',
+      ),
+  })
+  .strict();
+
 export const migrationSpec = z
   .object({
     source: connectionSpec.describe('The cluster to read from. Only read requests are ever sent to it.'),
@@ -125,6 +154,11 @@ export const migrationSpec = z
           'DropIncomplete: drop the target collections this migration created and that did not reach Succeeded; ' +
           'collections that existed before, and succeeded ones, are never dropped. The source is never written.',
       ),
+    sync: syncSpec
+      .optional()
+      .describe(
+        'Keep the target following a source that is still written to: after the bulk copy the migration stays Syncing and runs catch-up passes (primary keys compared per key range: missing keys written, removed keys deleted in collections this migration created, changed rows upserted by changedField) until cutover is set. Not for autoID collections whose keys the target regenerates.',
+      ),
   })
   .strict();
 
@@ -140,7 +174,15 @@ export const objectMeta = z
   })
   .passthrough();
 
-export const PHASES = ['Pending', 'Running', 'Verifying', 'Succeeded', 'Failed', 'Canceled'] as const;
+export const PHASES = [
+  'Pending',
+  'Running',
+  'Verifying',
+  'Syncing',
+  'Succeeded',
+  'Failed',
+  'Canceled',
+] as const;
 export type Phase = (typeof PHASES)[number];
 
 export const COLLECTION_PHASES = [
@@ -148,6 +190,7 @@ export const COLLECTION_PHASES = [
   'Creating',
   'Copying',
   'Verifying',
+  'Syncing',
   'Succeeded',
   'Failed',
   'Canceled',
@@ -171,6 +214,30 @@ export const errorEntry = z.object({
   collection: z.string().optional(),
   message: z.string(),
 });
+
+export const collectionSyncStatus = z
+  .object({
+    passes: z.number().int().describe('Catch-up passes completed on this collection.'),
+    added: z.number().int().describe('Keys the target lacked, written by the last pass.'),
+    deleted: z
+      .number()
+      .int()
+      .describe('Keys the source no longer has, deleted on the target by the last pass.'),
+    updated: z
+      .number()
+      .int()
+      .describe('Rows at or above the changedField watermark, upserted by the last pass.'),
+    passSeconds: z.number().describe('Duration of the last pass.'),
+    lastPassStart: z.string().describe('Start of the last complete pass.'),
+    watermark: z
+      .string()
+      .max(32)
+      .optional()
+      .describe(
+        'Largest changedField value on the source when the last pass started (the next pass upserts from it).',
+      ),
+  })
+  .describe('Catch-up passes on this collection (spec.sync).');
 
 export const collectionStatus = z.object({
   name: z.string(),
@@ -204,7 +271,32 @@ export const collectionStatus = z.object({
     .array(z.string())
     .optional()
     .describe('Schema elements the target did not keep, regenerated keys, folded duplicates.'),
+  sync: collectionSyncStatus.optional(),
 });
+
+export const syncStatus = z
+  .object({
+    passes: z.number().int().describe('Catch-up passes completed (over every collection).'),
+    lastPassStart: z
+      .string()
+      .optional()
+      .describe(
+        'Start of the last complete pass: every write to the source before it is on the target. The lag is the time since.',
+      ),
+    lagSeconds: z
+      .number()
+      .optional()
+      .describe('Seconds from the start of the last complete pass to the last status update.'),
+    nextPassAt: z.string().optional().describe('When the next pass starts.'),
+    cutoverSeconds: z
+      .number()
+      .optional()
+      .describe(
+        'Duration of the final pass at cutover plus its verification: the time writes to the source had to be stopped.',
+      ),
+    finalPassSeconds: z.number().optional().describe('Duration of the final pass alone.'),
+  })
+  .describe('Catch-up passes of spec.sync, for the whole migration.');
 
 /** Bound on status.shardPlan.collections[].bounds: spec.parallelism - 1. */
 const MAX_SHARDS = 32;
@@ -248,6 +340,9 @@ export const shardPlanStatus = z
     'A sharded run (spec.parallelism > 1) in progress: the key ranges its plan Job computed once, and which shards are complete. Cleared when the run ends.',
   );
 
+/** What a sharded run's plan stage hands to its copy and finalize stages (MMPLAN, MM_SHARD_PLAN). */
+export const shardPlan = shardPlanStatus.pick({ shards: true, collections: true });
+
 export const migrationStatus = z.object({
   phase: z.enum(PHASES).optional(),
   observedGeneration: z.number().int().optional(),
@@ -271,6 +366,7 @@ export const migrationStatus = z.object({
     .optional()
     .describe('Bounded log of errors, newest last.'),
   shardPlan: shardPlanStatus.optional(),
+  sync: syncStatus.optional(),
   ownedTargets: z
     .array(z.string().max(255))
     .max(1000)
@@ -309,6 +405,10 @@ export type MigrationStatus = z.infer<typeof migrationStatus>;
 export type CollectionStatus = z.infer<typeof collectionStatus>;
 export type Condition = z.infer<typeof condition>;
 export type ShardPlanStatus = z.infer<typeof shardPlanStatus>;
+export type SyncSpec = z.infer<typeof syncSpec>;
+export type SyncStatus = z.infer<typeof syncStatus>;
+export type CollectionSyncStatus = z.infer<typeof collectionSyncStatus>;
+export type ShardPlan = z.infer<typeof shardPlan>;
 export type ErrorEntry = z.infer<typeof errorEntry>;
 export type MilvusMigration = z.infer<typeof milvusMigration>;
 

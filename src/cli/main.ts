@@ -6,10 +6,12 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { MilvusClient } from '../adapters/milvus/client.js';
-import { UserError } from '../adapters/milvus/errors.js';
 import { loadInputFiles, type MigrationInput } from '../api/input.js';
-import { errorText, plan, runMigration } from '../engine/engine.js';
+import { DURATION_PATTERN } from '../api/migration.js';
+import { plan, runMigration } from '../engine/engine.js';
 import { defaultStateDir, FileStateStore } from '../engine/state.js';
+import { DEFAULT_SYNC, runSync } from '../engine/sync-run.js';
+import { errorText, UserError } from '../util/errors.js';
 import { logger } from '../util/logger.js';
 import { productVersion } from '../util/version.js';
 import { quietIpServerNameWarning } from '../util/warnings.js';
@@ -100,6 +102,14 @@ program
   )
   .action(async (o: { file: string[]; output: string; stateDir?: string; workers?: number }) => {
     const input = readInput(o.file);
+    if (input.migration.spec.sync)
+      fail(
+        new UserError(
+          'spec.sync is set: a source that keeps changing is migrated with "milvus-migrate sync" (catch-up passes, then --cutover); remove spec.sync to copy once with "run"',
+          'InvalidInput',
+        ),
+        2,
+      );
     const view = new ProgressView();
     if (view.enabled && !process.env.LOG_LEVEL) logger.level = 'warn';
     const abort = new AbortController();
@@ -150,6 +160,99 @@ program
   });
 
 program
+  .command('sync')
+  .description(
+    'Copy, then keep the target following a source that is still written to (catch-up passes every spec.sync.interval) until Ctrl-C; with --cutover, end with a final pass and verification.',
+  )
+  .requiredOption(
+    '-f, --file <file>',
+    'YAML with a MilvusMigration and its Secrets (repeatable)',
+    collect,
+    [],
+  )
+  .addOption(
+    new Option('-o, --output <format>', 'final status format').choices(['text', 'json']).default('text'),
+  )
+  .option('--state-dir <dir>', 'where runs remember the target collections they created', undefined)
+  .option('--cutover', 'the application has stopped writing: final pass, verify, exit (spec.sync.cutover)')
+  .option(
+    '--interval <duration>',
+    'time between pass starts, e.g. 30s, 5m (default: spec.sync.interval)',
+    parseInterval,
+  )
+  .action(
+    async (o: {
+      file: string[];
+      output: string;
+      stateDir?: string;
+      cutover?: boolean;
+      interval?: string;
+    }) => {
+      const input = readInput(o.file);
+      const spec = input.migration.spec;
+      spec.sync = {
+        ...(spec.sync ?? DEFAULT_SYNC),
+        ...(o.interval ? { interval: o.interval } : {}),
+        ...(o.cutover ? { cutover: true } : {}),
+      };
+      const abort = new AbortController();
+      const stop = new AbortController();
+      let syncing = false;
+      const onSignal = (sig: string) => {
+        if (stop.signal.aborted) process.exit(130);
+        stop.abort(new Error(`stopped by ${sig}`));
+        if (syncing) logger.warn({ signal: sig }, 'stopping after the current pass (again to stop at once)');
+        else {
+          logger.warn({ signal: sig }, 'canceling the copy: finishing the current request, then stopping');
+          abort.abort(new Error(`canceled by ${sig}`));
+        }
+      };
+      process.on('SIGINT', () => onSignal('SIGINT'));
+      process.on('SIGTERM', () => onSignal('SIGTERM'));
+      const state = stateStore(input, o.stateDir);
+      let unlock: () => void;
+      try {
+        unlock = state.lock();
+      } catch (err) {
+        fail(err, 1);
+      }
+      process.on('exit', () => unlock());
+      let lastLogged = 0;
+      const status = await runSync(input, {
+        state,
+        signal: abort.signal,
+        stop: stop.signal,
+        cutover: () => spec.sync?.cutover === true,
+        onStatus: (s) => {
+          syncing = s.phase === 'Syncing';
+          if (!syncing && Date.now() - lastLogged > 5000) {
+            lastLogged = Date.now();
+            logger.info({ phase: s.phase, progress: s.progress }, 'progress');
+          }
+        },
+        onPass: (s, passes) => {
+          const lines = passes.map(
+            ({ name, outcome: p }) =>
+              `  ${name}: +${p.added} -${p.deleted} ~${p.updated} in ${(p.ms / 1000).toFixed(1)} s`,
+          );
+          process.stderr.write(
+            `pass ${s.sync?.passes ?? 0} done, lag ${(s.sync?.lagSeconds ?? 0).toFixed(1)} s\n${lines.join('\n')}\n`,
+          );
+        },
+      });
+      unlock();
+      if (o.output === 'json') process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+      else process.stdout.write(`${statusText(status)}\n`);
+      process.exitCode =
+        status.phase === 'Succeeded' || status.phase === 'Syncing'
+          ? 0
+          : status.phase === 'Canceled'
+            ? 130
+            : 1;
+    },
+  );
+
+program
   .command('ping')
   .description(
     'Connect to one Milvus endpoint and print the version it reports (no credentials: for reachability checks).',
@@ -180,10 +283,10 @@ program
 program
   .command('worker')
   .description(
-    'Run one migration inside an operator copy pod (input from the environment; see src/controller/worker.ts).',
+    'Run one migration inside an operator copy pod (input from the environment; see src/worker/worker.ts).',
   )
   .action(async () => {
-    const { runWorker } = await import('../controller/worker.js');
+    const { runWorker } = await import('../worker/worker.js');
     const abort = new AbortController();
     const onSignal = (sig: string) => {
       logger.warn({ signal: sig }, 'canceling: finishing the current request, then stopping');
@@ -205,6 +308,10 @@ program
 
 function statusText(s: Awaited<ReturnType<typeof runMigration>>): string {
   const lines = [`phase ${s.phase}  progress ${s.progress ?? '-'}`];
+  if (s.sync)
+    lines.push(
+      `  sync: ${s.sync.passes} passes, last started ${s.sync.lastPassStart ?? '-'}${s.sync.cutoverSeconds !== undefined ? `, cutover ${s.sync.cutoverSeconds.toFixed(1)} s (final pass ${s.sync.finalPassSeconds?.toFixed(1)} s)` : ''}`,
+    );
   for (const c of s.collections ?? []) {
     lines.push(
       `  ${c.name} -> ${c.targetName}: ${c.phase}, source ${c.sourceEntities ?? '?'}, copied ${c.copiedEntities}, target ${c.targetEntities ?? '?'}${c.message ? ` — ${c.message}` : ''}`,
@@ -217,6 +324,12 @@ function statusText(s: Awaited<ReturnType<typeof runMigration>>): string {
 }
 
 program.parseAsync(process.argv).catch((err: unknown) => fail(err, 1));
+
+function parseInterval(v: string): string {
+  if (!DURATION_PATTERN.test(v))
+    throw new InvalidArgumentError(`"${v}" is not a duration: a whole number followed by s, m or h, e.g. 5m`);
+  return v;
+}
 
 function parseWorkers(v: string): number {
   const n = Number(v);

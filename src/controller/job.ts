@@ -13,9 +13,16 @@ import type {
   V1VolumeMount,
 } from '@kubernetes/client-node';
 import { z } from 'zod';
-import { API_VERSION_FULL, KIND, type MigrationSpec, type MilvusMigration } from '../api/migration.js';
-import type { ShardPlan } from '../engine/engine.js';
-import { DEFAULT_SECRETS_DIR, formatIndexes, type Stage } from './worker.js';
+import {
+  API_VERSION_FULL,
+  KIND,
+  type MigrationSpec,
+  type MilvusMigration,
+  type ShardPlan,
+} from '../api/migration.js';
+import { DEFAULT_SECRETS_DIR } from '../worker/input.js';
+import { formatIndexes, type Stage } from '../worker/protocol.js';
+import { syncStateEnv } from './sync-job.js';
 
 export const MANAGED_BY = 'app.kubernetes.io/managed-by';
 export const MANAGER = 'milvus-migrate';
@@ -77,9 +84,10 @@ const CERT_KEYS = ['ca.crt', 'tls.crt', 'tls.key'] as const;
  * Not suspend, deletionPolicy or parallelism (how, not what, is copied and checked).
  */
 export function specHash(spec: MigrationSpec): string {
-  const { source, target, collections, verify } = spec;
+  // spec.sync too: a new interval or `cutover: true` gets a pod of its own (sync-job.ts).
+  const { source, target, collections, verify, sync } = spec;
   return createHash('sha256')
-    .update(canonical({ source, target, collections, verify }))
+    .update(canonical({ source, target, collections, verify, sync }))
     .digest('hex')
     .slice(0, 16);
 }
@@ -144,6 +152,7 @@ export function jobManifest(
       }),
     },
     { name: 'MM_OWNED_TARGETS', value: JSON.stringify(ownedTargets) },
+    ...syncStateEnv(m.status),
     ...extraEnv,
   ];
   const volumes: V1Volume[] = [];

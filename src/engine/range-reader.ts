@@ -59,6 +59,14 @@ export interface ReaderOptions {
    * Array values against the keys in such a reply).
    */
   isolateDuplicates?: boolean;
+  /** Only rows matching this expression too (sync's changed rows: `updated_at >= w`). */
+  filter?: string;
+  /**
+   * Cut a sorted sample of a range that holds more than the sample at its last key, not its middle:
+   * pages of a whole query window. For key-only reads (sync), whose cost is the number of calls; a
+   * sample that is not the range's smallest keys only makes that part be split again.
+   */
+  wholeWindowPages?: boolean;
 }
 
 /** One read page as a fetch strategy returns it: the rows, their keys and their size. */
@@ -112,7 +120,8 @@ export class RangeReader<T = FieldData[]> {
   }
 
   private expr(r: KeyRange): string {
-    return rangeExpr(this.pk.name, r) || matchAllExpr(this.pk);
+    const range = rangeExpr(this.pk.name, r) || matchAllExpr(this.pk);
+    return this.opts.filter ? `(${range}) and (${this.opts.filter})` : range;
   }
 
   count(r: KeyRange): Promise<number> {
@@ -268,8 +277,12 @@ export class RangeReader<T = FieldData[]> {
     if (keys.length <= 1) return null;
     // A sorted sample holds the smallest keys: cut every rowsPerPage keys for exact pages. An
     // unsorted one is spread over the range: cut so that each part holds about one page.
+    const half = Math.floor(keys.length / 2);
     const step = ascending
-      ? Math.max(1, Math.min(this.rowsPerPage, Math.floor(keys.length / 2)))
+      ? Math.max(
+          1,
+          Math.min(this.rowsPerPage, this.opts.wholeWindowPages && n > keys.length ? keys.length - 1 : half),
+        )
       : Math.max(1, Math.floor((keys.length * this.rowsPerPage) / n / 1.5));
     const cuts: Key[] = [];
     for (let i = step; i < keys.length; i += step) cuts.push(keys[i]!);

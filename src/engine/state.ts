@@ -17,7 +17,7 @@ import {
 } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { dirname, join } from 'node:path';
-import { UserError } from '../adapters/milvus/errors.js';
+import { UserError } from '../util/errors.js';
 
 export interface TargetRecord {
   /** "creating" is written before CreateCollection, so a crash right after it still counts as ours. */
@@ -33,8 +33,17 @@ export interface TargetRecord {
   verified?: { sourceEntities: number; targetEntities: number; at: string };
 }
 
+/** A collection kept in sync (spec.sync), by target key: what the next pass starts from. */
+export interface SyncRecord {
+  /** The bulk copy into this target completed: later runs only run passes. */
+  copied: boolean;
+  /** Watermark of spec.sync.changedField (decimal); absent: every stamped row on the next pass. */
+  watermark?: string;
+}
+
 export interface MigrationState {
   targets: Record<string, TargetRecord>;
+  sync?: Record<string, SyncRecord>;
 }
 
 export interface StateStore {

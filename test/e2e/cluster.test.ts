@@ -249,12 +249,13 @@ let nsCreated = false;
 
       const table = await kn(['get', 'milvusmigrations']);
       const wide = await kn(['get', 'mmig', '-o', 'wide']);
-      expect(headers(table)).toEqual(['NAME', 'PHASE', 'PROGRESS', 'ROWS', 'AGE']);
+      expect(headers(table)).toEqual(['NAME', 'PHASE', 'PROGRESS', 'ROWS', 'LAG', 'AGE']);
       expect(headers(wide)).toEqual([
         'NAME',
         'PHASE',
         'PROGRESS',
         'ROWS',
+        'LAG',
         'AGE',
         'SOURCE',
         'TARGET',

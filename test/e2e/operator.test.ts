@@ -21,6 +21,7 @@ import { CRD_FILE, CRD_NAME } from '../../src/api/crd.js';
 import type { MigrationStatus } from '../../src/api/migration.js';
 import { ensureBuilt } from '../support/cli.js';
 import { sdkRows } from '../support/compare.js';
+import { diffCollection } from '../support/differ.js';
 import {
   INT64_EXTREME,
   PARTITION_KEY,
@@ -41,7 +42,14 @@ import {
   sleep,
 } from '../support/kube.js';
 import { type MilvusTestServer, REPO_ROOT, startMilvus } from '../support/milvus-server.js';
-import { admin, type CollectionDef, createCollection, indexAndLoad, insertRows } from '../support/rows.js';
+import {
+  admin,
+  type CollectionDef,
+  columns,
+  createCollection,
+  indexAndLoad,
+  insertRows,
+} from '../support/rows.js';
 import { startToxiproxy } from '../support/toxiproxy.js';
 
 const enabled = Boolean(process.env.KUBECONFIG) && !process.env.MM_SKIP_CLUSTER;
@@ -519,6 +527,113 @@ let deployed: DeployObject[] = [];
     expect((await kubectl(['-n', NS, 'get', 'job', 'foreign-copy'])).code).not.toBe(0);
     expect(await dstAdmin!.showCollections()).not.toContain('pk_foreign');
   }, 120_000);
+
+  it('spec.sync: Syncing with passes while the source is written to, then cutover: true; Succeeded, target == source (differ)', async () => {
+    const SYNCED: CollectionDef = {
+      name: 'synced',
+      fields: [
+        { name: 'id', type: 'Int64', primary: true },
+        { name: 'vec', type: 'FloatVector', dim: 8 },
+        { name: 'updated_at', type: 'Int64' },
+      ],
+    };
+    const srcAdmin = admin(src!.endpoint, { username: 'root', password: 'Milvus' });
+    const r = rng(23);
+    let stamp = 1_000_000n;
+    const rowsOf = (ids: number[]) =>
+      ids.map((id) => ({ id: BigInt(id), vec: vector(r, 8), updated_at: ++stamp }));
+    const churn = async (fresh: number[], gone: number[], updated: number[]) => {
+      await insertRows(srcAdmin, SYNCED, rowsOf(fresh));
+      await srcAdmin.deleteKeys(SYNCED.name, `id in [${gone.join(',')}]`);
+      const rows = rowsOf(updated);
+      await srcAdmin.upsert({
+        collection_name: SYNCED.name,
+        fields_data: columns(SYNCED, rows),
+        num_rows: rows.length,
+      });
+    };
+    const ids = (a: number, n: number) => Array.from({ length: n }, (_v, i) => a + i);
+    try {
+      await createCollection(srcAdmin, SYNCED);
+      await insertRows(srcAdmin, SYNCED, rowsOf(ids(0, 1500)));
+      await indexAndLoad(srcAdmin, SYNCED.name, 'vec');
+      await kn(['apply', '-f', '-'], secret('src-milvus', { username: 'root', password: 'Milvus' }));
+      const spec = (cutover: boolean) => ({
+        source: srcSpec(),
+        target: dstSpec(),
+        collections: [{ name: SYNCED.name }],
+        verify: 'full',
+        sync: { interval: '8s', changedField: 'updated_at', cutover },
+      });
+      await kn(['apply', '-f', '-'], migration('synced', spec(false)));
+      // Written while the bulk copy runs (or right after it).
+      await churn(ids(10_000, 20), ids(0, 10), ids(100, 15));
+      const first = await waitForPhase(
+        'synced',
+        ['Syncing', 'Failed'],
+        240_000,
+        (o) => (o.status?.sync?.passes ?? 0) >= 1,
+      );
+      expect(first.status?.phase, JSON.stringify(first.status, null, 2)).toBe('Syncing');
+      // Between passes.
+      await churn(ids(20_000, 20), ids(200, 10), ids(300, 15));
+      const passes = first.status!.sync!.passes;
+      const later = await waitForPhase(
+        'synced',
+        ['Syncing'],
+        120_000,
+        (o) => (o.status?.sync?.passes ?? 0) >= passes + 2,
+      );
+      const cs = later.status!.collections![0]!;
+      expect(cs.phase).toBe('Syncing');
+      expect(cs.sync?.watermark).toBeDefined();
+      const table = await kn(['get', 'milvusmigration', 'synced']);
+      console.log(`[e2e] kubectl get milvusmigration synced (Syncing)\n${table}`);
+      expect(table.split('\n')[0]).toMatch(/PHASE\s+PROGRESS\s+ROWS\s+LAG\s+AGE/);
+      expect(table.split('\n')[1]).toMatch(/Syncing/);
+      const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      expect(metrics).toMatch(
+        new RegExp(`milvus_migrate_sync_passes\\{namespace="${NS}",name="synced"\\} [1-9]`),
+      );
+      expect(metrics).toMatch(
+        new RegExp(`milvus_migrate_sync_lag_seconds\\{namespace="${NS}",name="synced"\\} \\d`),
+      );
+
+      // The application's last writes; then it stops and the cutover is asked for.
+      await churn(ids(30_000, 20), ids(400, 10), ids(500, 15));
+      await kn([
+        'patch',
+        'milvusmigration',
+        'synced',
+        '--type',
+        'merge',
+        '-p',
+        '{"spec":{"sync":{"cutover":true}}}',
+      ]);
+      const done = await waitForPhase('synced', ['Succeeded', 'Failed'], 240_000);
+      expect(done.status?.phase, JSON.stringify(done.status, null, 2)).toBe('Succeeded');
+      // The controller records the Job's verdict (reason Succeeded); the pod's was CutOver.
+      expect(done.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
+      expect(done.status?.collections?.[0]?.message).toMatch(/^cut over: counts match/);
+      expect(done.status?.sync?.cutoverSeconds).toBeGreaterThan(0);
+      console.log(
+        `[e2e] synced: cutover ${JSON.stringify(done.status?.sync)}; last pass ${JSON.stringify(done.status?.collections?.[0]?.sync)}`,
+      );
+      const d = await diffCollection({
+        source: { endpoint: src!.endpoint, kind: 'milvus-2.3.5', username: 'root', password: 'Milvus' },
+        target: { endpoint: dst!.endpoint, kind: 'milvus-2.3.5' },
+        sourceName: SYNCED.name,
+        targetName: SYNCED.name,
+        regeneratedKeys: false,
+        warnings: done.status?.collections?.[0]?.warnings ?? [],
+      });
+      expect(d.differences).toEqual([]);
+      expect(d.sourceRows).toBe(1500 + 60 - 30);
+      expect(d.targetRows).toBe(d.sourceRows);
+    } finally {
+      srcAdmin.close();
+    }
+  }, 600_000);
 
   it('a copy pod killed mid-run is replaced; Succeeded with every row exactly once', async () => {
     const t0 = Date.now();

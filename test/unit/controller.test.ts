@@ -1,21 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import type { MigrationStatus } from '../../src/api/migration.js';
+import type { Reason } from '../../src/api/reasons.js';
 import { applyPhaseConditions } from '../../src/api/status.js';
 import { type Action, decide, type Observed } from '../../src/controller/decide.js';
-import { jobManifest, jobName, workerEnvFrom } from '../../src/controller/job.js';
-import {
-  lastStatusIn,
-  ownedTargets,
-  runWorker,
-  statusLine,
-  workerInput,
-} from '../../src/controller/worker.js';
+import { jobManifest, jobName, specHash, workerEnvFrom } from '../../src/controller/job.js';
+import { syncFigures } from '../../src/controller/sync-job.js';
 import { FixedStateStore, targetKey } from '../../src/engine/state.js';
+import { ownedTargets, syncState, workerInput } from '../../src/worker/input.js';
+import { lastStatusIn, statusLine } from '../../src/worker/protocol.js';
+import { runWorker } from '../../src/worker/worker.js';
 import { NOW, observed } from '../support/observed.js';
 
 function status(
   phase: MigrationStatus['phase'],
-  reason: string,
+  reason: Reason,
   gen = 1,
   extra: MigrationStatus = {},
 ): MigrationStatus {
@@ -498,6 +496,16 @@ describe('the worker', () => {
     expect(lastStatusIn('MMSTATUS {"phase":"Run')).toBeUndefined();
   });
 
+  it('passes over an MMSTATUS line that is JSON but not a status (checked with the status schema)', () => {
+    const log = [
+      statusLine({ phase: 'Running', collections: [] }),
+      'MMSTATUS {"phase":"Exploded"}',
+      'MMSTATUS {"phase":"Running","collections":[{"name":"a"}]}',
+      'MMSTATUS 42',
+    ].join('\n');
+    expect(lastStatusIn(log)).toEqual({ phase: 'Running', collections: [] });
+  });
+
   it('fails with a readable status when the input is missing', async () => {
     const lines: string[] = [];
     const r = await runWorker({ env: {}, write: (l) => lines.push(l) });
@@ -509,5 +517,100 @@ describe('the worker', () => {
     const s = new FixedStateStore('h:1', 'default', ['a']);
     const st = await s.load();
     expect(Object.keys(st.targets)).toEqual([targetKey('h:1', 'default', 'a')]);
+  });
+});
+
+describe('spec.sync in the operator', () => {
+  const syncing = (watermark?: string): MigrationStatus =>
+    status('Syncing', 'Syncing', 1, {
+      collections: [
+        {
+          name: 'books',
+          targetName: 'books',
+          phase: 'Syncing',
+          sourceEntities: 300,
+          copiedEntities: 300,
+          ...(watermark
+            ? {
+                sync: {
+                  passes: 2,
+                  added: 3,
+                  deleted: 1,
+                  updated: 4,
+                  passSeconds: 0.5,
+                  lastPassStart: '2027-01-15T08:00:00.000Z',
+                  watermark,
+                },
+              }
+            : {}),
+        },
+      ],
+      sync: { passes: 2, lastPassStart: '2027-01-15T08:00:00.000Z' },
+    });
+
+  it('a Syncing pod status is taken over as Syncing (not held back as "finishing"), looked at again in 5 s', () => {
+    const a = decide(observed({ job: job(), podStatus: syncing('1700') }));
+    expect(types(a)).toEqual(['patchStatus', 'requeue']);
+    const s = patched(a);
+    expect(s.phase).toBe('Syncing');
+    expect(cond(s, 'Reconciling')?.status).toBe('True');
+    expect(cond(s, 'Ready')?.status).toBe('False');
+    expect(s.collections?.[0]?.sync?.watermark).toBe('1700');
+    expect(s.sync?.passes).toBe(2);
+  });
+
+  it('cutover: true (a new spec hash) stops the syncing pod and starts one for the cutover, keeping the watermarks', () => {
+    const a = decide(
+      observed(
+        { job: job({ specHash: 'before', generation: 1 }), specHash: 'after', podStatus: syncing('1700') },
+        { status: syncing('1700'), generation: 2 },
+      ),
+    );
+    expect(types(a)).toEqual(['deleteJob', 'patchStatus', 'event', 'requeue']);
+    const s = patched(a);
+    expect(s.phase).toBe('Pending');
+    expect(cond(s, 'Reconciling')?.reason).toBe('SpecChanged');
+    expect(s.collections?.[0]?.sync?.watermark).toBe('1700');
+    // The next reconcile (Job gone) creates the cutover pod from that status.
+    const b = decide(observed({}, { status: s, generation: 2 }));
+    expect(types(b)).toEqual(['createJob', 'patchStatus', 'event', 'requeue']);
+  });
+
+  it('the copy pod of a syncing migration gets the copied targets and their watermarks', () => {
+    const withSync = { ...MIGRATION, spec: { ...MIGRATION.spec, sync: { interval: '5m', cutover: true } } };
+    const env = (st?: MigrationStatus) =>
+      jobManifest(
+        { ...withSync, ...(st ? { status: st } : {}) },
+        ['books'],
+        'img:1',
+      ).spec!.template.spec!.containers[0]!.env!.find((e) => e.name === 'MM_SYNC_STATE')?.value;
+    expect(JSON.parse(env(syncing('1700'))!)).toEqual({ books: { copied: true, watermark: '1700' } });
+    // Copied (Syncing) before a first pass reported a watermark: the next pass upserts every stamped row.
+    expect(JSON.parse(env(syncing())!)).toEqual({ books: { copied: true } });
+    expect(env(running(100))).toBeUndefined();
+    expect(env()).toBeUndefined();
+  });
+
+  it('the spec hash covers spec.sync, and is unchanged for a spec without it', () => {
+    const plain = specHash(MIGRATION.spec);
+    expect(specHash({ ...MIGRATION.spec, sync: undefined })).toBe(plain);
+    const a = specHash({ ...MIGRATION.spec, sync: { interval: '5m', cutover: false } });
+    const b = specHash({ ...MIGRATION.spec, sync: { interval: '5m', cutover: true } });
+    expect(a).not.toBe(plain);
+    expect(b).not.toBe(a);
+  });
+
+  it('metrics: passes and lag only while Syncing', () => {
+    const at = Date.parse('2027-01-15T08:00:30.000Z');
+    expect(syncFigures(syncing('1'), at)).toEqual({ syncPasses: 2, lagSeconds: 30 });
+    expect(syncFigures(running(1), at)).toEqual({});
+  });
+
+  it('the worker reads MM_SYNC_STATE, and refuses anything else', () => {
+    expect(syncState({ MM_SYNC_STATE: '{"books":{"copied":true,"watermark":"12"}}' })).toEqual({
+      books: { copied: true, watermark: '12' },
+    });
+    expect(syncState({})).toEqual({});
+    expect(() => syncState({ MM_SYNC_STATE: '{"books":{"watermark":12}}' })).toThrow(/MM_SYNC_STATE/);
   });
 });

@@ -210,6 +210,7 @@ describe('buildCrd()', () => {
       'Pending',
       'Running',
       'Verifying',
+      'Syncing',
       'Succeeded',
       'Failed',
       'Canceled',
@@ -236,7 +237,7 @@ describe('buildCrd()', () => {
     expect(spec['x-kubernetes-validations']).toBeUndefined();
   });
 
-  it('prints phase, progress, rows and age; source, target and collections with -o wide', () => {
+  it('prints phase, progress, rows, sync lag and age; source, target and collections with -o wide', () => {
     const cols = version.additionalPrinterColumns;
     const normal = cols.filter((c) => !c.priority).map((c) => [c.name.toUpperCase(), c.jsonPath, c.type]);
     const wide = cols.filter((c) => c.priority === 1).map((c) => [c.name.toUpperCase(), c.jsonPath]);
@@ -244,6 +245,8 @@ describe('buildCrd()', () => {
       ['PHASE', '.status.phase', 'string'],
       ['PROGRESS', '.status.progress', 'string'],
       ['ROWS', '.status.rows', 'string'],
+      // Empty unless spec.sync: the age of the last complete pass's start.
+      ['LAG', '.status.sync.lastPassStart', 'date'],
       ['AGE', '.metadata.creationTimestamp', 'date'],
     ]);
     expect(wide).toEqual([

@@ -124,3 +124,30 @@ describe('RangeReader', () => {
     expect(folded).toBe(19_999);
   });
 });
+
+describe('RangeReader with wholeWindowPages (sync key-only reads)', () => {
+  const keyPages = async (server: ReturnType<typeof fakeServer>, wholeWindowPages: boolean) => {
+    const reader = new RangeReader(server as never, decodedFetch(server as never, PK), 'c', PK, ['id'], [], {
+      pageBytes: 256 * 1024,
+      estimatedRowBytes: 16,
+      wholeWindowPages,
+    });
+    const sizes: number[] = [];
+    const seen: bigint[] = [];
+    for await (const page of reader.pages()) {
+      sizes.push(page.keys.length);
+      seen.push(...(page.keys as bigint[]));
+    }
+    return { sizes, seen, calls: server.calls() };
+  };
+
+  it('reads every key once in pages of a whole query window, with about half the calls', async () => {
+    const keys = Array.from({ length: 100_000 }, (_v, i) => BigInt(i * 3 - 7));
+    const half = await keyPages(fakeServer(keys), false);
+    const whole = await keyPages(fakeServer(keys), true);
+    for (const r of [half, whole]) expect(r.seen).toEqual(keys);
+    expect(Math.max(...half.sizes)).toBeLessThan(10_000);
+    expect(Math.max(...whole.sizes)).toBe(16383);
+    expect(whole.calls).toBeLessThan(half.calls * 0.6);
+  });
+});

@@ -5,6 +5,7 @@
  */
 import { format } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
+import { UserError } from '../../util/errors.js';
 import { logger } from '../../util/logger.js';
 import { type Endpoint, parseEndpoint } from './endpoint.js';
 import {
@@ -15,7 +16,6 @@ import {
   MilvusError,
   type MilvusStatus,
   statusError,
-  UserError,
 } from './errors.js';
 import { decode, encode, root, SERVICE } from './proto.js';
 import type * as T from './types.js';
@@ -517,6 +517,16 @@ export class MilvusClient {
     num_rows: number;
   }): Promise<T.MutationResult> {
     return this.call('Insert', { db_name: this.database, ...req });
+  }
+
+  /** Insert, or replace the rows with the same primary keys (Milvus 2.3+): sync's changed rows. */
+  upsert(req: {
+    collection_name: string;
+    partition_name?: string;
+    fields_data: T.FieldData[];
+    num_rows: number;
+  }): Promise<T.MutationResult> {
+    return this.call('Upsert', { db_name: this.database, ...req });
   }
 
   /**

@@ -15,6 +15,7 @@ import { credentialsFor, type MigrationInput } from '../api/input.js';
 import type { CollectionStatus, MigrationStatus } from '../api/migration.js';
 import { applyPhaseConditions, now, pushError, summarize } from '../api/status.js';
 import { type Logger, logger as rootLogger } from '../util/logger.js';
+import { indexesToCreate } from './indexes.js';
 import { type KeyRange, keyToJson, matchAllExpr, rangeExpr } from './keys.js';
 import { type CollectionPlan, type Plan, planMigration, planProblems } from './planner.js';
 import type { Page } from './range-reader.js';
@@ -773,16 +774,12 @@ async function ensureTargetShape(
   const name = cp.targetName;
   const t0 = Date.now();
   await ensurePartitions(cp, target);
-  const indexes = await target.describeIndexes(name);
-  const indexed = new Set(indexes.map((i) => i.field_name));
-  for (const idx of model.indexes) {
-    if (indexed.has(idx.field_name)) continue;
+  for (const idx of indexesToCreate(model.indexes, await target.describeIndexes(name))) {
     try {
       await target.createIndex(name, idx.field_name, idx.index_name, idx.params);
     } catch (err) {
       // Shard pods of one attempt complete the shape together: another one may have been first.
-      const now = await target.describeIndexes(name);
-      if (!now.some((i) => i.field_name === idx.field_name)) throw err;
+      if (indexesToCreate([idx], await target.describeIndexes(name)).length) throw err;
     }
   }
   const tLoad = Date.now();

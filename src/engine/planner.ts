@@ -9,6 +9,8 @@ import { isPermissionDenied, MilvusError, UserError } from '../adapters/milvus/e
 import { LoadState } from '../adapters/milvus/proto.js';
 import type { CollectionSchema } from '../adapters/milvus/types.js';
 import type { MilvusMigration } from '../api/migration.js';
+import { functionOutputNotes } from './function-outputs.js';
+import { indexProblems } from './indexes.js';
 import { firstOversizedJson, jsonLimitApplies, MILVUS_JSON_MAX_BYTES } from './json-size.js';
 import { keyLiteral } from './keys.js';
 import { readFields } from './row-mover.js';
@@ -41,7 +43,10 @@ export interface CollectionPlan {
   sourceLoaded: boolean;
   problems: string[];
   notes: string[];
-  /** Values the source did not report and the plan filled in (also status warnings). */
+  /**
+   * Status warnings known at plan time (also plan notes): values the source did not report and the
+   * plan filled in, function outputs the target recomputes with a provider of its own.
+   */
   filled: string[];
 }
 
@@ -156,6 +161,11 @@ export async function planMigration(
         );
       }
     }
+
+    plan.problems.push(...indexProblems(model.indexes, userFields(model.schema), targetVersion));
+    const fnNotes = functionOutputNotes(model.schema);
+    plan.notes.push(...fnNotes.notes, ...fnNotes.warnings);
+    plan.filled.push(...fnNotes.warnings);
 
     const unsupported = unsupportedFeatures(usedFeatures(model), targetVersion);
     if (unsupported.length) {

@@ -17,6 +17,7 @@ import type {
   IndexDescription,
   KeyValue,
 } from '../adapters/milvus/types.js';
+import { diffIndexes } from './indexes.js';
 import { atLeast, type ServerVersion } from './versions.js';
 
 /** Everything about a collection that the target must receive. */
@@ -325,17 +326,7 @@ export function diffModels(want: CollectionModel, got: CollectionModel): string[
   if (!partitionKeyField(want.schema))
     for (const p of want.partitions) if (!gotParts.has(p)) out.push(`partition ${p} is missing`);
 
-  const gotIdx = new Map(got.indexes.map((i) => [i.field_name, i]));
-  for (const wi of want.indexes) {
-    const gi = gotIdx.get(wi.field_name);
-    if (!gi) {
-      out.push(`index ${wi.index_name} on ${wi.field_name} is missing`);
-      continue;
-    }
-    if (gi.index_name !== wi.index_name)
-      out.push(`index on ${wi.field_name} is named "${gi.index_name}" instead of "${wi.index_name}"`);
-    diffKv(`index ${wi.index_name}: parameter`, wi.params, gi.params, out);
-  }
+  diffIndexes(want.indexes, got.indexes, diffKv, out);
 
   const gotAliases = new Set(got.aliases);
   const missingAliases = want.aliases.filter((a) => !gotAliases.has(a));

@@ -376,8 +376,15 @@ async function schemaOf(c: MilvusClient, name: string): Promise<SchemaModel> {
     throw e;
   });
   const indexes = new Map<string, { name: string; params: Record<string, string> }>();
-  for (const i of (idx.index_descriptions ?? []) as Raw[])
-    indexes.set(i.field_name, { name: i.index_name, params: kv(i.params) });
+  const described = (idx.index_descriptions ?? []) as Raw[];
+  // Keyed by field; a field with several indexes (JSON paths) keys each as field#name, so a
+  // target holding fewer of them differs.
+  const perField = (f: string) => described.filter((i) => i.field_name === f).length;
+  for (const i of described)
+    indexes.set(perField(i.field_name) > 1 ? `${i.field_name}#${i.index_name}` : i.field_name, {
+      name: i.index_name,
+      params: kv(i.params),
+    });
   const load = await rpc(c, 'GetLoadState', { collection_name: name });
   return {
     collection,

@@ -1,0 +1,201 @@
+/**
+ * Issue 16, collections carried whole: every index of every field, by name. What the servers here
+ * hold, found by trying: the embedded Milvus Lite 2.5.1 keeps several indexes on one field
+ * (INVERTED beside Trie on a VarChar, two on a vector); Milvus 2.3.5 and milvus-lite 3.2.2 keep one
+ * per field and no index on JSON at all, so a source with several is refused in the plan for them,
+ * naming the indexes, and nothing is written. Named indexes (one per field) arrive with their names
+ * and parameters on Milvus 2.3.5, compared by the independent differ.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MilvusClient } from '../../src/adapters/milvus/client.js';
+import { ensureBuilt, migrationYaml, runCli, yamlFile } from '../support/cli.js';
+import { diffCollection } from '../support/differ.js';
+import { rng, vector } from '../support/fixtures.js';
+import { type MilvusTestServer, startMilvus } from '../support/milvus-server.js';
+import { admin, type CollectionDef, createCollection, indexAndLoad, insertRows } from '../support/rows.js';
+
+let embedded: MilvusTestServer;
+let m235: MilvusTestServer;
+let lite: MilvusTestServer;
+let src: MilvusClient;
+let m235Admin: MilvusClient;
+let liteAdmin: MilvusClient;
+const stateDir = mkdtempSync(path.join(tmpdir(), 'mm-state-'));
+
+const def = (name: string): CollectionDef => ({
+  name,
+  fields: [
+    { name: 'id', type: 'Int64', primary: true },
+    { name: 'v', type: 'FloatVector', dim: 4 },
+    { name: 't', type: 'VarChar', maxLength: 64 },
+  ],
+});
+const TWO_ON_T = def('two_on_t');
+const NAMED = def('named_idx');
+const NAMED_INVERTED = def('named_inverted');
+
+async function seed(c: MilvusClient, d: CollectionDef, n: number): Promise<void> {
+  await createCollection(c, d);
+  const r = rng(16);
+  await insertRows(
+    c,
+    d,
+    Array.from({ length: n }, (_, i) => ({ id: i, v: vector(r, 4), t: `text ${i}` })),
+  );
+}
+
+const kv = (o: Record<string, string>) => Object.entries(o).map(([key, value]) => ({ key, value }));
+
+beforeAll(async () => {
+  ensureBuilt();
+  [embedded, m235, lite] = await Promise.all([
+    startMilvus({ kind: 'milvus-lite-2.5.1', name: 'fid-embedded' }),
+    startMilvus({ kind: 'milvus-2.3.5', name: 'fid-m235' }),
+    startMilvus({ kind: 'milvus-lite', name: 'fid-lite' }),
+  ]);
+  src = admin(embedded.endpoint);
+  m235Admin = admin(m235.endpoint);
+  liteAdmin = admin(lite.endpoint);
+
+  await seed(src, TWO_ON_T, 30);
+  await src.createIndex(TWO_ON_T.name, 't', 't_inv', kv({ index_type: 'INVERTED' }));
+  await src.createIndex(TWO_ON_T.name, 't', 't_trie', kv({ index_type: 'Trie' }));
+  await indexAndLoad(
+    src,
+    TWO_ON_T.name,
+    'v',
+    { index_type: 'FLAT', metric_type: 'L2', params: '{}' },
+    'v_flat',
+  );
+
+  await seed(src, NAMED, 50);
+  await src.createIndex(NAMED.name, 't', 'by_text', kv({ index_type: 'Trie' }));
+  await indexAndLoad(
+    src,
+    NAMED.name,
+    'v',
+    { index_type: 'IVF_FLAT', metric_type: 'L2', params: '{"nlist":8}' },
+    'by_vector',
+  );
+
+  await seed(src, NAMED_INVERTED, 40);
+  await src.createIndex(NAMED_INVERTED.name, 't', 'by_text', kv({ index_type: 'INVERTED' }));
+  await indexAndLoad(
+    src,
+    NAMED_INVERTED.name,
+    'v',
+    { index_type: 'FLAT', metric_type: 'L2', params: '{}' },
+    'by_vector',
+  );
+}, 600_000);
+
+afterAll(async () => {
+  for (const c of [src, m235Admin, liteAdmin]) c?.close();
+  await Promise.all([embedded?.stop(), m235?.stop(), lite?.stop()]);
+});
+
+describe('every index of every field', () => {
+  it('the source really holds two indexes on one field (embedded Milvus Lite 2.5.1)', async () => {
+    const described = await src.describeIndexes(TWO_ON_T.name);
+    expect(
+      described
+        .filter((i) => i.field_name === 't')
+        .map((i) => i.index_name)
+        .sort(),
+    ).toEqual(['t_inv', 't_trie']);
+  });
+
+  for (const target of ['milvus-2.3.5', 'milvus-lite'] as const) {
+    it(`refuses two indexes on one field for a ${target} target, naming them, writing nothing`, async () => {
+      const server = target === 'milvus-lite' ? lite : m235;
+      const client = target === 'milvus-lite' ? liteAdmin : m235Admin;
+      const file = yamlFile(
+        migrationYaml({
+          name: `two-idx-${target}`,
+          source: embedded.endpoint,
+          target: server.endpoint,
+          collections: [{ name: TWO_ON_T.name }],
+        }),
+      );
+      const plan = await runCli(['plan', '-f', file, '--state-dir', stateDir]);
+      expect(plan.code, plan.stderr.slice(-2000)).toBe(1);
+      expect(plan.stdout).toMatch(/field t has 2 indexes \(t_inv, t_trie\)/);
+      const run = await runCli(['run', '-f', file, '--state-dir', stateDir, '--output', 'json']);
+      expect(run.code).toBe(1);
+      expect(await client.showCollections()).not.toContain(TWO_ON_T.name);
+    });
+  }
+
+  it('named indexes arrive with names and parameters on Milvus 2.3.5; a second run creates nothing', async () => {
+    const file = yamlFile(
+      migrationYaml({
+        name: 'named-idx',
+        source: embedded.endpoint,
+        target: m235.endpoint,
+        collections: [{ name: NAMED.name }],
+      }),
+    );
+    const res = await runCli(['run', '-f', file, '--state-dir', stateDir, '--output', 'json']);
+    expect(res.code, res.stderr.slice(-3000)).toBe(0);
+    const c = JSON.parse(res.stdout).collections[0];
+    const got = await m235Admin.describeIndexes(NAMED.name);
+    expect(got.map((i) => `${i.field_name}:${i.index_name}`).sort()).toEqual(['t:by_text', 'v:by_vector']);
+    const diff = await diffCollection({
+      source: { endpoint: embedded.endpoint, kind: 'milvus-lite-2.5.1' },
+      target: { endpoint: m235.endpoint, kind: 'milvus-2.3.5' },
+      sourceName: NAMED.name,
+      targetName: NAMED.name,
+      regeneratedKeys: false,
+      warnings: c.warnings ?? [],
+    });
+    expect(diff.differences).toEqual([]);
+    expect(diff.targetRows).toBe(50);
+
+    const again = await runCli(['run', '-f', file, '--state-dir', stateDir, '--output', 'json']);
+    expect(again.code, again.stderr.slice(-3000)).toBe(0);
+    expect((await m235Admin.describeIndexes(NAMED.name)).length).toBe(2);
+  });
+
+  it('refuses index types a target does not build (Trie on milvus-lite, INVERTED on 2.3.5) before writing', async () => {
+    for (const [name, server, re] of [
+      [NAMED.name, lite, /index by_text on t is of type TRIE; milvus_lite-3\.2\.2 builds only INVERTED/],
+      [NAMED_INVERTED.name, m235, /index by_text on t is INVERTED, which needs Milvus 2\.4\.0 or newer/],
+    ] as const) {
+      const file = yamlFile(
+        migrationYaml({
+          name: `type-${name}`,
+          source: embedded.endpoint,
+          target: server.endpoint,
+          collections: [{ name, targetName: 'never_made' }],
+        }),
+      );
+      const plan = await runCli(['plan', '-f', file, '--state-dir', stateDir]);
+      expect(plan.code, plan.stderr.slice(-2000)).toBe(1);
+      expect(plan.stdout).toMatch(re);
+    }
+    expect(await liteAdmin.showCollections()).not.toContain('never_made');
+    expect(await m235Admin.showCollections()).not.toContain('never_made');
+  });
+
+  it('milvus-lite renames indexes after their fields: reported, and a resumed run does not create them again', async () => {
+    const file = yamlFile(
+      migrationYaml({
+        name: 'named-idx-lite',
+        source: embedded.endpoint,
+        target: lite.endpoint,
+        collections: [{ name: NAMED_INVERTED.name }],
+      }),
+    );
+    const res = await runCli(['run', '-f', file, '--state-dir', stateDir, '--output', 'json']);
+    expect(res.code, res.stderr.slice(-3000)).toBe(0);
+    const warnings = (JSON.parse(res.stdout).collections[0].warnings ?? []).join('\n');
+    expect(warnings).toMatch(/index on t is named "t" instead of "by_text"/);
+    expect(warnings).toMatch(/index on v is named "v" instead of "by_vector"/);
+    const again = await runCli(['run', '-f', file, '--state-dir', stateDir, '--output', 'json']);
+    expect(again.code, again.stderr.slice(-3000)).toBe(0);
+    expect((await liteAdmin.describeIndexes(NAMED_INVERTED.name)).length).toBe(2);
+  });
+});

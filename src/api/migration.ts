@@ -71,9 +71,26 @@ export const connectionSpec = z
   })
   .strict();
 
+/** A collection name, or a pattern of one: `*` any run of characters, `?` one character. */
+const collectionPattern = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(
+    /^[A-Za-z0-9_*?]+$/,
+    'must be a collection name (letters, digits, underscores) or a pattern of one with * and ?',
+  );
+
 export const collectionSpec = z
   .object({
-    name: collectionName.describe('Collection in the source database.'),
+    name: collectionPattern.describe(
+      'Collection in the source database, or a pattern (`*` any characters, `?` one; `*` = every collection of the database). A pattern is expanded against the source once, when the migration is planned, and the set is recorded in status.collectionSelection: collections created on the source later do not join a migration under way.',
+    ),
+    exclude: z
+      .array(collectionPattern)
+      .max(100)
+      .optional()
+      .describe('With a pattern name: collections (names or patterns) it leaves out.'),
     targetName: collectionName.optional().describe('Name on the target; defaults to name.'),
     description: z
       .string()
@@ -248,6 +265,24 @@ export const shardPlanStatus = z
     'A sharded run (spec.parallelism > 1) in progress: the key ranges its plan Job computed once, and which shards are complete. Cleared when the run ends.',
   );
 
+export const collectionSelection = z
+  .object({
+    from: z
+      .string()
+      .max(64)
+      .describe(
+        'Hash of spec.source and spec.collections the set was expanded from; another spec expands again.',
+      ),
+    time: z.string().max(64).describe('When the patterns were expanded.'),
+    names: z
+      .array(z.string().max(255))
+      .max(1000)
+      .describe('Every source collection the patterns of spec.collections matched, in spec order.'),
+  })
+  .describe(
+    'The source collections that the patterns in spec.collections (name `*`, globs, exclude) stood for when the migration was first planned. Kept while the spec stays the same, so the set cannot change under a running migration.',
+  );
+
 export const migrationStatus = z.object({
   phase: z.enum(PHASES).optional(),
   observedGeneration: z.number().int().optional(),
@@ -285,6 +320,7 @@ export const migrationStatus = z.object({
     .describe(
       'Target collections that any run of this migration copied and verified complete. The list only grows: deletionPolicy DropIncomplete never drops one of them, whatever a later run shows. Written by the controller.',
     ),
+  collectionSelection: collectionSelection.optional(),
   runSpecHash: z
     .string()
     .max(64)
@@ -310,6 +346,7 @@ export type CollectionStatus = z.infer<typeof collectionStatus>;
 export type Condition = z.infer<typeof condition>;
 export type ShardPlanStatus = z.infer<typeof shardPlanStatus>;
 export type ErrorEntry = z.infer<typeof errorEntry>;
+export type CollectionSelection = z.infer<typeof collectionSelection>;
 export type MilvusMigration = z.infer<typeof milvusMigration>;
 
 export const MAX_STATUS_ERRORS = MAX_STATUS_ERRORS_BOUND;

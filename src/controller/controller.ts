@@ -16,6 +16,7 @@ import { MilvusClient } from '../adapters/milvus/client.js';
 import { checkSpec, credentialsFromSecret, formatZodError } from '../api/input.js';
 import {
   API_VERSION_FULL,
+  type CollectionSelection,
   DELETION_POLICIES,
   type DeletionPolicy,
   KIND,
@@ -25,6 +26,7 @@ import {
   milvusMigration,
 } from '../api/migration.js';
 import { applyPhaseConditions } from '../api/status.js';
+import { hasPatterns } from '../engine/collection-set.js';
 import { errorText, reasonOf } from '../engine/engine.js';
 import { logger } from '../util/logger.js';
 import {
@@ -67,6 +69,7 @@ import {
 import { controllerNamespace, LeaderElector } from './leader.js';
 import { ControllerMetrics, type MigrationFigures } from './metrics.js';
 import { WorkQueue } from './queue.js';
+import { expandOnSource, withRecordedSelection } from './selection.js';
 import { lastPlanIn, lastStatusIn, STATUS_PREFIX } from './worker.js';
 
 const log = logger.child({ component: 'controller' });
@@ -281,8 +284,10 @@ export class Controller {
 
   private async reconcileOnce(key: string): Promise<number | undefined> {
     const [namespace, name] = key.split('/') as [string, string];
-    const obj = await this.kube.getMigration(namespace, name);
-    if (!obj) return undefined;
+    const raw = await this.kube.getMigration(namespace, name);
+    if (!raw) return undefined;
+    // Patterns in spec.collections stand for the set recorded in status from here on.
+    const obj = withRecordedSelection(raw);
     const observed = await this.observe(obj);
     const actions = decide(observed);
     if (actions.length) log.debug({ key, actions: actions.map((a) => a.type) }, 'reconcile');
@@ -346,6 +351,10 @@ export class Controller {
     } catch (err) {
       o.specError = errorText(err);
       o.specReason = reasonOf(err);
+      return o;
+    }
+    if (hasPatterns(parsed.data.spec)) {
+      o.selectionNeeded = true;
       return o;
     }
     o.specHash = specHash(parsed.data.spec);
@@ -599,6 +608,10 @@ export class Controller {
         case 'releaseClaims':
           await this.releaseClaims(obj, a.claims);
           break;
+        case 'resolveCollections':
+          await this.resolveCollections(obj, o, resourceVersion);
+          requeue = 0;
+          break;
         case 'computeOwnedTargets': {
           const owned = await this.computeOwnedTargets(obj, o);
           try {
@@ -739,6 +752,46 @@ export class Controller {
         .catch((e: unknown) => log.warn({ key, err: errorText(e) }, 'could not record an event'));
       throw err;
     }
+  }
+
+  /** Expands spec.collections' patterns on the source and records the set (conditionally). */
+  private async resolveCollections(
+    obj: MigrationObject,
+    o: Observed,
+    resourceVersion?: string,
+  ): Promise<void> {
+    const m = milvusMigration.parse({ ...obj, apiVersion: API_VERSION_FULL, kind: KIND });
+    let selection: CollectionSelection;
+    try {
+      selection = await expandOnSource(m, (ns, n) => this.kube.getSecret(ns, n));
+    } catch (err) {
+      const s: MigrationStatus = structuredClone(o.migration.status);
+      s.observedGeneration = o.migration.generation;
+      applyPhaseConditions(
+        s,
+        'Pending',
+        reasonOf(err),
+        `cannot expand spec.collections: ${errorText(err)}`,
+        o.migration.generation,
+      );
+      await this.kube
+        .patchStatus(m.metadata.namespace, m.metadata.name, { status: s })
+        .catch((e: unknown) => log.warn({ err: errorText(e) }, 'could not update the status'));
+      throw err;
+    }
+    try {
+      await this.kube.patchStatus(m.metadata.namespace, m.metadata.name, {
+        metadata: { resourceVersion },
+        status: { collectionSelection: selection },
+      });
+    } catch (err) {
+      if (statusCode(err) === 409) throw new Conflict('conflict');
+      throw err;
+    }
+    log.info(
+      { key: `${m.metadata.namespace}/${m.metadata.name}`, collections: selection.names.length },
+      'expanded the collection patterns and recorded the set',
+    );
   }
 
   /** Target collections that do not exist yet: the ones this migration may create and resume. */

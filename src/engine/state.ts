@@ -18,6 +18,7 @@ import {
 import { homedir, hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { UserError } from '../adapters/milvus/errors.js';
+import type { CollectionSelection } from '../api/migration.js';
 
 export interface TargetRecord {
   /** "creating" is written before CreateCollection, so a crash right after it still counts as ours. */
@@ -35,6 +36,8 @@ export interface TargetRecord {
 
 export interface MigrationState {
   targets: Record<string, TargetRecord>;
+  /** The collections spec.collections' patterns stood for when first run (collection-set.ts). */
+  selection?: CollectionSelection;
 }
 
 export interface StateStore {

@@ -4,7 +4,9 @@
  * (INVERTED beside Trie on a VarChar, two on a vector); Milvus 2.3.5 and milvus-lite 3.2.2 keep one
  * per field and no index on JSON at all, so a source with several is refused in the plan for them,
  * naming the indexes, and nothing is written. Named indexes (one per field) arrive with their names
- * and parameters on Milvus 2.3.5, compared by the independent differ.
+ * and parameters on Milvus 2.3.5, compared by the independent differ. Collection patterns
+ * (`name: "pat_*"` with exclude) through the CLI: the set recorded by the first run is kept by the
+ * next while the migration is unfinished, and expanded again once it succeeded.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -197,5 +199,83 @@ describe('every index of every field', () => {
     const again = await runCli(['run', '-f', file, '--state-dir', stateDir, '--output', 'json']);
     expect(again.code, again.stderr.slice(-3000)).toBe(0);
     expect((await liteAdmin.describeIndexes(NAMED_INVERTED.name)).length).toBe(2);
+  });
+});
+
+describe('collection patterns (name "*" / globs with exclude), expanded once', () => {
+  const pat = (name: string) => def(name);
+  const load = (name: string) =>
+    indexAndLoad(src, name, 'v', { index_type: 'FLAT', metric_type: 'L2', params: '{}' }, `${name}_v`);
+
+  it('a run expands the pattern, keeps the set while the migration is unfinished, and expands again after success', async () => {
+    for (const n of ['pat_a', 'pat_b', 'pat_skip']) await seed(src, pat(n), 20);
+    for (const n of ['pat_a', 'pat_b', 'pat_skip']) await load(n);
+    // A pat_b on the target that this migration did not create: the first run is refused in the
+    // plan, after the set was recorded.
+    await createCollection(liteAdmin, pat('pat_b'));
+    const file = yamlFile(
+      migrationYaml({
+        name: 'patterns',
+        source: embedded.endpoint,
+        target: lite.endpoint,
+        collections: [{ name: 'pat_*' }],
+        extraSpec: '',
+      }).replace('- {name: pat_*}', '- {name: "pat_*", exclude: [pat_skip]}'),
+    );
+    const plan = await runCli(['plan', '-f', file, '--state-dir', stateDir, '-o', 'json']);
+    const planned = JSON.parse(plan.stdout);
+    expect(planned.collections.map((c: { source: string }) => c.source)).toEqual(['pat_a', 'pat_b']);
+
+    const first = await runCli(['run', '-f', file, '--state-dir', stateDir, '--output', 'json']);
+    expect(first.code).toBe(1);
+    const s1 = JSON.parse(first.stdout);
+    expect(s1.collectionSelection.names).toEqual(['pat_a', 'pat_b']);
+    expect(JSON.stringify(s1.errors)).toMatch(/target collection \\"pat_b\\" already exists/);
+
+    // A new matching collection on the source does not join the migration under way.
+    await seed(src, pat('pat_c'), 20);
+    await load('pat_c');
+    await liteAdmin.dropCollection('pat_b');
+    const second = await runCli(['run', '-f', file, '--state-dir', stateDir, '--output', 'json']);
+    expect(second.code, second.stderr.slice(-3000)).toBe(0);
+    const s2 = JSON.parse(second.stdout);
+    expect(s2.collections.map((c: { name: string }) => c.name)).toEqual(['pat_a', 'pat_b']);
+    expect(s2.collectionSelection).toEqual(s1.collectionSelection);
+    expect(await liteAdmin.showCollections()).not.toContain('pat_c');
+
+    // Succeeded: the next run expands again and takes pat_c in; pat_skip stays excluded.
+    const third = await runCli(['run', '-f', file, '--state-dir', stateDir, '--output', 'json']);
+    expect(third.code, third.stderr.slice(-3000)).toBe(0);
+    const s3 = JSON.parse(third.stdout);
+    expect(s3.collectionSelection.names).toEqual(['pat_a', 'pat_b', 'pat_c']);
+    expect(await liteAdmin.showCollections()).not.toContain('pat_skip');
+    for (const n of ['pat_a', 'pat_b', 'pat_c']) {
+      const d = await diffCollection({
+        source: { endpoint: embedded.endpoint, kind: 'milvus-lite-2.5.1' },
+        target: { endpoint: lite.endpoint, kind: 'milvus-lite' },
+        sourceName: n,
+        targetName: n,
+        regeneratedKeys: false,
+        warnings: s3.collections.find((c: { name: string }) => c.name === n)?.warnings ?? [],
+      });
+      expect(d.differences, n).toEqual([]);
+      expect(d.targetRows).toBe(20);
+    }
+  });
+
+  it('a pattern that matches nothing is refused before anything is written', async () => {
+    const file = yamlFile(
+      migrationYaml({
+        name: 'no-match',
+        source: embedded.endpoint,
+        target: lite.endpoint,
+        collections: [{ name: 'nothing_*' }],
+      }).replace('- {name: nothing_*}', '- {name: "nothing_*"}'),
+    );
+    const res = await runCli(['run', '-f', file, '--state-dir', stateDir, '--output', 'json']);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(
+      /pattern "nothing_\*" matches no collection in source database "default" \(collections there: .*named_idx/,
+    );
   });
 });

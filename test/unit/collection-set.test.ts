@@ -5,7 +5,7 @@
  * reconciles the recorded set from then on.
  */
 import { describe, expect, it } from 'vitest';
-import { UserError } from '../../src/adapters/milvus/errors.js';
+import type { UserError } from '../../src/adapters/milvus/errors.js';
 import type { MigrationInput } from '../../src/api/input.js';
 import { checkSpec } from '../../src/api/input.js';
 import { type MilvusMigration, milvusMigration } from '../../src/api/migration.js';

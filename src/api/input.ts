@@ -8,7 +8,7 @@ import { parseAllDocuments } from 'yaml';
 import type { z } from 'zod';
 import type { Credentials } from '../adapters/milvus/client.js';
 import { parseEndpoint } from '../adapters/milvus/endpoint.js';
-import { UserError } from '../adapters/milvus/errors.js';
+import { UserError } from '../util/errors.js';
 import { API_VERSION_FULL, KIND, type MilvusMigration, milvusMigration } from './migration.js';
 
 export interface SecretObject {

@@ -283,6 +283,9 @@ export const collectionSelection = z
     'The source collections that the patterns in spec.collections (name `*`, globs, exclude) stood for when the migration was first planned. Kept while the spec stays the same, so the set cannot change under a running migration.',
   );
 
+/** What a sharded run's plan stage hands to its copy and finalize stages (MMPLAN, MM_SHARD_PLAN). */
+export const shardPlan = shardPlanStatus.pick({ shards: true, collections: true });
+
 export const migrationStatus = z.object({
   phase: z.enum(PHASES).optional(),
   observedGeneration: z.number().int().optional(),
@@ -345,6 +348,7 @@ export type MigrationStatus = z.infer<typeof migrationStatus>;
 export type CollectionStatus = z.infer<typeof collectionStatus>;
 export type Condition = z.infer<typeof condition>;
 export type ShardPlanStatus = z.infer<typeof shardPlanStatus>;
+export type ShardPlan = z.infer<typeof shardPlan>;
 export type ErrorEntry = z.infer<typeof errorEntry>;
 export type CollectionSelection = z.infer<typeof collectionSelection>;
 export type MilvusMigration = z.infer<typeof milvusMigration>;

@@ -2,6 +2,7 @@
  * Status bookkeeping shared by the CLI and the controller: conditions the kstatus way (Ready,
  * Reconciling, Stalled), a bounded error log, and the overall progress.
  */
+
 import {
   type CollectionStatus,
   type Condition,
@@ -9,6 +10,7 @@ import {
   type MigrationStatus,
   type Phase,
 } from './migration.js';
+import type { Reason } from './reasons.js';
 
 export function now(): string {
   return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -19,7 +21,7 @@ export function setCondition(
   s: MigrationStatus,
   type: string,
   status: Condition['status'],
-  reason: string,
+  reason: Reason,
   message: string,
   generation?: number,
 ): void {
@@ -49,7 +51,7 @@ export function pushError(s: MigrationStatus, message: string, collection?: stri
 export function applyPhaseConditions(
   s: MigrationStatus,
   phase: Phase,
-  reason: string,
+  reason: Reason,
   message: string,
   generation?: number,
 ): void {

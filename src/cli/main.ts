@@ -6,10 +6,10 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { MilvusClient } from '../adapters/milvus/client.js';
-import { UserError } from '../adapters/milvus/errors.js';
 import { loadInputFiles, type MigrationInput } from '../api/input.js';
-import { errorText, plan, runMigration } from '../engine/engine.js';
+import { plan, runMigration } from '../engine/engine.js';
 import { defaultStateDir, FileStateStore } from '../engine/state.js';
+import { errorText, UserError } from '../util/errors.js';
 import { logger } from '../util/logger.js';
 import { productVersion } from '../util/version.js';
 import { quietIpServerNameWarning } from '../util/warnings.js';
@@ -192,10 +192,10 @@ program
 program
   .command('worker')
   .description(
-    'Run one migration inside an operator copy pod (input from the environment; see src/controller/worker.ts).',
+    'Run one migration inside an operator copy pod (input from the environment; see src/worker/worker.ts).',
   )
   .action(async () => {
-    const { runWorker } = await import('../controller/worker.js');
+    const { runWorker } = await import('../worker/worker.js');
     const abort = new AbortController();
     const onSignal = (sig: string) => {
       logger.warn({ signal: sig }, 'canceling: finishing the current request, then stopping');

@@ -7,8 +7,8 @@
 import type { MigrationInput } from '../api/input.js';
 import type { CollectionSelection } from '../api/migration.js';
 import { now } from '../api/status.js';
+import { openClients } from '../engine/clients.js';
 import { resolveCollections } from '../engine/collection-set.js';
-import { openClients } from '../engine/engine.js';
 import type { StateStore } from '../engine/state.js';
 
 export async function selectCollections(

@@ -13,9 +13,15 @@ import type {
   V1VolumeMount,
 } from '@kubernetes/client-node';
 import { z } from 'zod';
-import { API_VERSION_FULL, KIND, type MigrationSpec, type MilvusMigration } from '../api/migration.js';
-import type { ShardPlan } from '../engine/engine.js';
-import { DEFAULT_SECRETS_DIR, formatIndexes, type Stage } from './worker.js';
+import {
+  API_VERSION_FULL,
+  KIND,
+  type MigrationSpec,
+  type MilvusMigration,
+  type ShardPlan,
+} from '../api/migration.js';
+import { DEFAULT_SECRETS_DIR } from '../worker/input.js';
+import { formatIndexes, type Stage } from '../worker/protocol.js';
 
 export const MANAGED_BY = 'app.kubernetes.io/managed-by';
 export const MANAGER = 'milvus-migrate';

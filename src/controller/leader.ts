@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { CoordinationV1Api, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
 import { statusCode } from '../adapters/kubernetes/kube.js';
-import { errorText } from '../engine/engine.js';
+import { errorText } from '../util/errors.js';
 import { logger } from '../util/logger.js';
 
 const log = logger.child({ component: 'leader-election' });

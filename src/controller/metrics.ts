@@ -7,7 +7,7 @@
 import http from 'node:http';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { PHASES } from '../api/migration.js';
-import { errorText } from '../engine/engine.js';
+import { errorText } from '../util/errors.js';
 import { logger } from '../util/logger.js';
 
 const log = logger.child({ component: 'metrics' });

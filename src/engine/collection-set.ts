@@ -6,7 +6,6 @@
  * taken as named. Pure, apart from the caller's list of source collections.
  */
 import { createHash } from 'node:crypto';
-import { UserError } from '../adapters/milvus/errors.js';
 import { checkSpec, type MigrationInput } from '../api/input.js';
 import type {
   CollectionSelection,
@@ -14,6 +13,7 @@ import type {
   MigrationSpec,
   MilvusMigration,
 } from '../api/migration.js';
+import { UserError } from '../util/errors.js';
 
 /** The most collections one migration holds (spec.collections' bound). */
 export const MAX_COLLECTIONS = 1000;

@@ -5,10 +5,11 @@
  */
 
 import type { MilvusClient } from '../adapters/milvus/client.js';
-import { isPermissionDenied, MilvusError, UserError } from '../adapters/milvus/errors.js';
+import { isPermissionDenied, MilvusError } from '../adapters/milvus/errors.js';
 import { LoadState } from '../adapters/milvus/proto.js';
 import type { CollectionSchema } from '../adapters/milvus/types.js';
 import type { MilvusMigration } from '../api/migration.js';
+import { UserError } from '../util/errors.js';
 import { functionOutputNotes } from './function-outputs.js';
 import { indexProblems } from './indexes.js';
 import { firstOversizedJson, jsonLimitApplies, MILVUS_JSON_MAX_BYTES } from './json-size.js';

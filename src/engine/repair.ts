@@ -8,9 +8,9 @@
  * touched.
  */
 import type { MilvusClient } from '../adapters/milvus/client.js';
-import { UserError } from '../adapters/milvus/errors.js';
 import type { FieldSchema } from '../adapters/milvus/types.js';
 import { hybridTimestamp } from '../adapters/milvus/types.js';
+import { UserError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { insertable, pageRows, primaryKeys } from './columns.js';
 import { duplicatedInRange, queryKeys, readsArrays } from './duplicates.js';

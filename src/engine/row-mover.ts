@@ -12,10 +12,11 @@
  * target and only the keys missing there are inserted. A fresh target skips those look-ups.
  */
 import type { MilvusClient } from '../adapters/milvus/client.js';
-import { isAmbiguous, isNetworkFailure, isRateLimited, UserError } from '../adapters/milvus/errors.js';
+import { isAmbiguous, isNetworkFailure, isRateLimited } from '../adapters/milvus/errors.js';
 import { DataType } from '../adapters/milvus/proto.js';
 import type { FieldData, FieldSchema } from '../adapters/milvus/types.js';
 import { decodeColumn, encodeColumn, type RawColumn } from '../adapters/milvus/wire.js';
+import { UserError } from '../util/errors.js';
 import type { Logger } from '../util/logger.js';
 import { insertable, primaryKeys, selectRows } from './columns.js';
 import { readsArrays } from './duplicates.js';

@@ -17,8 +17,8 @@ import {
 } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { dirname, join } from 'node:path';
-import { UserError } from '../adapters/milvus/errors.js';
 import type { CollectionSelection } from '../api/migration.js';
+import { UserError } from '../util/errors.js';
 
 export interface TargetRecord {
   /** "creating" is written before CreateCollection, so a crash right after it still counts as ours. */

@@ -7,9 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MilvusClient } from '../../src/adapters/milvus/client.js';
 import type { MigrationInput } from '../../src/api/input.js';
-import { milvusMigration } from '../../src/api/migration.js';
+import { milvusMigration, type ShardPlan } from '../../src/api/migration.js';
 import { primaryKeys } from '../../src/engine/columns.js';
-import type { ShardPlan } from '../../src/engine/engine.js';
 import { rangeExpr } from '../../src/engine/keys.js';
 import { MemoryStateStore } from '../../src/engine/state.js';
 import { rng, vector } from '../support/fixtures.js';

@@ -10,7 +10,7 @@ import { type ConnectOptions, MilvusClient } from '../../src/adapters/milvus/cli
 import { isTransient, MilvusError } from '../../src/adapters/milvus/errors.js';
 import type { QueryRequestInput } from '../../src/adapters/milvus/types.js';
 import { decodeColumn, encodeColumn, type RawQueryReply } from '../../src/adapters/milvus/wire.js';
-import { reasonOf } from '../../src/engine/engine.js';
+import { reasonOf } from '../../src/util/errors.js';
 import { rng, vector } from '../support/fixtures.js';
 import { type MilvusTestServer, startMilvus } from '../support/milvus-server.js';
 import { type CollectionDef, columns, createCollection, indexAndLoad } from '../support/rows.js';

@@ -3,7 +3,7 @@
  * TypeScript parser (not a regex), so docs/troubleshooting.md can be checked against the code:
  * - `new UserError(message, 'Reason')` (and the constructor's default reason),
  * - the reason argument of applyPhaseConditions / withPhase (3rd), setCondition (4th), fail (1st),
- *   event (3rd),
+ *   event (3rd), the fallback of reasonOr (2nd), heldBack (2nd), recordEvent (4th),
  * - `reason: 'X'` properties and `const reason = 'X'`,
  * - the strings reasonOf() returns.
  * Conditional expressions contribute both branches, `a ?? 'X'` its fallback. Reasons are CamelCase words.
@@ -20,6 +20,12 @@ const REASON_ARG: Record<string, number> = {
   fail: 0,
   // kube.event(involvedObject, type, reason, message)
   event: 2,
+  // reasonOr(storedReason, 'Fallback')
+  reasonOr: 1,
+  // heldBack(observed, reason, message) in decide.ts
+  heldBack: 1,
+  // recordEvent(ctx, involvedObject, type, reason, message) in act.ts
+  recordEvent: 3,
 };
 
 function literals(e: ts.Expression | undefined, out: Set<string>): void {
@@ -29,7 +35,7 @@ function literals(e: ts.Expression | undefined, out: Set<string>): void {
   } else if (ts.isConditionalExpression(e)) {
     literals(e.whenTrue, out);
     literals(e.whenFalse, out);
-  } else if (ts.isParenthesizedExpression(e)) {
+  } else if (ts.isParenthesizedExpression(e) || ts.isAsExpression(e)) {
     literals(e.expression, out);
   } else if (
     ts.isBinaryExpression(e) &&

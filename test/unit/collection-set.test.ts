@@ -5,7 +5,6 @@
  * reconciles the recorded set from then on.
  */
 import { describe, expect, it } from 'vitest';
-import type { UserError } from '../../src/adapters/milvus/errors.js';
 import type { MigrationInput } from '../../src/api/input.js';
 import { checkSpec } from '../../src/api/input.js';
 import { type MilvusMigration, milvusMigration } from '../../src/api/migration.js';
@@ -19,6 +18,7 @@ import {
   resolveCollections,
   selectionKey,
 } from '../../src/engine/collection-set.js';
+import type { UserError } from '../../src/util/errors.js';
 import { observed } from '../support/observed.js';
 
 const migration = (collections: object[]): MilvusMigration =>

@@ -1,21 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import type { MigrationStatus } from '../../src/api/migration.js';
+import type { Reason } from '../../src/api/reasons.js';
 import { applyPhaseConditions } from '../../src/api/status.js';
 import { type Action, decide, type Observed } from '../../src/controller/decide.js';
 import { jobManifest, jobName, workerEnvFrom } from '../../src/controller/job.js';
-import {
-  lastStatusIn,
-  ownedTargets,
-  runWorker,
-  statusLine,
-  workerInput,
-} from '../../src/controller/worker.js';
 import { FixedStateStore, targetKey } from '../../src/engine/state.js';
+import { ownedTargets, workerInput } from '../../src/worker/input.js';
+import { lastStatusIn, statusLine } from '../../src/worker/protocol.js';
+import { runWorker } from '../../src/worker/worker.js';
 import { NOW, observed } from '../support/observed.js';
 
 function status(
   phase: MigrationStatus['phase'],
-  reason: string,
+  reason: Reason,
   gen = 1,
   extra: MigrationStatus = {},
 ): MigrationStatus {

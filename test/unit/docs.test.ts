@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { REFERENCE_FILE, renderReference } from '../../src/api/generate-docs.js';
 import { loadInputFiles } from '../../src/api/input.js';
+import { REASONS } from '../../src/api/reasons.js';
 import { HEALTH_LUA } from '../support/gitops.js';
 import { REPO_ROOT } from '../support/milvus-server.js';
 import { reasonsIn, reasonsInTree } from '../support/reasons.js';
@@ -59,6 +60,16 @@ describe('docs/troubleshooting.md', () => {
     expect(
       missing.map((r) => `${r} (${reasons.get(r)!.join(', ')})`),
       'reasons without a "### Reason" section in docs/troubleshooting.md',
+    ).toEqual([]);
+  });
+
+  it('explains exactly the reasons of src/api/reasons.ts, the one list the code takes them from', () => {
+    expect([...headings].sort()).toEqual([...REASONS].sort());
+    const known = new Set<string>(REASONS);
+    const reasons = reasonsInTree(REPO_ROOT);
+    expect(
+      [...reasons.keys()].filter((r) => !known.has(r)),
+      'reasons set in the code but missing in src/api/reasons.ts',
     ).toEqual([]);
   });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { UserError } from '../../src/adapters/milvus/errors.js';
 import { checkSpec, formatZodError } from '../../src/api/input.js';
 import { milvusMigration } from '../../src/api/migration.js';
+import { UserError } from '../../src/util/errors.js';
 
 const base = (secretRef: Record<string, string>) =>
   milvusMigration.parse({

@@ -3,9 +3,11 @@
  * verified targets DropIncomplete never drops, and honest generations (a Job made from another
  * spec, a finished run and a newer generation).
  */
+
 import { describe, expect, it } from 'vitest';
 import type { MigrationStatus } from '../../src/api/migration.js';
 import { milvusMigration } from '../../src/api/migration.js';
+import type { Reason } from '../../src/api/reasons.js';
 import { applyPhaseConditions, overallProgress, summarize } from '../../src/api/status.js';
 import { claimId, claimLease, claimLeaseName, type ObservedClaim } from '../../src/controller/claims.js';
 import {
@@ -35,7 +37,7 @@ const job = (over: Partial<NonNullable<Observed['job']>> = {}): NonNullable<Obse
   failed: false,
   ...over,
 });
-function status(phase: MigrationStatus['phase'], reason: string, gen = 1, extra: MigrationStatus = {}) {
+function status(phase: MigrationStatus['phase'], reason: Reason, gen = 1, extra: MigrationStatus = {}) {
   const s: MigrationStatus = { ...extra, observedGeneration: gen };
   applyPhaseConditions(s, phase!, reason, 'm', gen);
   return s;

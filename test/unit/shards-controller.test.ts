@@ -3,8 +3,10 @@
  * copy Job (one pod per shard) → failed shards resumed by a next attempt → finalize Job; and the
  * Jobs it builds.
  */
+
 import { describe, expect, it } from 'vitest';
-import type { MigrationStatus, ShardPlanStatus } from '../../src/api/migration.js';
+import type { MigrationStatus, ShardPlan, ShardPlanStatus } from '../../src/api/migration.js';
+import type { Reason } from '../../src/api/reasons.js';
 import { applyPhaseConditions } from '../../src/api/status.js';
 import {
   type Action,
@@ -27,10 +29,9 @@ import {
   lastPlanIn,
   PLAN_PREFIX,
   parseIndexes,
-  runWorker,
   statusLine,
-} from '../../src/controller/worker.js';
-import type { ShardPlan } from '../../src/engine/engine.js';
+} from '../../src/worker/protocol.js';
+import { runWorker } from '../../src/worker/worker.js';
 import { observed as base, NOW } from '../support/observed.js';
 
 const COLLS = [
@@ -84,7 +85,7 @@ function withPlan(plan: ShardPlanStatus, copied = [0, 0]): MigrationStatus {
 function shard(
   phase: MigrationStatus['phase'],
   copied: number[],
-  reason = 'Copying',
+  reason: Reason = 'Copying',
 ): { status: MigrationStatus } {
   const s: MigrationStatus = {
     collections: PLAN.collections.map((c, k) => ({

@@ -3,6 +3,7 @@
  * namespaced read is in the namespace it is given (the migration's own): no call here can reach a
  * Secret of another namespace.
  */
+
 import {
   ApiException,
   BatchV1Api,
@@ -20,6 +21,7 @@ import {
   type V1Secret,
 } from '@kubernetes/client-node';
 import { API_GROUP, API_VERSION } from '../../api/migration.js';
+import type { Reason } from '../../api/reasons.js';
 
 export const PLURAL = 'milvusmigrations';
 
@@ -238,7 +240,7 @@ export class Kube {
   async event(
     involved: { namespace: string; name: string; uid: string; resourceVersion?: string },
     type: 'Normal' | 'Warning',
-    reason: string,
+    reason: Reason,
     message: string,
   ): Promise<void> {
     const t = new Date();

@@ -5,6 +5,7 @@
  */
 import { format } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
+import { UserError } from '../../util/errors.js';
 import { logger } from '../../util/logger.js';
 import { type Endpoint, parseEndpoint } from './endpoint.js';
 import {
@@ -15,7 +16,6 @@ import {
   MilvusError,
   type MilvusStatus,
   statusError,
-  UserError,
 } from './errors.js';
 import { decode, encode, root, SERVICE } from './proto.js';
 import type * as T from './types.js';

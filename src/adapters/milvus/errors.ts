@@ -7,18 +7,6 @@ export interface MilvusStatus {
   retriable?: boolean;
 }
 
-/** An error that a user can act on: `message` says what is wrong and what to do. */
-export class UserError extends Error {
-  override name = 'UserError';
-  constructor(
-    message: string,
-    /** A stable CamelCase reason, used for conditions and troubleshooting docs. */
-    readonly reason: string = 'InvalidInput',
-  ) {
-    super(message);
-  }
-}
-
 /**
  * What went wrong with a call, decided once where the failure is seen (the transport or the
  * server's status) so that retry policy and messages never read error text:

@@ -81,6 +81,40 @@ const collectionPattern = z
     'must be a collection name (letters, digits, underscores) or a pattern of one with * and ?',
   );
 
+/**
+ * How the target collections are loaded. Replica count and resource groups belong to the target's
+ * cluster: the source's (collection.replica.number, collection.resource_groups) are never copied,
+ * since a source loaded with 2 replicas would make the load of a single-node target fail.
+ */
+export const loadSpec = z
+  .object({
+    replicas: z
+      .number()
+      .int()
+      .min(1)
+      .max(100)
+      .optional()
+      .describe("Replicas to load each target collection with; default: the target's own default (1)."),
+    resourceGroups: z
+      .array(z.string().min(1).max(255))
+      .max(100)
+      .optional()
+      .describe("Target resource groups to load the replicas into; default: the target's default group."),
+  })
+  .strict();
+
+export const targetSpec = connectionSpec
+  .extend({
+    createDatabase: z
+      .boolean()
+      .optional()
+      .describe(
+        "Default false. Create spec.target.database when it does not exist, with the source database's properties (database.max.collections and the like; not its replica count, resource groups or write/read denials, which are the target's own). Properties the target did not keep are warnings.",
+      ),
+    load: loadSpec.optional().describe('How target collections are loaded (replicas, resource groups).'),
+  })
+  .strict();
+
 export const collectionSpec = z
   .object({
     name: collectionPattern.describe(
@@ -107,7 +141,7 @@ export type DeletionPolicy = (typeof DELETION_POLICIES)[number];
 export const migrationSpec = z
   .object({
     source: connectionSpec.describe('The cluster to read from. Only read requests are ever sent to it.'),
-    target: connectionSpec.describe('The cluster to write to.'),
+    target: targetSpec.describe('The cluster to write to.'),
     collections: z
       .array(collectionSpec)
       .min(1)
@@ -286,6 +320,18 @@ export const collectionSelection = z
 /** What a sharded run's plan stage hands to its copy and finalize stages (MMPLAN, MM_SHARD_PLAN). */
 export const shardPlan = shardPlanStatus.pick({ shards: true, collections: true });
 
+export const targetDatabaseStatus = z
+  .object({
+    name: z.string().max(255),
+    created: z.string().max(64).describe('When this migration created it.'),
+    warnings: z
+      .array(z.string().max(2048))
+      .max(50)
+      .optional()
+      .describe('Source properties not carried, or not kept by the target.'),
+  })
+  .describe('The target database this migration created (spec.target.createDatabase).');
+
 export const migrationStatus = z.object({
   phase: z.enum(PHASES).optional(),
   observedGeneration: z.number().int().optional(),
@@ -324,6 +370,7 @@ export const migrationStatus = z.object({
       'Target collections that any run of this migration copied and verified complete. The list only grows: deletionPolicy DropIncomplete never drops one of them, whatever a later run shows. Written by the controller.',
     ),
   collectionSelection: collectionSelection.optional(),
+  targetDatabase: targetDatabaseStatus.optional(),
   runSpecHash: z
     .string()
     .max(64)
@@ -342,6 +389,7 @@ export const milvusMigration = z.object({
 });
 
 export type ConnectionSpec = z.infer<typeof connectionSpec>;
+export type LoadSpec = z.infer<typeof loadSpec>;
 export type CollectionSpec = z.infer<typeof collectionSpec>;
 export type MigrationSpec = z.infer<typeof migrationSpec>;
 export type MigrationStatus = z.infer<typeof migrationStatus>;

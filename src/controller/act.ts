@@ -15,6 +15,7 @@ import {
 } from '../api/migration.js';
 import type { Reason } from '../api/reasons.js';
 import { applyPhaseConditions } from '../api/status.js';
+import { isDatabaseNotFound } from '../engine/target-database.js';
 import { errorText, reasonOf } from '../util/errors.js';
 import { logger } from '../util/logger.js';
 import { type ClaimHolder, claimHolder, claimLease, type ObservedClaim } from './claims.js';
@@ -357,8 +358,16 @@ async function computeOwnedTargets(
   try {
     const client = await targetClient(ctx, m);
     try {
-      const existing = new Set(await client.showCollections());
-      return m.spec.collections.map((c) => c.targetName ?? c.name).filter((n) => !existing.has(n));
+      const targets = m.spec.collections.map((c) => c.targetName ?? c.name);
+      let existing: Set<string>;
+      try {
+        existing = new Set(await client.showCollections());
+      } catch (err) {
+        // A database that spec.target.createDatabase will create holds none of them yet.
+        if (m.spec.target.createDatabase && isDatabaseNotFound(err)) return targets;
+        throw err;
+      }
+      return targets.filter((n) => !existing.has(n));
     } finally {
       client.close();
     }

@@ -14,6 +14,7 @@ import { functionOutputNotes } from './function-outputs.js';
 import { indexProblems } from './indexes.js';
 import { firstOversizedJson, jsonLimitApplies, MILVUS_JSON_MAX_BYTES } from './json-size.js';
 import { keyLiteral } from './keys.js';
+import { sourceTopologyNote, type TargetLoad, targetLoad } from './load-topology.js';
 import { readFields } from './row-mover.js';
 import {
   type CollectionModel,
@@ -27,6 +28,7 @@ import {
   userFields,
 } from './schema.js';
 import { type MigrationState, targetKey } from './state.js';
+import { type DatabaseToCreate, databaseToCreate, isDatabaseNotFound } from './target-database.js';
 import { completeForTarget, uncopyable } from './unreported.js';
 import { atLeast, parseVersion, type ServerVersion, SOURCE_FLOOR } from './versions.js';
 
@@ -39,6 +41,8 @@ export interface CollectionPlan {
   createRequest?: CreateRequest;
   partitionsToCreate: string[];
   readFields: string[];
+  /** How the target is loaded (spec.target.load; never the source's topology). */
+  load: TargetLoad;
   /** The target collection exists and was created by this migration: resume into it. */
   resume: boolean;
   sourceLoaded: boolean;
@@ -56,6 +60,8 @@ export interface Plan {
   targetVersion: ServerVersion;
   collections: CollectionPlan[];
   problems: string[];
+  /** The target database to create first (spec.target.createDatabase, when it does not exist). */
+  createDatabase?: DatabaseToCreate;
 }
 
 export function planProblems(p: Plan): string[] {
@@ -94,11 +100,16 @@ export async function planMigration(
   }
 
   await checkDatabase(source, 'source', m.spec.source.database, problems);
-  await checkDatabase(target, 'target', m.spec.target.database, problems);
+  let createDatabase: DatabaseToCreate | undefined;
+  if (m.spec.target.createDatabase && (await databaseMissing(target, m.spec.target.database))) {
+    const props = await source.describeDatabase(m.spec.source.database).catch(() => undefined);
+    createDatabase = databaseToCreate(m.spec.target.database, props, sourceVersion.raw);
+  } else await checkDatabase(target, 'target', m.spec.target.database, problems);
   if (problems.length) return { sourceVersion, targetVersion, collections: [], problems };
 
   const sourceCollections = new Set(await source.showCollections());
-  const targetCollections = new Set(await target.showCollections());
+  // A database still to be created holds no collection.
+  const targetCollections = new Set(createDatabase ? [] : await target.showCollections());
   const collections: CollectionPlan[] = [];
   for (const c of m.spec.collections) {
     const targetName = c.targetName ?? c.name;
@@ -108,6 +119,7 @@ export async function planMigration(
       description: c.description ?? '',
       partitionsToCreate: [],
       readFields: [],
+      load: targetLoad(m.spec.target.load),
       resume: false,
       sourceLoaded: false,
       problems: [],
@@ -163,6 +175,15 @@ export async function planMigration(
       }
     }
 
+    const topology = sourceTopologyNote(
+      model.properties,
+      plan.sourceLoaded ? await source.getReplicas(desc.collectionID).catch(() => []) : [],
+      m.spec.target.load,
+    );
+    if (topology) {
+      plan.notes.push(topology);
+      plan.filled.push(topology);
+    }
     plan.problems.push(...indexProblems(model.indexes, userFields(model.schema), targetVersion));
     const fnNotes = functionOutputNotes(model.schema);
     plan.notes.push(...fnNotes.notes, ...fnNotes.warnings);
@@ -207,7 +228,29 @@ export async function planMigration(
       plan.notes.push('collection TTL restarts on the target: copied rows get new insert times');
     }
   }
-  return { sourceVersion, targetVersion, collections, problems };
+  return {
+    sourceVersion,
+    targetVersion,
+    collections,
+    problems,
+    ...(createDatabase ? { createDatabase } : {}),
+  };
+}
+
+/** Whether a database is missing on a server; a user who may not list databases is asked by ShowCollections. */
+async function databaseMissing(c: MilvusClient, db: string): Promise<boolean> {
+  try {
+    return !(await c.listDatabases()).includes(db);
+  } catch (err) {
+    if (!isPermissionDenied(err)) throw err;
+  }
+  try {
+    await c.showCollections();
+    return false;
+  } catch (err) {
+    if (isDatabaseNotFound(err)) return true;
+    throw err;
+  }
 }
 
 async function checkDatabase(c: MilvusClient, side: string, db: string, problems: string[]): Promise<void> {
@@ -226,7 +269,7 @@ async function checkDatabase(c: MilvusClient, side: string, db: string, problems
           (inner.milvusCode === 800 || /database not (found|exist)/i.test(inner.message))
         ) {
           problems.push(
-            `${side} database "${db}" does not exist (databases there: not listed: the user may not list databases): check spec.${side}.database${side === 'target' ? ' or create the database on the target first' : ''}`,
+            `${side} database "${db}" does not exist (databases there: not listed: the user may not list databases): check spec.${side}.database${side === 'target' ? ', create the database on the target first, or set spec.target.createDatabase: true' : ''}`,
           );
           return;
         }
@@ -240,7 +283,7 @@ async function checkDatabase(c: MilvusClient, side: string, db: string, problems
   }
   if (!dbs.includes(db)) {
     problems.push(
-      `${side} database "${db}" does not exist (databases there: ${dbs.join(', ')}): check spec.${side}.database${side === 'target' ? ' or create the database on the target first' : ''}`,
+      `${side} database "${db}" does not exist (databases there: ${dbs.join(', ')}): check spec.${side}.database${side === 'target' ? ', create the database on the target first, or set spec.target.createDatabase: true' : ''}`,
     );
   }
 }

@@ -18,6 +18,7 @@ import type {
   KeyValue,
 } from '../adapters/milvus/types.js';
 import { diffIndexes } from './indexes.js';
+import { withoutLoadTopology } from './load-topology.js';
 import { atLeast, type ServerVersion } from './versions.js';
 
 /** Everything about a collection that the target must receive. */
@@ -194,7 +195,8 @@ export function createRequest(m: CollectionModel, schema: CollectionSchema): Cre
     schema: encode('schema.CollectionSchema', schema),
     shards_num: m.shardsNum,
     consistency_level: m.consistencyLevel,
-    properties: m.properties,
+    // Never the source's replicas or resource groups (load-topology.ts).
+    properties: withoutLoadTopology(m.properties),
   };
   if (partitionKeyField(m.schema) && m.numPartitions > 0) req.num_partitions = String(m.numPartitions);
   return req;
@@ -274,7 +276,7 @@ export function diffModels(want: CollectionModel, got: CollectionModel): string[
     out.push(`shard count ${got.shardsNum} instead of ${want.shardsNum}`);
   if (partitionKeyField(want.schema) && want.numPartitions !== got.numPartitions)
     out.push(`num_partitions ${got.numPartitions} instead of ${want.numPartitions}`);
-  diffKv('property', want.properties, got.properties, out);
+  diffKv('property', withoutLoadTopology(want.properties), got.properties, out);
   diffKv('schema property', want.schema.properties, got.schema.properties, out);
 
   const gotFields = new Map(userFields(got.schema).map((f) => [f.name, f]));

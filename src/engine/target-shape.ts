@@ -27,7 +27,7 @@ export async function ensureTargetShape(
   }
   const tLoad = Date.now();
   if ((await target.getLoadState(name)) !== LoadState.LoadStateLoaded) {
-    await target.loadCollection(name);
+    await target.loadCollection(name, cp.load);
     await waitLoaded(target, name);
   }
   const tAliases = Date.now();

@@ -279,3 +279,117 @@ describe('collection patterns (name "*" / globs with exclude), expanded once', (
     );
   });
 });
+
+describe('target database and load topology', () => {
+  const SRC_DB = 'props_src';
+  const DB_PROPS = {
+    'database.max.collections': '50',
+    'database.replica.number': '2',
+    'database.force.deny.writing': 'false',
+  };
+  let srcDb: MilvusClient;
+
+  beforeAll(async () => {
+    await liteAdmin.createDatabase(SRC_DB, kv(DB_PROPS));
+    srcDb = admin(lite.endpoint, { database: SRC_DB });
+    const d: CollectionDef = {
+      ...def('topo'),
+      properties: { 'collection.replica.number': '2', 'collection.ttl.seconds': '0' },
+    };
+    await seed(srcDb, d, 25);
+    await indexAndLoad(srcDb, 'topo', 'v', { index_type: 'FLAT', metric_type: 'L2', params: '{}' }, 'topo_v');
+  }, 120_000);
+  afterAll(() => srcDb?.close());
+
+  const yaml = (name: string, target: MilvusTestServer, db: string, extra: string) =>
+    yamlFile(
+      migrationYaml({
+        name,
+        source: lite.endpoint,
+        sourceDb: SRC_DB,
+        target: target.endpoint,
+        targetDb: db,
+        collections: [{ name: 'topo' }],
+      }).replace(
+        `target: {endpoint: "${target.endpoint}", database: ${db}}`,
+        `target: {endpoint: "${target.endpoint}", database: ${db}, ${extra}}`,
+      ),
+    );
+
+  it('without createDatabase a missing target database is refused, saying how to fix it', async () => {
+    const res = await runCli([
+      'plan',
+      '-f',
+      yaml('no-db', lite, 'props_missing', 'load: {replicas: 1}'),
+      '--state-dir',
+      stateDir,
+    ]);
+    expect(res.code).toBe(1);
+    expect(res.stdout).toMatch(
+      /target database "props_missing" does not exist .*set spec\.target\.createDatabase: true/,
+    );
+  });
+
+  it("createDatabase on milvus-lite: created with the source properties that are not the target's own; replicas are the target's", async () => {
+    const file = yaml('mkdb-lite', lite, 'props_dst', 'createDatabase: true, load: {replicas: 1}');
+    const plan = await runCli(['plan', '-f', file, '--state-dir', stateDir]);
+    expect(plan.code, plan.stdout).toBe(0);
+    expect(plan.stdout).toMatch(
+      /target database "props_dst" does not exist and is created .* with the source's properties database\.max\.collections=50/,
+    );
+    expect(plan.stdout).toMatch(
+      /not carried .*database\.replica\.number=2, database\.force\.deny\.writing=false/,
+    );
+    expect(plan.stdout).toMatch(
+      /load topology: the source has .*collection\.replica\.number=2.*the target loads with 1 replica/,
+    );
+    expect(await liteAdmin.listDatabases()).not.toContain('props_dst');
+
+    const res = await runCli(['run', '-f', file, '--state-dir', stateDir, '--output', 'json']);
+    expect(res.code, res.stderr.slice(-3000)).toBe(0);
+    const s = JSON.parse(res.stdout);
+    expect(s.targetDatabase.name).toBe('props_dst');
+    expect(s.targetDatabase.warnings.join('\n')).toMatch(/not carried/);
+    expect(await liteAdmin.describeDatabase('props_dst')).toEqual([
+      { key: 'database.max.collections', value: '50' },
+    ]);
+    const dst = admin(lite.endpoint, { database: 'props_dst' });
+    try {
+      const props = (await dst.describeCollection('topo')).properties;
+      expect(props.map((p) => p.key)).not.toContain('collection.replica.number');
+      expect(props).toContainEqual({ key: 'collection.ttl.seconds', value: '0' });
+      expect(await dst.getLoadState('topo')).toBe(3);
+    } finally {
+      dst.close();
+    }
+    const d = await diffCollection({
+      source: { endpoint: lite.endpoint, kind: 'milvus-lite', database: SRC_DB },
+      target: { endpoint: lite.endpoint, kind: 'milvus-lite', database: 'props_dst' },
+      sourceName: 'topo',
+      targetName: 'topo',
+      regeneratedKeys: false,
+      warnings: s.collections[0].warnings ?? [],
+    });
+    expect(d.differences).toEqual([]);
+    expect(d.knownLosses.join('\n')).toMatch(/collection\.replica\.number/);
+  });
+
+  it('createDatabase on Milvus 2.3.5 (no DescribeDatabase): created, and the unverifiable properties are said', async () => {
+    const res = await runCli([
+      'run',
+      '-f',
+      yaml('mkdb-235', m235, 'props_m235', 'createDatabase: true'),
+      '--state-dir',
+      stateDir,
+      '--output',
+      'json',
+    ]);
+    expect(res.code, res.stderr.slice(-3000)).toBe(0);
+    const s = JSON.parse(res.stdout);
+    expect(await m235Admin.listDatabases()).toContain('props_m235');
+    expect(s.targetDatabase.warnings.join('\n')).toMatch(
+      /does not report database properties .*database\.max\.collections could not be checked/,
+    );
+    expect(s.collections[0].targetEntities).toBe(25);
+  });
+});

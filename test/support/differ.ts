@@ -414,6 +414,9 @@ function knownLoss(
   ctx: { sourceIndexName?: (field: string) => string },
 ): RegExp | undefined {
   const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  // Never copied on purpose, whatever the target (the target's own load topology; issue 16).
+  const topology = /^collection\.property\.(collection\.(replica\.number|resource_groups))$/.exec(path);
+  if (topology) return new RegExp(`^load topology: .*${esc(topology[1]!)}=`);
   if (!targetKind.startsWith('milvus-lite')) return undefined;
   const fixed: Record<string, RegExp> = {
     'collection.description': /^description /,

@@ -70,6 +70,8 @@ export const READ_RPCS = new Set([
   'Query',
   'DescribeAlias',
   'ListAliases',
+  'GetReplicas',
+  'DescribeDatabase',
 ]);
 
 /** What getVersion reports for the embedded Milvus Lite, which has no GetVersion. */
@@ -407,6 +409,31 @@ export class MilvusClient {
     }
   }
 
+  /** Replicas a loaded collection has (count and resource groups); [] where the server will not say. */
+  async getReplicas(collectionID: string): Promise<{ resource_group_name: string }[]> {
+    try {
+      const r = await this.call<{ replicas: { resource_group_name: string }[] }>('GetReplicas', {
+        collectionID,
+        db_name: this.database,
+      });
+      return r.replicas ?? [];
+    } catch (err) {
+      if (err instanceof MilvusError && (err.kind === 'unimplemented' || isPermissionDenied(err))) return [];
+      throw err;
+    }
+  }
+
+  /** A database's properties; undefined where DescribeDatabase is not implemented (Milvus 2.3). */
+  async describeDatabase(name: string): Promise<T.KeyValue[] | undefined> {
+    try {
+      const r = await this.call<{ properties: T.KeyValue[] }>('DescribeDatabase', { db_name: name });
+      return r.properties ?? [];
+    } catch (err) {
+      if (err instanceof MilvusError && err.kind === 'unimplemented') return undefined;
+      throw err;
+    }
+  }
+
   async getLoadState(collection: string): Promise<number> {
     const r = await this.call<T.GetLoadStateResponse>('GetLoadState', {
       db_name: this.database,
@@ -506,8 +533,21 @@ export class MilvusClient {
     return this.call('CreateAlias', { db_name: this.database, collection_name: collection, alias });
   }
 
-  loadCollection(collection: string): Promise<MilvusStatus> {
-    return this.call('LoadCollection', { db_name: this.database, collection_name: collection });
+  /** `replicaNumber`/`resourceGroups` unset: the server's (or the collection's) own default. */
+  loadCollection(
+    collection: string,
+    opts: { replicaNumber?: number; resourceGroups?: string[] } = {},
+  ): Promise<MilvusStatus> {
+    return this.call('LoadCollection', {
+      db_name: this.database,
+      collection_name: collection,
+      ...(opts.replicaNumber ? { replica_number: opts.replicaNumber } : {}),
+      ...(opts.resourceGroups?.length ? { resource_groups: opts.resourceGroups } : {}),
+    });
+  }
+
+  createDatabase(name: string, properties: T.KeyValue[]): Promise<MilvusStatus> {
+    return this.call('CreateDatabase', { db_name: name, properties });
   }
 
   insert(req: {

@@ -95,7 +95,7 @@ export interface Feature {
   notOnLite?: boolean;
 }
 
-const TYPE_SINCE: Record<number, string> = {
+export const TYPE_SINCE: Record<number, string> = {
   [DataType.Float16Vector!]: '2.4.0',
   [DataType.BFloat16Vector!]: '2.4.0',
   [DataType.SparseFloatVector!]: '2.4.0',
@@ -106,7 +106,23 @@ const TYPE_SINCE: Record<number, string> = {
   [DataType.Array!]: '2.3.0',
 };
 
-const FUNCTION_SINCE: Record<number, string> = { 1: '2.5.0', 2: '2.6.0', 3: '2.6.0', 4: '2.6.0', 5: '2.6.0' };
+export const FUNCTION_SINCE: Record<number, string> = {
+  1: '2.5.0',
+  2: '2.6.0',
+  3: '2.6.0',
+  4: '2.6.0',
+  5: '2.6.0',
+};
+
+/** Lowest target version that keeps each schema element (the reference lists them). */
+export const ELEMENT_SINCE = {
+  nullable: '2.5.0',
+  defaultValue: '2.5.0',
+  clusteringKey: '2.4.0',
+  analyzer: '2.5.0',
+  severalVectors: '2.4.0',
+  schemaProperties: '2.4.0',
+} as const;
 
 /** Every schema element that not every target version keeps. */
 export function usedFeatures(m: CollectionModel): Feature[] {
@@ -129,14 +145,16 @@ export function usedFeatures(m: CollectionModel): Feature[] {
     } else if (f.data_type === DataType.BinaryVector) {
       out.push({ name: `field ${f.name}: BinaryVector`, notOnLite: true });
     }
-    if (f.nullable) out.push({ name: `field ${f.name}: nullable`, since: '2.5.0' });
-    if (f.default_value) out.push({ name: `field ${f.name}: default value`, since: '2.5.0' });
-    if (f.is_clustering_key) out.push({ name: `field ${f.name}: clustering key`, since: '2.4.0' });
+    if (f.nullable) out.push({ name: `field ${f.name}: nullable`, since: ELEMENT_SINCE.nullable });
+    if (f.default_value)
+      out.push({ name: `field ${f.name}: default value`, since: ELEMENT_SINCE.defaultValue });
+    if (f.is_clustering_key)
+      out.push({ name: `field ${f.name}: clustering key`, since: ELEMENT_SINCE.clusteringKey });
     if (f.type_params.some((p) => /analyzer|enable_match/.test(p.key)))
-      out.push({ name: `field ${f.name}: analyzer settings`, since: '2.5.0' });
+      out.push({ name: `field ${f.name}: analyzer settings`, since: ELEMENT_SINCE.analyzer });
   }
   if (fields.filter((f) => isVectorType(f.data_type)).length > 1) {
-    out.push({ name: 'several vector fields', since: '2.4.0' });
+    out.push({ name: 'several vector fields', since: ELEMENT_SINCE.severalVectors });
   }
   for (const fn of m.schema.functions ?? []) {
     out.push({
@@ -144,7 +162,8 @@ export function usedFeatures(m: CollectionModel): Feature[] {
       since: FUNCTION_SINCE[fn.type] ?? '99.0.0',
     });
   }
-  if ((m.schema.properties ?? []).length) out.push({ name: 'schema properties', since: '2.4.0' });
+  if ((m.schema.properties ?? []).length)
+    out.push({ name: 'schema properties', since: ELEMENT_SINCE.schemaProperties });
   return out;
 }
 

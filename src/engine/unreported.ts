@@ -144,7 +144,7 @@ const COPYABLE_TYPES = new Set<number>(
 );
 
 const UNPROVEN_NOTE = (what: string, since: string) =>
-  ` (${what} needs Milvus ${since} or newer, and no server the tests run here holds it: its values' round trip from query to insert is unproven, so it is refused rather than copied untested)`;
+  ` (${what} needs Milvus ${since} or newer, and no Milvus server the tests run here holds it: the round trip of its values from query to insert and their comparison are unproven, so it is refused rather than copied untested)`;
 /** Types refused until a test server proves them (issue 16). */
 const UNPROVEN: Record<number, string> = {
   [DataType.Geometry!]: UNPROVEN_NOTE('Geometry', '2.6.4'),

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MilvusClient } from '../../src/adapters/milvus/client.js';
 import { ensureBuilt, migrationYaml, runCli, yamlFile } from '../support/cli.js';
 import { diffCollection } from '../support/differ.js';
-import { rng, vector } from '../support/fixtures.js';
+import { LITE_RICH, rng, seedLiteRich, vector } from '../support/fixtures.js';
 import { type MilvusTestServer, startMilvus } from '../support/milvus-server.js';
 import { admin, type CollectionDef, createCollection, indexAndLoad, insertRows } from '../support/rows.js';
 
@@ -391,5 +391,32 @@ describe('target database and load topology', () => {
       /does not report database properties .*database\.max\.collections could not be checked/,
     );
     expect(s.collections[0].targetEntities).toBe(25);
+  });
+});
+
+describe('function outputs the target recomputes', () => {
+  it('the plan names every function output the target recomputes (BM25 on milvus-lite 3.2.2)', async () => {
+    await liteAdmin.createDatabase('fn_src', []);
+    const fnDb = admin(lite.endpoint, { database: 'fn_src' });
+    try {
+      await seedLiteRich(fnDb, 50);
+    } finally {
+      fnDb.close();
+    }
+    const file = yamlFile(
+      migrationYaml({
+        name: 'fn-plan',
+        source: lite.endpoint,
+        sourceDb: 'fn_src',
+        target: lite.endpoint,
+        collections: [{ name: LITE_RICH.name }],
+      }),
+    );
+    const plan = await runCli(['plan', '-f', file, '--state-dir', stateDir, '-o', 'json']);
+    expect(plan.code, plan.stdout).toBe(0);
+    const notes = JSON.parse(plan.stdout).collections[0].notes.join('\n');
+    expect(notes).toMatch(
+      /function \w+ \(BM25\): sparse is not copied; the target recomputes it from text with the same analyzer/,
+    );
   });
 });

@@ -147,6 +147,18 @@ export const migrationSpec = z
       .min(1)
       .max(1000)
       .describe('Collections to migrate from the source database.'),
+    rbac: z
+      .object({
+        roles: z
+          .boolean()
+          .optional()
+          .describe(
+            "Default false. Create the source's roles (not admin and public) on the target with their privileges in spec.source.database, granted in spec.target.database; the plan lists them. Users are not migrated. Needs a source user that may list roles and grants.",
+          ),
+      })
+      .strict()
+      .optional()
+      .describe('Opt-in migration of access control.'),
     verify: z
       .enum(VERIFY_MODES)
       .default('sample')
@@ -371,6 +383,17 @@ export const migrationStatus = z.object({
     ),
   collectionSelection: collectionSelection.optional(),
   targetDatabase: targetDatabaseStatus.optional(),
+  roles: z
+    .object({
+      names: z.array(z.string().max(255)).max(1000).describe('Roles created or completed on the target.'),
+      warnings: z
+        .array(z.string().max(2048))
+        .max(100)
+        .optional()
+        .describe('Grants the target refused or does not list.'),
+    })
+    .optional()
+    .describe('What spec.rbac.roles migrated.'),
   runSpecHash: z
     .string()
     .max(64)

@@ -9,12 +9,13 @@ import { isPermissionDenied, MilvusError } from '../adapters/milvus/errors.js';
 import { LoadState } from '../adapters/milvus/proto.js';
 import type { CollectionSchema } from '../adapters/milvus/types.js';
 import type { MilvusMigration } from '../api/migration.js';
-import { UserError } from '../util/errors.js';
+import { errorText, UserError } from '../util/errors.js';
 import { functionOutputNotes } from './function-outputs.js';
 import { indexProblems } from './indexes.js';
 import { firstOversizedJson, jsonLimitApplies, MILVUS_JSON_MAX_BYTES } from './json-size.js';
 import { keyLiteral } from './keys.js';
 import { sourceTopologyNote, type TargetLoad, targetLoad } from './load-topology.js';
+import { planRoles, type RolesPlan } from './roles.js';
 import { readFields } from './row-mover.js';
 import {
   type CollectionModel,
@@ -62,6 +63,8 @@ export interface Plan {
   problems: string[];
   /** The target database to create first (spec.target.createDatabase, when it does not exist). */
   createDatabase?: DatabaseToCreate;
+  /** Roles to create on the target (spec.rbac.roles). */
+  roles?: RolesPlan;
 }
 
 export function planProblems(p: Plan): string[] {
@@ -228,12 +231,23 @@ export async function planMigration(
       plan.notes.push('collection TTL restarts on the target: copied rows get new insert times');
     }
   }
+  let roles: RolesPlan | undefined;
+  if (m.spec.rbac?.roles) {
+    try {
+      roles = await planRoles(source, m.spec.source.database);
+    } catch (err) {
+      problems.push(
+        `spec.rbac.roles: the source's roles cannot be read (${errorText(err)}): grant the source user the privileges to list roles and grants, or leave spec.rbac out`,
+      );
+    }
+  }
   return {
     sourceVersion,
     targetVersion,
     collections,
     problems,
     ...(createDatabase ? { createDatabase } : {}),
+    ...(roles ? { roles } : {}),
   };
 }
 

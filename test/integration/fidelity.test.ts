@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MilvusClient } from '../../src/adapters/milvus/client.js';
-import { ensureBuilt, migrationYaml, runCli, yamlFile } from '../support/cli.js';
+import { ensureBuilt, migrationYaml, runCli, secretYaml, yamlFile } from '../support/cli.js';
 import { diffCollection } from '../support/differ.js';
 import { LITE_RICH, rng, seedLiteRich, vector } from '../support/fixtures.js';
 import { type MilvusTestServer, startMilvus } from '../support/milvus-server.js';
@@ -418,5 +418,81 @@ describe('function outputs the target recomputes', () => {
     expect(notes).toMatch(
       /function \w+ \(BM25\): sparse is not copied; the target recomputes it from text with the same analyzer/,
     );
+  });
+});
+
+describe('spec.rbac.roles (opt-in)', () => {
+  // Roles need authentication on (2.3.5 answers "fail to get authorization" without it).
+  const root = { username: 'root', password: 'Milvus' };
+  let source: MilvusTestServer;
+  let target: MilvusTestServer;
+  let sourceAdmin: MilvusClient;
+  let targetAdmin: MilvusClient;
+
+  beforeAll(async () => {
+    [source, target] = await Promise.all([
+      startMilvus({ kind: 'milvus-2.3.5', auth: true, name: 'fid-rbac-src' }),
+      startMilvus({ kind: 'milvus-2.3.5', auth: true, name: 'fid-rbac-dst' }),
+    ]);
+    sourceAdmin = admin(source.endpoint, root);
+    targetAdmin = admin(target.endpoint, root);
+    await seed(sourceAdmin, def('rbac_coll'), 10);
+    await indexAndLoad(sourceAdmin, 'rbac_coll', 'v');
+    await sourceAdmin.createRole('reader_role');
+    for (const g of [
+      { object: 'Collection', objectName: '*', database: 'default', privilege: 'Query' },
+      { object: 'Collection', objectName: 'rbac_coll', database: 'default', privilege: 'Search' },
+      { object: 'Global', objectName: '*', database: 'default', privilege: 'DescribeCollection' },
+    ])
+      await sourceAdmin.grant('reader_role', g);
+    await sourceAdmin.createDatabase('rbac_other', []);
+    await sourceAdmin.grant('reader_role', {
+      object: 'Collection',
+      objectName: '*',
+      database: 'rbac_other',
+      privilege: 'Insert',
+    });
+  }, 300_000);
+  afterAll(async () => {
+    sourceAdmin?.close();
+    targetAdmin?.close();
+    await Promise.all([source?.stop(), target?.stop()]);
+  });
+
+  it('Milvus 2.3.5 → 2.3.5: the plan lists the roles; the run creates them with their privileges in the target database', async () => {
+    const file = yamlFile(
+      `${secretYaml('root', root)}---\n${migrationYaml({
+        name: 'rbac',
+        source: source.endpoint,
+        target: target.endpoint,
+        sourceSecret: 'root',
+        targetSecret: 'root',
+        collections: [{ name: 'rbac_coll' }],
+        extraSpec: '  rbac: {roles: true}',
+      })}`,
+    );
+    const plan = await runCli(['plan', '-f', file, '--state-dir', stateDir]);
+    expect(plan.code, plan.stdout).toBe(0);
+    // SelectGrant answers for the database the client is in: the Insert granted in rbac_other is
+    // not this migration's and is not seen.
+    expect(plan.stdout).toMatch(
+      /role reader_role is created on the target with Query on Collection \*, Search on Collection rbac_coll, DescribeCollection on Global \*/,
+    );
+    expect(await targetAdmin.selectRoles()).not.toContain('reader_role');
+
+    const res = await runCli(['run', '-f', file, '--state-dir', stateDir, '--output', 'json']);
+    expect(res.code, res.stderr.slice(-3000)).toBe(0);
+    const s = JSON.parse(res.stdout);
+    expect(s.roles.names).toEqual(['reader_role']);
+    expect(s.roles.warnings ?? []).toEqual([]);
+    const key = (g: { object: string; objectName: string; database: string; privilege: string }) =>
+      `${g.object}|${g.objectName}|${g.database}|${g.privilege}`;
+    const want = (await sourceAdmin.selectGrants('reader_role'))
+      .filter((g) => g.database === 'default')
+      .map(key)
+      .sort();
+    const got = (await targetAdmin.selectGrants('reader_role')).map(key).sort();
+    expect(got).toEqual(want);
+    expect(want).toHaveLength(3);
   });
 });

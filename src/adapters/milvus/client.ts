@@ -57,6 +57,15 @@ export interface ConnectOptions {
   readOnly?: boolean;
 }
 
+/** One privilege of a role on an object (SelectGrant / OperatePrivilege). */
+export interface Grant {
+  /** Global, Collection, User, … */
+  object: string;
+  objectName: string;
+  database: string;
+  privilege: string;
+}
+
 /** The only RPCs a read-only (source) client may send. */
 export const READ_RPCS = new Set([
   'GetVersion',
@@ -72,6 +81,8 @@ export const READ_RPCS = new Set([
   'ListAliases',
   'GetReplicas',
   'DescribeDatabase',
+  'SelectRole',
+  'SelectGrant',
 ]);
 
 /** What getVersion reports for the embedded Milvus Lite, which has no GetVersion. */
@@ -543,6 +554,49 @@ export class MilvusClient {
       collection_name: collection,
       ...(opts.replicaNumber ? { replica_number: opts.replicaNumber } : {}),
       ...(opts.resourceGroups?.length ? { resource_groups: opts.resourceGroups } : {}),
+    });
+  }
+
+  /** Role names (the built-in admin and public included). */
+  async selectRoles(): Promise<string[]> {
+    const r = await this.call<{ results: { role: { name: string } }[] }>('SelectRole', {
+      include_user_info: false,
+    });
+    return (r.results ?? []).map((x) => x.role.name);
+  }
+
+  /** Every grant of a role: object type, object name, database, privilege. */
+  async selectGrants(role: string): Promise<Grant[]> {
+    const r = await this.call<{
+      entities: {
+        object: { name: string };
+        object_name: string;
+        db_name: string;
+        grantor: { privilege: { name: string } };
+      }[];
+    }>('SelectGrant', { entity: { role: { name: role } } });
+    return (r.entities ?? []).map((e) => ({
+      object: e.object?.name ?? '',
+      objectName: e.object_name,
+      database: e.db_name,
+      privilege: e.grantor?.privilege?.name ?? '',
+    }));
+  }
+
+  createRole(name: string): Promise<MilvusStatus> {
+    return this.call('CreateRole', { entity: { name } });
+  }
+
+  grant(role: string, g: Grant): Promise<MilvusStatus> {
+    return this.call('OperatePrivilege', {
+      entity: {
+        role: { name: role },
+        object: { name: g.object },
+        object_name: g.objectName,
+        db_name: g.database,
+        grantor: { privilege: { name: g.privilege } },
+      },
+      type: 0, // Grant
     });
   }
 

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import { MilvusClient } from '../src/adapters/milvus/client.js';
 import { encode } from '../src/adapters/milvus/proto.js';
 import { type MilvusTestServer, startMilvus } from '../test/support/milvus-server.js';
+import { indexCovering, loadAndWait } from '../test/support/rows.js';
 import { DIM, ROWS, type Row, SOURCE, say, sleep, WRITE_ROWS } from './config.js';
 import { killCurrent, loadAvg, serverCpu } from './measure.js';
 import { insertRequestBytes, PK, TAG, TAG_MAX, VEC } from './wire.js';
@@ -72,17 +73,8 @@ export async function waitFor(what: string, ms: number, ok: () => Promise<boolea
 
 /** FLAT index on the vector, then load; waits until the index covers every flushed row and the load is done. */
 export async function indexAndLoad(c: MilvusClient, name: string): Promise<void> {
-  await c.createIndex(name, VEC, 'vec_flat', [
-    { key: 'index_type', value: 'FLAT' },
-    { key: 'metric_type', value: 'L2' },
-    { key: 'params', value: '{}' },
-  ]);
-  await waitFor(`index of ${name}`, 20 * 60_000, async () => {
-    const [d] = await c.describeIndexes(name);
-    return d !== undefined && d.state === 3 && d.indexed_rows === d.total_rows;
-  });
-  await c.loadCollection(name);
-  await waitFor(`load of ${name}`, 20 * 60_000, async () => (await c.getLoadState(name)) === 3);
+  await indexCovering(c, name, VEC, { indexName: 'vec_flat', timeoutMs: 20 * 60_000 });
+  await loadAndWait(c, name, 20 * 60_000);
 }
 
 export async function flush(c: MilvusClient, name: string): Promise<void> {
@@ -276,22 +268,9 @@ export async function finishTarget(
   };
   try {
     await step('flush', () => flush(c, name));
-    await step('index', async () => {
-      if (!(await c.describeIndexes(name)).length)
-        await c.createIndex(name, VEC, 'vec_flat', [
-          { key: 'index_type', value: 'FLAT' },
-          { key: 'metric_type', value: 'L2' },
-          { key: 'params', value: '{}' },
-        ]);
-      await waitFor(`index of ${name}`, 20 * 60_000, async () => {
-        const [d] = await c.describeIndexes(name);
-        return d !== undefined && d.state === 3 && d.indexed_rows === d.total_rows;
-      });
-    });
+    await step('index', () => indexCovering(c, name, VEC, { indexName: 'vec_flat', timeoutMs: 20 * 60_000 }));
     await step('load', async () => {
-      if ((await c.getLoadState(name)) === 3) return;
-      await c.loadCollection(name);
-      await waitFor(`load of ${name}`, 20 * 60_000, async () => (await c.getLoadState(name)) === 3);
+      if ((await c.getLoadState(name)) !== 3) await loadAndWait(c, name, 20 * 60_000);
     });
     const n = await step('count', () => c.count(name)); // Strong: sees every acknowledged insert
     row.verified = `${n}`;

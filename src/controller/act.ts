@@ -170,8 +170,8 @@ export async function act(
   let requeue: number | undefined;
   const involved = { namespace: ns, name, uid: meta.uid ?? '' };
   const patch = patcher(ctx, ns, name, meta.resourceVersion);
-  // Only asked for once the spec was found valid (observe parsed it); parsing again here throws
-  // the same error the spec's check reported.
+  // Parsed once by observe(); only a deletion can ask for it with a spec zod refused, and then
+  // parsing again throws that error (dropTargets reports it and retries).
   const migration = () =>
     parsed ?? milvusMigration.parse({ ...obj, apiVersion: API_VERSION_FULL, kind: KIND });
   for (const a of actions) {

@@ -160,12 +160,6 @@ function observeClaims(ctx: ReconcileContext, m: MilvusMigration, uid: string): 
 }
 
 /**
- * Create-if-absent of each claim Lease, in name order (two migrations wanting overlapping sets
- * meet at the first shared one). A stale claim is deleted (preconditions: exactly the Lease read)
- * after a live check that its holder is gone, then created anew. Stops at the first claim another
- * migration holds: the next reconcile observes it and refuses.
-
-/**
  * A Job of this migration (owned by this very object), as decide() sees it. From the Job informer's
  * cache when it holds the Job (a stale entry only delays what the next event shows); a Job not in
  * the cache is looked for on the API server, so a Job just created is never taken for none.

@@ -214,11 +214,13 @@ export async function insertRows(
   }
 }
 
+const FLAT_L2: Record<string, string> = { index_type: 'FLAT', metric_type: 'L2', params: '{}' };
+
 export async function indexAndLoad(
   c: MilvusClient,
   name: string,
   field: string,
-  params: Record<string, string> = { index_type: 'FLAT', metric_type: 'L2', params: '{}' },
+  params: Record<string, string> = FLAT_L2,
   indexName = '',
 ): Promise<void> {
   await c.createIndex(
@@ -227,10 +229,43 @@ export async function indexAndLoad(
     indexName,
     Object.entries(params).map(([key, value]) => ({ key, value })),
   );
+  await loadAndWait(c, name);
+}
+
+/**
+ * An index on `field` unless the collection has one (a FLAT L2 one by default), then waits until
+ * it covers every flushed row: a search or a timing right after it sees all of them.
+ */
+export async function indexCovering(
+  c: MilvusClient,
+  name: string,
+  field: string,
+  opts: { params?: Record<string, string>; indexName?: string; timeoutMs?: number } = {},
+): Promise<void> {
+  if (!(await c.describeIndexes(name)).length)
+    await c.createIndex(
+      name,
+      field,
+      opts.indexName ?? '',
+      Object.entries(opts.params ?? FLAT_L2).map(([key, value]) => ({ key, value })),
+    );
+  await waitUntil(`the index of ${name} covering every row`, opts.timeoutMs ?? 120_000, async () => {
+    const [d] = await c.describeIndexes(name);
+    return d !== undefined && d.state === 3 && d.indexed_rows === d.total_rows;
+  });
+}
+
+/** Loads the collection and waits until it is loaded. */
+export async function loadAndWait(c: MilvusClient, name: string, timeoutMs = 120_000): Promise<void> {
   await c.loadCollection(name);
-  for (let i = 0; i < 600; i++) {
-    if ((await c.getLoadState(name)) === 3) return;
-    await new Promise((r) => setTimeout(r, 200));
+  await waitUntil(`collection ${name} loaded`, timeoutMs, async () => (await c.getLoadState(name)) === 3);
+}
+
+async function waitUntil(what: string, ms: number, ok: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await ok()) return;
+    await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`collection ${name} did not load`);
+  throw new Error(`${what}: not done after ${ms / 1000} s`);
 }

@@ -495,6 +495,16 @@ describe('the worker', () => {
     expect(lastStatusIn('MMSTATUS {"phase":"Run')).toBeUndefined();
   });
 
+  it('passes over an MMSTATUS line that is JSON but not a status (checked with the status schema)', () => {
+    const log = [
+      statusLine({ phase: 'Running', collections: [] }),
+      'MMSTATUS {"phase":"Exploded"}',
+      'MMSTATUS {"phase":"Running","collections":[{"name":"a"}]}',
+      'MMSTATUS 42',
+    ].join('\n');
+    expect(lastStatusIn(log)).toEqual({ phase: 'Running', collections: [] });
+  });
+
   it('fails with a readable status when the input is missing', async () => {
     const lines: string[] = [];
     const r = await runWorker({ env: {}, write: (l) => lines.push(l) });

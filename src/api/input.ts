@@ -167,7 +167,7 @@ export function checkSpec(m: MilvusMigration): void {
     if (!/[*?]/.test(c.name)) {
       if (!COLLECTION_NAME.test(c.name))
         throw new UserError(
-          `${where}.name "${c.name}" is not a collection name: it must start with a letter or underscore and contain only letters, digits and underscores (or be a pattern with * and ?)`,
+          `${where}.name: "${c.name}" is not a collection name: it must start with a letter or underscore and contain only letters, digits and underscores (or be a pattern with * and ?)`,
           'InvalidSpec',
         );
       if (c.exclude?.length)

@@ -78,7 +78,7 @@ const collectionPattern = z
   .max(255)
   .regex(
     /^[A-Za-z0-9_*?]+$/,
-    'must be a collection name (letters, digits, underscores) or a pattern of one with * and ?',
+    'must start with a letter or underscore and contain only letters, digits and underscores (or be a pattern of such names with * and ?)',
   );
 
 /**

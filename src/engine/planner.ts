@@ -283,7 +283,7 @@ async function checkDatabase(c: MilvusClient, side: string, db: string, problems
           (inner.milvusCode === 800 || /database not (found|exist)/i.test(inner.message))
         ) {
           problems.push(
-            `${side} database "${db}" does not exist (databases there: not listed: the user may not list databases): check spec.${side}.database${side === 'target' ? ', create the database on the target first, or set spec.target.createDatabase: true' : ''}`,
+            `${side} database "${db}" does not exist (databases there: not listed: the user may not list databases): check spec.${side}.database${side === 'target' ? ' or create the database on the target first (or set spec.target.createDatabase: true)' : ''}`,
           );
           return;
         }
@@ -297,7 +297,7 @@ async function checkDatabase(c: MilvusClient, side: string, db: string, problems
   }
   if (!dbs.includes(db)) {
     problems.push(
-      `${side} database "${db}" does not exist (databases there: ${dbs.join(', ')}): check spec.${side}.database${side === 'target' ? ', create the database on the target first, or set spec.target.createDatabase: true' : ''}`,
+      `${side} database "${db}" does not exist (databases there: ${dbs.join(', ')}): check spec.${side}.database${side === 'target' ? ' or create the database on the target first (or set spec.target.createDatabase: true)' : ''}`,
     );
   }
 }

@@ -7,6 +7,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { versionGates } from '../engine/version-gates.js';
 import { CRD_NAME, PRINTER_COLUMNS, SHORT_NAMES, type StructuralSchema, versionSchema } from './crd.js';
 import { API_VERSION_FULL, KIND } from './migration.js';
 
@@ -126,6 +127,18 @@ failed and needs you (its \`reason\` is one of those in [troubleshooting.md](tro
 | column | JSONPath | shown | description |
 |---|---|---|---|
 ${columns}
+
+## Version-gated elements
+
+What the plan admits per target version (from the constants it checks with), what a milvus-lite
+target does, and where the tests ran it. An element whose target is too old is refused in the plan,
+with nothing written.
+
+| element | lowest target | milvus-lite 3.x target | tested on |
+|---|---|---|---|
+${versionGates()
+  .map((g) => `| ${[g.element, g.target, g.lite, g.tested].map(cell).join(' | ')} |`)
+  .join('\n')}
 `;
 }
 

@@ -144,6 +144,9 @@ function parseSecret(d: { file: string; index: number }, v: Record<string, unkno
 }
 
 /** Cross-field rules the schema cannot express. */
+/** What Milvus accepts as a collection name (spec.collections[].name may also be a pattern). */
+const COLLECTION_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
 export function checkSpec(m: MilvusMigration): void {
   // The schema's pattern is loose (e.g. "host:19530x" passes it): parse as the client will.
   parseEndpoint(m.spec.source.endpoint, 'spec.source');
@@ -159,13 +162,32 @@ export function checkSpec(m: MilvusMigration): void {
   }
   const seen = new Map<string, string>();
   const sources = new Set<string>();
-  for (const c of m.spec.collections) {
+  for (const [i, c] of m.spec.collections.entries()) {
+    const where = `spec.collections[${i}]`;
+    if (!/[*?]/.test(c.name)) {
+      if (!COLLECTION_NAME.test(c.name))
+        throw new UserError(
+          `${where}.name: "${c.name}" is not a collection name: it must start with a letter or underscore and contain only letters, digits and underscores (or be a pattern with * and ?)`,
+          'InvalidSpec',
+        );
+      if (c.exclude?.length)
+        throw new UserError(
+          `${where}.exclude is only for a pattern name ("*", "logs_*"): remove exclude, or make name a pattern`,
+          'InvalidSpec',
+        );
+    } else if (c.targetName !== undefined || c.description !== undefined) {
+      throw new UserError(
+        `${where}: pattern "${c.name}" stands for several collections, which cannot share one targetName or description: list a collection by name for those (a named collection is taken out of the pattern's matches)`,
+        'InvalidSpec',
+      );
+    }
     if (sources.has(c.name))
       throw new UserError(
         `spec.collections lists source collection "${c.name}" twice: list each once`,
         'InvalidSpec',
       );
     sources.add(c.name);
+    if (/[*?]/.test(c.name)) continue;
     const t = c.targetName ?? c.name;
     const prev = seen.get(t);
     if (prev !== undefined) {

@@ -71,9 +71,60 @@ export const connectionSpec = z
   })
   .strict();
 
+/** A collection name, or a pattern of one: `*` any run of characters, `?` one character. */
+const collectionPattern = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(
+    /^[A-Za-z0-9_*?]+$/,
+    'must start with a letter or underscore and contain only letters, digits and underscores (or be a pattern of such names with * and ?)',
+  );
+
+/**
+ * How the target collections are loaded. Replica count and resource groups belong to the target's
+ * cluster: the source's (collection.replica.number, collection.resource_groups) are never copied,
+ * since a source loaded with 2 replicas would make the load of a single-node target fail.
+ */
+export const loadSpec = z
+  .object({
+    replicas: z
+      .number()
+      .int()
+      .min(1)
+      .max(100)
+      .optional()
+      .describe("Replicas to load each target collection with; default: the target's own default (1)."),
+    resourceGroups: z
+      .array(z.string().min(1).max(255))
+      .max(100)
+      .optional()
+      .describe("Target resource groups to load the replicas into; default: the target's default group."),
+  })
+  .strict();
+
+export const targetSpec = connectionSpec
+  .extend({
+    createDatabase: z
+      .boolean()
+      .optional()
+      .describe(
+        "Default false. Create spec.target.database when it does not exist, with the source database's properties (database.max.collections and the like; not its replica count, resource groups or write/read denials, which are the target's own). Properties the target did not keep are warnings.",
+      ),
+    load: loadSpec.optional().describe('How target collections are loaded (replicas, resource groups).'),
+  })
+  .strict();
+
 export const collectionSpec = z
   .object({
-    name: collectionName.describe('Collection in the source database.'),
+    name: collectionPattern.describe(
+      'Collection in the source database, or a pattern (`*` any characters, `?` one; `*` = every collection of the database). A pattern is expanded against the source once, when the migration is planned, and the set is recorded in status.collectionSelection: collections created on the source later do not join a migration under way.',
+    ),
+    exclude: z
+      .array(collectionPattern)
+      .max(100)
+      .optional()
+      .describe('With a pattern name: collections (names or patterns) it leaves out.'),
     targetName: collectionName.optional().describe('Name on the target; defaults to name.'),
     description: z
       .string()
@@ -119,12 +170,24 @@ export const syncSpec = z
 export const migrationSpec = z
   .object({
     source: connectionSpec.describe('The cluster to read from. Only read requests are ever sent to it.'),
-    target: connectionSpec.describe('The cluster to write to.'),
+    target: targetSpec.describe('The cluster to write to.'),
     collections: z
       .array(collectionSpec)
       .min(1)
       .max(1000)
       .describe('Collections to migrate from the source database.'),
+    rbac: z
+      .object({
+        roles: z
+          .boolean()
+          .optional()
+          .describe(
+            "Default false. Create the source's roles (not admin and public) on the target with their privileges in spec.source.database, granted in spec.target.database; the plan lists them. Users are not migrated. Needs a source user that may list roles and grants.",
+          ),
+      })
+      .strict()
+      .optional()
+      .describe('Opt-in migration of access control.'),
     verify: z
       .enum(VERIFY_MODES)
       .default('sample')
@@ -340,8 +403,38 @@ export const shardPlanStatus = z
     'A sharded run (spec.parallelism > 1) in progress: the key ranges its plan Job computed once, and which shards are complete. Cleared when the run ends.',
   );
 
+export const collectionSelection = z
+  .object({
+    from: z
+      .string()
+      .max(64)
+      .describe(
+        'Hash of spec.source and spec.collections the set was expanded from; another spec expands again.',
+      ),
+    time: z.string().max(64).describe('When the patterns were expanded.'),
+    names: z
+      .array(z.string().max(255))
+      .max(1000)
+      .describe('Every source collection the patterns of spec.collections matched, in spec order.'),
+  })
+  .describe(
+    'The source collections that the patterns in spec.collections (name `*`, globs, exclude) stood for when the migration was first planned. Kept while the spec stays the same, so the set cannot change under a running migration.',
+  );
+
 /** What a sharded run's plan stage hands to its copy and finalize stages (MMPLAN, MM_SHARD_PLAN). */
 export const shardPlan = shardPlanStatus.pick({ shards: true, collections: true });
+
+export const targetDatabaseStatus = z
+  .object({
+    name: z.string().max(255),
+    created: z.string().max(64).describe('When this migration created it.'),
+    warnings: z
+      .array(z.string().max(2048))
+      .max(50)
+      .optional()
+      .describe('Source properties not carried, or not kept by the target.'),
+  })
+  .describe('The target database this migration created (spec.target.createDatabase).');
 
 export const migrationStatus = z.object({
   phase: z.enum(PHASES).optional(),
@@ -381,6 +474,19 @@ export const migrationStatus = z.object({
     .describe(
       'Target collections that any run of this migration copied and verified complete. The list only grows: deletionPolicy DropIncomplete never drops one of them, whatever a later run shows. Written by the controller.',
     ),
+  collectionSelection: collectionSelection.optional(),
+  targetDatabase: targetDatabaseStatus.optional(),
+  roles: z
+    .object({
+      names: z.array(z.string().max(255)).max(1000).describe('Roles created or completed on the target.'),
+      warnings: z
+        .array(z.string().max(2048))
+        .max(100)
+        .optional()
+        .describe('Grants the target refused or does not list.'),
+    })
+    .optional()
+    .describe('What spec.rbac.roles migrated.'),
   runSpecHash: z
     .string()
     .max(64)
@@ -399,6 +505,7 @@ export const milvusMigration = z.object({
 });
 
 export type ConnectionSpec = z.infer<typeof connectionSpec>;
+export type LoadSpec = z.infer<typeof loadSpec>;
 export type CollectionSpec = z.infer<typeof collectionSpec>;
 export type MigrationSpec = z.infer<typeof migrationSpec>;
 export type MigrationStatus = z.infer<typeof migrationStatus>;
@@ -410,6 +517,7 @@ export type SyncStatus = z.infer<typeof syncStatus>;
 export type CollectionSyncStatus = z.infer<typeof collectionSyncStatus>;
 export type ShardPlan = z.infer<typeof shardPlan>;
 export type ErrorEntry = z.infer<typeof errorEntry>;
+export type CollectionSelection = z.infer<typeof collectionSelection>;
 export type MilvusMigration = z.infer<typeof milvusMigration>;
 
 export const MAX_STATUS_ERRORS = MAX_STATUS_ERRORS_BOUND;

@@ -43,6 +43,8 @@ export const REASONS = [
   'TransportSecure',
   'CrossNamespaceSecret',
   'DuplicateTarget',
+  'NoCollectionMatched',
+  'TooManyCollections',
   'AuthenticationFailed',
   'PermissionDenied',
   'Unreachable',

@@ -17,6 +17,7 @@ import { productVersion } from '../util/version.js';
 import { quietIpServerNameWarning } from '../util/warnings.js';
 import { planJson, planText } from './plan-view.js';
 import { ProgressView } from './progress-view.js';
+import { forgetSelection, selectCollections } from './selection.js';
 
 quietIpServerNameWarning();
 
@@ -66,10 +67,12 @@ program
   .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
   .option('--state-dir <dir>', 'where runs remember the target collections they created', undefined)
   .action(async (o: { file: string[]; output: string; stateDir?: string }) => {
-    const input = readInput(o.file);
+    let input = readInput(o.file);
     let p: Awaited<ReturnType<typeof plan>>;
     try {
-      p = await plan(input, stateStore(input, o.stateDir));
+      const state = stateStore(input, o.stateDir);
+      input = (await selectCollections(input, state, false)).input;
+      p = await plan(input, state);
     } catch (err) {
       fail(err, err instanceof UserError ? 2 : 1);
     }
@@ -129,9 +132,16 @@ program
       fail(err, 1);
     }
     process.on('exit', () => unlock());
+    let selected: Awaited<ReturnType<typeof selectCollections>>;
+    try {
+      selected = await selectCollections(input, state, true);
+    } catch (err) {
+      unlock();
+      fail(err, 1);
+    }
     view.start();
     let lastLogged = 0;
-    const status = await runMigration(input, {
+    const status = await runMigration(selected.input, {
       state,
       signal: abort.signal,
       ...(o.workers ? { workers: o.workers } : {}),
@@ -153,6 +163,8 @@ program
       },
     });
     view.stop();
+    if (selected.selection) status.collectionSelection = selected.selection;
+    if (status.phase === 'Succeeded') await forgetSelection(state);
     unlock();
     if (o.output === 'json') process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
     else process.stdout.write(`${statusText(status)}\n`);

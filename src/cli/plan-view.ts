@@ -1,6 +1,7 @@
 /** The schema preview: what `milvus-migrate plan` shows, as text for people or as JSON. */
 import { CONSISTENCY_NAMES, DATA_TYPE_NAMES, FUNCTION_TYPE_NAMES } from '../adapters/milvus/proto.js';
 import type { FieldSchema, KeyValue } from '../adapters/milvus/types.js';
+import { withoutLoadTopology } from '../engine/load-topology.js';
 import type { CollectionPlan, Plan } from '../engine/planner.js';
 import { planProblems } from '../engine/planner.js';
 import { partitionKeyField, userFields } from '../engine/schema.js';
@@ -72,6 +73,8 @@ export function planJson(p: Plan) {
   return {
     source: { version: p.sourceVersion.raw },
     target: { version: p.targetVersion.raw },
+    ...(p.createDatabase ? { createDatabase: p.createDatabase } : {}),
+    ...(p.roles ? { roles: p.roles } : {}),
     collections: p.collections.map(collectionView),
     problems: planProblems(p),
     ok: planProblems(p).length === 0,
@@ -82,6 +85,7 @@ export function planText(p: Plan, source: string, target: string): string {
   const out: string[] = [];
   out.push(`source  ${source}  (${p.sourceVersion.raw})`);
   out.push(`target  ${target}  (${p.targetVersion.raw})`);
+  for (const n of [...(p.createDatabase?.notes ?? []), ...(p.roles?.notes ?? [])]) out.push(`note    ${n}`);
   for (const problem of p.problems) out.push(`PROBLEM ${problem}`);
   for (const c of p.collections) {
     const v = collectionView(c);
@@ -119,7 +123,7 @@ export function planText(p: Plan, source: string, target: string): string {
         out.push(`  index         ${i.index_name} on ${i.field_name}: ${kv(i.params)}`);
       if (!m.indexes.length) out.push('  indexes       none');
       out.push(`  aliases       ${m.aliases.join(', ') || 'none'}`);
-      out.push(`  properties    ${kv(m.properties) || 'none'}`);
+      out.push(`  properties    ${kv(withoutLoadTopology(m.properties)) || 'none'}`);
       out.push(`  consistency   ${CONSISTENCY_NAMES[m.consistencyLevel]}, shards ${m.shardsNum}`);
     }
     for (const n of c.notes) out.push(`  note          ${n}`);

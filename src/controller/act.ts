@@ -7,6 +7,7 @@ import { MilvusClient } from '../adapters/milvus/client.js';
 import { credentialsFromSecret } from '../api/input.js';
 import {
   API_VERSION_FULL,
+  type CollectionSelection,
   KIND,
   type MigrationStatus,
   type MilvusMigration,
@@ -14,6 +15,7 @@ import {
 } from '../api/migration.js';
 import type { Reason } from '../api/reasons.js';
 import { applyPhaseConditions } from '../api/status.js';
+import { isDatabaseNotFound } from '../engine/target-database.js';
 import { errorText, reasonOf } from '../util/errors.js';
 import { logger } from '../util/logger.js';
 import { type ClaimHolder, claimHolder, claimLease, type ObservedClaim } from './claims.js';
@@ -21,6 +23,7 @@ import type { ReconcileContext } from './context.js';
 import { type Action, FINALIZER, type Observed } from './decide.js';
 import { jobManifest, jobName, stageJobManifest, workerEnvFrom } from './job.js';
 import type { Observation } from './observe.js';
+import { expandOnSource } from './selection.js';
 
 const log = logger.child({ component: 'controller' });
 
@@ -195,6 +198,17 @@ export async function act(
       case 'releaseClaims':
         await releaseClaims(ctx, obj, a.claims);
         break;
+      case 'resolveCollections': {
+        const selection = await resolveCollections(ctx, migration(), o);
+        // Conditional like the claims: a raced reconcile gets a conflict, not a second set.
+        await patch('status', { collectionSelection: selection });
+        log.info(
+          { key, collections: selection.names.length },
+          'expanded the collection patterns and recorded the set',
+        );
+        requeue = 0;
+        break;
+      }
       case 'computeOwnedTargets': {
         const owned = await computeOwnedTargets(ctx, migration(), o);
         // resourceVersion makes the claim conditional: a second reconcile that raced this one
@@ -312,6 +326,29 @@ async function dropTargets(
   }
 }
 
+/** spec.collections' patterns expanded on the source (selection.ts); a failure is reported as Pending. */
+async function resolveCollections(
+  ctx: ReconcileContext,
+  m: MilvusMigration,
+  o: Observed,
+): Promise<CollectionSelection> {
+  try {
+    return await expandOnSource(m, (ns, n) => ctx.kube.getSecret(ns, n));
+  } catch (err) {
+    const s: MigrationStatus = structuredClone(o.migration.status);
+    s.observedGeneration = o.migration.generation;
+    const message = `cannot expand spec.collections: ${errorText(err)}`;
+    applyPhaseConditions(s, 'Pending', reasonOf(err), message, o.migration.generation);
+    await patcher(
+      ctx,
+      m.metadata.namespace,
+      m.metadata.name,
+      undefined,
+    )('status', s).catch((e: unknown) => log.warn({ err: errorText(e) }, 'could not update the status'));
+    throw err;
+  }
+}
+
 /** Target collections that do not exist yet: the ones this migration may create and resume. */
 async function computeOwnedTargets(
   ctx: ReconcileContext,
@@ -321,8 +358,16 @@ async function computeOwnedTargets(
   try {
     const client = await targetClient(ctx, m);
     try {
-      const existing = new Set(await client.showCollections());
-      return m.spec.collections.map((c) => c.targetName ?? c.name).filter((n) => !existing.has(n));
+      const targets = m.spec.collections.map((c) => c.targetName ?? c.name);
+      let existing: Set<string>;
+      try {
+        existing = new Set(await client.showCollections());
+      } catch (err) {
+        // A database that spec.target.createDatabase will create holds none of them yet.
+        if (m.spec.target.createDatabase && isDatabaseNotFound(err)) return targets;
+        throw err;
+      }
+      return targets.filter((n) => !existing.has(n));
     } finally {
       client.close();
     }

@@ -32,6 +32,7 @@ import { controllerNamespace, LeaderElector } from './leader.js';
 import { ControllerMetrics, type MigrationFigures } from './metrics.js';
 import { observe } from './observe.js';
 import { WorkQueue } from './queue.js';
+import { withRecordedSelection } from './selection.js';
 import { syncFigures } from './sync-job.js';
 
 const log = logger.child({ component: 'controller' });
@@ -236,8 +237,10 @@ export class Controller {
   private async reconcileOnce(key: string, live: boolean): Promise<number | undefined> {
     const [namespace, name] = key.split('/') as [string, string];
     const cached = live ? undefined : this.ctx.caches.migrations?.get(name, namespace);
-    const obj = cached ?? (await this.kube.getMigration(namespace, name));
-    if (!obj) return undefined;
+    const raw = cached ?? (await this.kube.getMigration(namespace, name));
+    if (!raw) return undefined;
+    // Patterns in spec.collections stand for the set recorded in status from here on.
+    const obj = withRecordedSelection(raw);
     const observation = await observe(this.ctx, obj);
     const actions = decide(observation.observed);
     if (actions.length) log.debug({ key, actions: actions.map((a) => a.type) }, 'reconcile');

@@ -78,6 +78,11 @@ export interface Observed {
    * migration that holds every one of them creates Jobs.
    */
   claims?: ObservedClaim[];
+  /**
+   * spec.collections has patterns and no set recorded for it (status.collectionSelection): nothing
+   * else is observed or decided until the controller expanded them (selection.ts).
+   */
+  selectionNeeded?: boolean;
   /** specHash() of the current spec: what a run's result depends on. */
   specHash?: string;
   /** Credentials sent without TLS, TLS verification off (transportWarnings()), when the spec is valid. */
@@ -108,6 +113,7 @@ export type Action =
   | { type: 'addFinalizer' }
   | { type: 'removeFinalizer' }
   | { type: 'computeOwnedTargets' }
+  | { type: 'resolveCollections' }
   /** Create-if-absent of the claim Leases not held yet (a stale one is taken over). */
   | { type: 'claimTargets'; claims: ObservedClaim[] }
   /** Deletion: give back the claims this migration holds (its Jobs are gone). */

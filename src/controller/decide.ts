@@ -93,6 +93,8 @@ function decideOnce(o: Observed): Action[] {
     ];
   }
 
+  if (o.selectionNeeded) return [{ type: 'resolveCollections' }];
+
   if (m.suspend) {
     const out: Action[] = deleteAllJobs(o);
     if (

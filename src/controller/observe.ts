@@ -15,6 +15,7 @@ import {
   migrationStatus,
   milvusMigration,
 } from '../api/migration.js';
+import { hasPatterns } from '../engine/collection-set.js';
 import { errorText, reasonOf } from '../util/errors.js';
 import { lastPlanIn, lastStatusIn, STATUS_PREFIX } from '../worker/protocol.js';
 import { claimHolder, claimId, claimLeaseName, type ObservedClaim } from './claims.js';
@@ -105,6 +106,10 @@ export async function observe(ctx: ReconcileContext, obj: MigrationObject): Prom
   } catch (err) {
     o.specError = errorText(err);
     o.specReason = reasonOf(err);
+    return { observed: o, migration };
+  }
+  if (hasPatterns(parsed.data.spec)) {
+    o.selectionNeeded = true;
     return { observed: o, migration };
   }
   o.specHash = specHash(parsed.data.spec);

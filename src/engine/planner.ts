@@ -9,9 +9,13 @@ import { isPermissionDenied, MilvusError } from '../adapters/milvus/errors.js';
 import { LoadState } from '../adapters/milvus/proto.js';
 import type { CollectionSchema } from '../adapters/milvus/types.js';
 import type { MilvusMigration } from '../api/migration.js';
-import { UserError } from '../util/errors.js';
+import { errorText, UserError } from '../util/errors.js';
+import { functionOutputNotes } from './function-outputs.js';
+import { indexProblems } from './indexes.js';
 import { firstOversizedJson, jsonLimitApplies, MILVUS_JSON_MAX_BYTES } from './json-size.js';
 import { keyLiteral } from './keys.js';
+import { sourceTopologyNote, type TargetLoad, targetLoad } from './load-topology.js';
+import { planRoles, type RolesPlan } from './roles.js';
 import { readFields } from './row-mover.js';
 import {
   type CollectionModel,
@@ -25,6 +29,7 @@ import {
   userFields,
 } from './schema.js';
 import { type MigrationState, targetKey } from './state.js';
+import { type DatabaseToCreate, databaseToCreate, isDatabaseNotFound } from './target-database.js';
 import { completeForTarget, uncopyable } from './unreported.js';
 import { atLeast, parseVersion, type ServerVersion, SOURCE_FLOOR } from './versions.js';
 
@@ -37,12 +42,17 @@ export interface CollectionPlan {
   createRequest?: CreateRequest;
   partitionsToCreate: string[];
   readFields: string[];
+  /** How the target is loaded (spec.target.load; never the source's topology). */
+  load: TargetLoad;
   /** The target collection exists and was created by this migration: resume into it. */
   resume: boolean;
   sourceLoaded: boolean;
   problems: string[];
   notes: string[];
-  /** Values the source did not report and the plan filled in (also status warnings). */
+  /**
+   * Status warnings known at plan time (also plan notes): values the source did not report and the
+   * plan filled in, function outputs the target recomputes with a provider of its own.
+   */
   filled: string[];
 }
 
@@ -51,6 +61,10 @@ export interface Plan {
   targetVersion: ServerVersion;
   collections: CollectionPlan[];
   problems: string[];
+  /** The target database to create first (spec.target.createDatabase, when it does not exist). */
+  createDatabase?: DatabaseToCreate;
+  /** Roles to create on the target (spec.rbac.roles). */
+  roles?: RolesPlan;
 }
 
 export function planProblems(p: Plan): string[] {
@@ -89,11 +103,16 @@ export async function planMigration(
   }
 
   await checkDatabase(source, 'source', m.spec.source.database, problems);
-  await checkDatabase(target, 'target', m.spec.target.database, problems);
+  let createDatabase: DatabaseToCreate | undefined;
+  if (m.spec.target.createDatabase && (await databaseMissing(target, m.spec.target.database))) {
+    const props = await source.describeDatabase(m.spec.source.database).catch(() => undefined);
+    createDatabase = databaseToCreate(m.spec.target.database, props, sourceVersion.raw);
+  } else await checkDatabase(target, 'target', m.spec.target.database, problems);
   if (problems.length) return { sourceVersion, targetVersion, collections: [], problems };
 
   const sourceCollections = new Set(await source.showCollections());
-  const targetCollections = new Set(await target.showCollections());
+  // A database still to be created holds no collection.
+  const targetCollections = new Set(createDatabase ? [] : await target.showCollections());
   const collections: CollectionPlan[] = [];
   for (const c of m.spec.collections) {
     const targetName = c.targetName ?? c.name;
@@ -103,6 +122,7 @@ export async function planMigration(
       description: c.description ?? '',
       partitionsToCreate: [],
       readFields: [],
+      load: targetLoad(m.spec.target.load),
       resume: false,
       sourceLoaded: false,
       problems: [],
@@ -158,6 +178,20 @@ export async function planMigration(
       }
     }
 
+    const topology = sourceTopologyNote(
+      model.properties,
+      plan.sourceLoaded ? await source.getReplicas(desc.collectionID).catch(() => []) : [],
+      m.spec.target.load,
+    );
+    if (topology) {
+      plan.notes.push(topology);
+      plan.filled.push(topology);
+    }
+    plan.problems.push(...indexProblems(model.indexes, userFields(model.schema), targetVersion));
+    const fnNotes = functionOutputNotes(model.schema);
+    plan.notes.push(...fnNotes.notes, ...fnNotes.warnings);
+    plan.filled.push(...fnNotes.warnings);
+
     const unsupported = unsupportedFeatures(usedFeatures(model), targetVersion);
     if (unsupported.length) {
       plan.problems.push(
@@ -197,7 +231,40 @@ export async function planMigration(
       plan.notes.push('collection TTL restarts on the target: copied rows get new insert times');
     }
   }
-  return { sourceVersion, targetVersion, collections, problems };
+  let roles: RolesPlan | undefined;
+  if (m.spec.rbac?.roles) {
+    try {
+      roles = await planRoles(source, m.spec.source.database);
+    } catch (err) {
+      problems.push(
+        `spec.rbac.roles: the source's roles cannot be read (${errorText(err)}): grant the source user the privileges to list roles and grants, or leave spec.rbac out`,
+      );
+    }
+  }
+  return {
+    sourceVersion,
+    targetVersion,
+    collections,
+    problems,
+    ...(createDatabase ? { createDatabase } : {}),
+    ...(roles ? { roles } : {}),
+  };
+}
+
+/** Whether a database is missing on a server; a user who may not list databases is asked by ShowCollections. */
+async function databaseMissing(c: MilvusClient, db: string): Promise<boolean> {
+  try {
+    return !(await c.listDatabases()).includes(db);
+  } catch (err) {
+    if (!isPermissionDenied(err)) throw err;
+  }
+  try {
+    await c.showCollections();
+    return false;
+  } catch (err) {
+    if (isDatabaseNotFound(err)) return true;
+    throw err;
+  }
 }
 
 async function checkDatabase(c: MilvusClient, side: string, db: string, problems: string[]): Promise<void> {
@@ -216,7 +283,7 @@ async function checkDatabase(c: MilvusClient, side: string, db: string, problems
           (inner.milvusCode === 800 || /database not (found|exist)/i.test(inner.message))
         ) {
           problems.push(
-            `${side} database "${db}" does not exist (databases there: not listed: the user may not list databases): check spec.${side}.database${side === 'target' ? ' or create the database on the target first' : ''}`,
+            `${side} database "${db}" does not exist (databases there: not listed: the user may not list databases): check spec.${side}.database${side === 'target' ? ' or create the database on the target first (or set spec.target.createDatabase: true)' : ''}`,
           );
           return;
         }
@@ -230,7 +297,7 @@ async function checkDatabase(c: MilvusClient, side: string, db: string, problems
   }
   if (!dbs.includes(db)) {
     problems.push(
-      `${side} database "${db}" does not exist (databases there: ${dbs.join(', ')}): check spec.${side}.database${side === 'target' ? ' or create the database on the target first' : ''}`,
+      `${side} database "${db}" does not exist (databases there: ${dbs.join(', ')}): check spec.${side}.database${side === 'target' ? ' or create the database on the target first (or set spec.target.createDatabase: true)' : ''}`,
     );
   }
 }

@@ -17,6 +17,8 @@ import type {
   IndexDescription,
   KeyValue,
 } from '../adapters/milvus/types.js';
+import { diffIndexes } from './indexes.js';
+import { withoutLoadTopology } from './load-topology.js';
 import { atLeast, type ServerVersion } from './versions.js';
 
 /** Everything about a collection that the target must receive. */
@@ -93,7 +95,7 @@ export interface Feature {
   notOnLite?: boolean;
 }
 
-const TYPE_SINCE: Record<number, string> = {
+export const TYPE_SINCE: Record<number, string> = {
   [DataType.Float16Vector!]: '2.4.0',
   [DataType.BFloat16Vector!]: '2.4.0',
   [DataType.SparseFloatVector!]: '2.4.0',
@@ -104,7 +106,23 @@ const TYPE_SINCE: Record<number, string> = {
   [DataType.Array!]: '2.3.0',
 };
 
-const FUNCTION_SINCE: Record<number, string> = { 1: '2.5.0', 2: '2.6.0', 3: '2.6.0', 4: '2.6.0', 5: '2.6.0' };
+export const FUNCTION_SINCE: Record<number, string> = {
+  1: '2.5.0',
+  2: '2.6.0',
+  3: '2.6.0',
+  4: '2.6.0',
+  5: '2.6.0',
+};
+
+/** Lowest target version that keeps each schema element (the reference lists them). */
+export const ELEMENT_SINCE = {
+  nullable: '2.5.0',
+  defaultValue: '2.5.0',
+  clusteringKey: '2.4.0',
+  analyzer: '2.5.0',
+  severalVectors: '2.4.0',
+  schemaProperties: '2.4.0',
+} as const;
 
 /** Every schema element that not every target version keeps. */
 export function usedFeatures(m: CollectionModel): Feature[] {
@@ -127,14 +145,16 @@ export function usedFeatures(m: CollectionModel): Feature[] {
     } else if (f.data_type === DataType.BinaryVector) {
       out.push({ name: `field ${f.name}: BinaryVector`, notOnLite: true });
     }
-    if (f.nullable) out.push({ name: `field ${f.name}: nullable`, since: '2.5.0' });
-    if (f.default_value) out.push({ name: `field ${f.name}: default value`, since: '2.5.0' });
-    if (f.is_clustering_key) out.push({ name: `field ${f.name}: clustering key`, since: '2.4.0' });
+    if (f.nullable) out.push({ name: `field ${f.name}: nullable`, since: ELEMENT_SINCE.nullable });
+    if (f.default_value)
+      out.push({ name: `field ${f.name}: default value`, since: ELEMENT_SINCE.defaultValue });
+    if (f.is_clustering_key)
+      out.push({ name: `field ${f.name}: clustering key`, since: ELEMENT_SINCE.clusteringKey });
     if (f.type_params.some((p) => /analyzer|enable_match/.test(p.key)))
-      out.push({ name: `field ${f.name}: analyzer settings`, since: '2.5.0' });
+      out.push({ name: `field ${f.name}: analyzer settings`, since: ELEMENT_SINCE.analyzer });
   }
   if (fields.filter((f) => isVectorType(f.data_type)).length > 1) {
-    out.push({ name: 'several vector fields', since: '2.4.0' });
+    out.push({ name: 'several vector fields', since: ELEMENT_SINCE.severalVectors });
   }
   for (const fn of m.schema.functions ?? []) {
     out.push({
@@ -142,7 +162,8 @@ export function usedFeatures(m: CollectionModel): Feature[] {
       since: FUNCTION_SINCE[fn.type] ?? '99.0.0',
     });
   }
-  if ((m.schema.properties ?? []).length) out.push({ name: 'schema properties', since: '2.4.0' });
+  if ((m.schema.properties ?? []).length)
+    out.push({ name: 'schema properties', since: ELEMENT_SINCE.schemaProperties });
   return out;
 }
 
@@ -193,7 +214,8 @@ export function createRequest(m: CollectionModel, schema: CollectionSchema): Cre
     schema: encode('schema.CollectionSchema', schema),
     shards_num: m.shardsNum,
     consistency_level: m.consistencyLevel,
-    properties: m.properties,
+    // Never the source's replicas or resource groups (load-topology.ts).
+    properties: withoutLoadTopology(m.properties),
   };
   if (partitionKeyField(m.schema) && m.numPartitions > 0) req.num_partitions = String(m.numPartitions);
   return req;
@@ -273,7 +295,7 @@ export function diffModels(want: CollectionModel, got: CollectionModel): string[
     out.push(`shard count ${got.shardsNum} instead of ${want.shardsNum}`);
   if (partitionKeyField(want.schema) && want.numPartitions !== got.numPartitions)
     out.push(`num_partitions ${got.numPartitions} instead of ${want.numPartitions}`);
-  diffKv('property', want.properties, got.properties, out);
+  diffKv('property', withoutLoadTopology(want.properties), got.properties, out);
   diffKv('schema property', want.schema.properties, got.schema.properties, out);
 
   const gotFields = new Map(userFields(got.schema).map((f) => [f.name, f]));
@@ -325,17 +347,7 @@ export function diffModels(want: CollectionModel, got: CollectionModel): string[
   if (!partitionKeyField(want.schema))
     for (const p of want.partitions) if (!gotParts.has(p)) out.push(`partition ${p} is missing`);
 
-  const gotIdx = new Map(got.indexes.map((i) => [i.field_name, i]));
-  for (const wi of want.indexes) {
-    const gi = gotIdx.get(wi.field_name);
-    if (!gi) {
-      out.push(`index ${wi.index_name} on ${wi.field_name} is missing`);
-      continue;
-    }
-    if (gi.index_name !== wi.index_name)
-      out.push(`index on ${wi.field_name} is named "${gi.index_name}" instead of "${wi.index_name}"`);
-    diffKv(`index ${wi.index_name}: parameter`, wi.params, gi.params, out);
-  }
+  diffIndexes(want.indexes, got.indexes, diffKv, out);
 
   const gotAliases = new Set(got.aliases);
   const missingAliases = want.aliases.filter((a) => !gotAliases.has(a));

@@ -11,8 +11,10 @@ import { errorText, reasonOf, VerificationError } from '../util/errors.js';
 import { type Logger, logger as rootLogger } from '../util/logger.js';
 import { type Clients, openClients } from './clients.js';
 import { type CollectionPlan, type Plan, planMigration, planProblems } from './planner.js';
+import { applyRoles } from './roles.js';
 import type { RowMover } from './row-mover.js';
 import type { StateStore } from './state.js';
+import { ensureTargetDatabase } from './target-database.js';
 
 export interface EngineOptions {
   state: StateStore;
@@ -123,6 +125,36 @@ export async function runStage(
       return fail('PlanRefused', `nothing was written: ${problems.join(' | ')}`);
     }
     log.info({ source: thePlan.sourceVersion.raw, target: thePlan.targetVersion.raw }, 'plan accepted');
+    if (thePlan.createDatabase) {
+      let notKept: string[];
+      try {
+        notKept = await ensureTargetDatabase(input, thePlan.createDatabase);
+      } catch (err) {
+        return fail(
+          reasonOf(err),
+          `creating target database "${thePlan.createDatabase.name}" failed: ${errorText(err)}`,
+        );
+      }
+      const warnings = [...thePlan.createDatabase.notes.slice(1), ...notKept];
+      status.targetDatabase = {
+        name: thePlan.createDatabase.name,
+        created: now(),
+        ...(warnings.length ? { warnings } : {}),
+      };
+      log.info({ database: thePlan.createDatabase.name, warnings }, 'target database created');
+    }
+    if (thePlan.roles) {
+      let warnings: string[];
+      try {
+        warnings = await applyRoles(target, thePlan.roles, m.spec.source.database, m.spec.target.database);
+      } catch (err) {
+        return fail(reasonOf(err), `creating the roles on the target failed: ${errorText(err)}`);
+      }
+      status.roles = {
+        names: thePlan.roles.roles.map((r) => r.name),
+        ...(warnings.length ? { warnings } : {}),
+      };
+    }
     for (const [i, cp] of thePlan.collections.entries())
       status.collections![i]!.sourceEntities = await stage.sourceCount(cp, i, clients);
     summarize(status);

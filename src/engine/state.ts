@@ -17,6 +17,7 @@ import {
 } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { dirname, join } from 'node:path';
+import type { CollectionSelection } from '../api/migration.js';
 import { UserError } from '../util/errors.js';
 
 export interface TargetRecord {
@@ -44,6 +45,8 @@ export interface SyncRecord {
 export interface MigrationState {
   targets: Record<string, TargetRecord>;
   sync?: Record<string, SyncRecord>;
+  /** The collections spec.collections' patterns stood for when first run (collection-set.ts). */
+  selection?: CollectionSelection;
 }
 
 export interface StateStore {

@@ -2,6 +2,7 @@
 import type { MilvusClient } from '../adapters/milvus/client.js';
 import { LoadState } from '../adapters/milvus/proto.js';
 import type { Logger } from '../util/logger.js';
+import { indexesToCreate } from './indexes.js';
 import type { CollectionPlan } from './planner.js';
 import { sleep } from './retry.js';
 import { type CollectionModel, modelFrom } from './schema.js';
@@ -16,21 +17,17 @@ export async function ensureTargetShape(
   const name = cp.targetName;
   const t0 = Date.now();
   await ensurePartitions(cp, target);
-  const indexes = await target.describeIndexes(name);
-  const indexed = new Set(indexes.map((i) => i.field_name));
-  for (const idx of model.indexes) {
-    if (indexed.has(idx.field_name)) continue;
+  for (const idx of indexesToCreate(model.indexes, await target.describeIndexes(name))) {
     try {
       await target.createIndex(name, idx.field_name, idx.index_name, idx.params);
     } catch (err) {
       // Shard pods of one attempt complete the shape together: another one may have been first.
-      const now = await target.describeIndexes(name);
-      if (!now.some((i) => i.field_name === idx.field_name)) throw err;
+      if (indexesToCreate([idx], await target.describeIndexes(name)).length) throw err;
     }
   }
   const tLoad = Date.now();
   if ((await target.getLoadState(name)) !== LoadState.LoadStateLoaded) {
-    await target.loadCollection(name);
+    await target.loadCollection(name, cp.load);
     await waitLoaded(target, name);
   }
   const tAliases = Date.now();

@@ -143,6 +143,14 @@ const COPYABLE_TYPES = new Set<number>(
   ].map((n) => DataType[n]!),
 );
 
+const UNPROVEN_NOTE = (what: string, since: string) =>
+  ` (${what} needs Milvus ${since} or newer, and no Milvus server the tests run here holds it: the round trip of its values from query to insert and their comparison are unproven, so it is refused rather than copied untested)`;
+/** Types refused until a test server proves them (issue 16). */
+const UNPROVEN: Record<number, string> = {
+  [DataType.Geometry!]: UNPROVEN_NOTE('Geometry', '2.6.4'),
+  [DataType.Timestamptz!]: UNPROVEN_NOTE('Timestamptz', '2.6.6'),
+};
+
 /**
  * Schema elements the planner would otherwise admit but the engine cannot copy and verify bit for
  * bit yet: refused in the plan, so a run never fails after the copy because a value cannot be read
@@ -153,7 +161,9 @@ export function uncopyable(model: CollectionModel): string[] {
   for (const f of userFields(model.schema)) {
     const t = DATA_TYPE_NAMES[f.data_type] ?? String(f.data_type);
     if (!COPYABLE_TYPES.has(f.data_type))
-      out.push(`field ${f.name}: values of type ${t} cannot be copied and verified by this version yet`);
+      out.push(
+        `field ${f.name}: values of type ${t} cannot be copied and verified by this version yet${UNPROVEN[f.data_type] ?? ''}`,
+      );
     else if (f.data_type === DataType.Array && !COPYABLE_ELEMENTS.has(f.element_type))
       out.push(
         `field ${f.name}: arrays of ${DATA_TYPE_NAMES[f.element_type] ?? f.element_type} cannot be copied and verified by this version yet`,
@@ -161,8 +171,10 @@ export function uncopyable(model: CollectionModel): string[] {
     else if (f.nullable && isVectorType(f.data_type))
       out.push(`field ${f.name}: nullable vectors cannot be copied and verified by this version yet`);
   }
-  const structs = (model.schema as { struct_array_fields?: unknown[] }).struct_array_fields ?? [];
+  const structs = (model.schema as { struct_array_fields?: { name?: string }[] }).struct_array_fields ?? [];
   if (structs.length)
-    out.push(`${structs.length} array-of-struct field(s) cannot be copied and verified by this version yet`);
+    out.push(
+      `${structs.length} array-of-struct field(s) (${structs.map((x) => x.name ?? '?').join(', ')}) cannot be copied and verified by this version yet${UNPROVEN_NOTE('Array of Struct', '2.6.4')}`,
+    );
   return out;
 }

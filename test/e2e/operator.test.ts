@@ -425,6 +425,49 @@ let deployed: DeployObject[] = [];
     expect(obj.metadata.finalizers).toContain('migration.milvus.io/cleanup');
   }, 300_000);
 
+  it('collection patterns: "*" with exclude is expanded once by the controller and kept; createDatabase makes the target database', async () => {
+    await kn(['apply', '-f', '-'], secret('src-milvus', { username: 'root', password: 'Milvus' }));
+    await kn(
+      ['apply', '-f', '-'],
+      migration('patterns', {
+        source: { endpoint: `${HOST_IP}:${src!.port}`, secretRef: { name: 'src-milvus' } },
+        target: { endpoint: `${HOST_IP}:${dst!.port}`, database: 'patterns_db', createDatabase: true },
+        collections: [{ name: '*', exclude: [KILLABLE.name] }],
+      }),
+    );
+    const obj = await waitForPhase('patterns', ['Succeeded', 'Failed'], 240_000);
+    expect(obj.status?.phase, JSON.stringify(obj.status, null, 2)).toBe('Succeeded');
+    const sel = obj.status!.collectionSelection!;
+    expect(sel.names).toContain(PARTITION_KEY.name);
+    expect(sel.names).not.toContain(KILLABLE.name);
+    expect(obj.status!.collections!.map((c) => c.name)).toEqual(sel.names);
+    expect(obj.status!.targetDatabase?.name).toBe('patterns_db');
+    const inDb = admin(dst!.endpoint, { database: 'patterns_db' });
+    try {
+      expect(await inDb.count(PARTITION_KEY.name)).toBe(ROWS);
+      // A collection created on the source now does not join: a re-run works on the recorded set.
+      const srcAdmin = admin(src!.endpoint, { username: 'root', password: 'Milvus' });
+      try {
+        await createCollection(srcAdmin, { ...KILLABLE, name: 'late_arrival' });
+        await indexAndLoad(srcAdmin, 'late_arrival', 'vec');
+      } finally {
+        srcAdmin.close();
+      }
+      await kn(['annotate', 'mmig', 'patterns', `${RERUN}=after-late-arrival`, '--overwrite']);
+      const again = await waitForPhase(
+        'patterns',
+        ['Succeeded', 'Failed'],
+        240_000,
+        (o) => o.status?.lastRerun === 'after-late-arrival',
+      );
+      expect(again.status?.phase).toBe('Succeeded');
+      expect(again.status!.collectionSelection).toEqual(sel);
+      expect(await inDb.showCollections()).not.toContain('late_arrival');
+    } finally {
+      inDb.close();
+    }
+  }, 600_000);
+
   it('serves /metrics: reconciles, queue depth, migrations by phase, rows copied', async () => {
     const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
     expect(res.status).toBe(200);

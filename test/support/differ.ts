@@ -376,8 +376,15 @@ async function schemaOf(c: MilvusClient, name: string): Promise<SchemaModel> {
     throw e;
   });
   const indexes = new Map<string, { name: string; params: Record<string, string> }>();
-  for (const i of (idx.index_descriptions ?? []) as Raw[])
-    indexes.set(i.field_name, { name: i.index_name, params: kv(i.params) });
+  const described = (idx.index_descriptions ?? []) as Raw[];
+  // Keyed by field; a field with several indexes (JSON paths) keys each as field#name, so a
+  // target holding fewer of them differs.
+  const perField = (f: string) => described.filter((i) => i.field_name === f).length;
+  for (const i of described)
+    indexes.set(perField(i.field_name) > 1 ? `${i.field_name}#${i.index_name}` : i.field_name, {
+      name: i.index_name,
+      params: kv(i.params),
+    });
   const load = await rpc(c, 'GetLoadState', { collection_name: name });
   return {
     collection,
@@ -407,6 +414,9 @@ function knownLoss(
   ctx: { sourceIndexName?: (field: string) => string },
 ): RegExp | undefined {
   const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  // Never copied on purpose, whatever the target (the target's own load topology; issue 16).
+  const topology = /^collection\.property\.(collection\.(replica\.number|resource_groups))$/.exec(path);
+  if (topology) return new RegExp(`^load topology: .*${esc(topology[1]!)}=`);
   if (!targetKind.startsWith('milvus-lite')) return undefined;
   const fixed: Record<string, RegExp> = {
     'collection.description': /^description /,

@@ -204,7 +204,8 @@ describe('buildCrd()', () => {
     expect(collections.items!.properties!.name).toMatchObject({
       minLength: 1,
       maxLength: 255,
-      pattern: '^[A-Za-z_][A-Za-z0-9_]*$',
+      // A name or a pattern of names (*, ?); input.ts checks a plain name strictly.
+      pattern: '^[A-Za-z0-9_*?]+$',
     });
     expect(status.properties!.phase!.enum).toEqual([
       'Pending',

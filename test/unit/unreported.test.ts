@@ -127,7 +127,12 @@ describe('uncopyable', () => {
     expect(out).toMatch(/field g: values of type Geometry/);
     expect(out).toMatch(/field t: values of type Timestamptz/);
     expect(out).toMatch(/field nv: nullable vectors/);
-    expect(out).toMatch(/array-of-struct/);
+    expect(out).toMatch(/array-of-struct field\(s\) \(s\)/);
+    // Refused, with why: no server here holds them, so the round trip is unproven (issue 16).
+    expect(out).toMatch(
+      /Geometry needs Milvus 2\.6\.4 or newer, and no Milvus server the tests run here holds it/,
+    );
+    expect(out).toMatch(/Timestamptz needs Milvus 2\.6\.6/);
   });
 
   it('admits every type it can copy', () => {

@@ -57,6 +57,15 @@ export interface ConnectOptions {
   readOnly?: boolean;
 }
 
+/** One privilege of a role on an object (SelectGrant / OperatePrivilege). */
+export interface Grant {
+  /** Global, Collection, User, … */
+  object: string;
+  objectName: string;
+  database: string;
+  privilege: string;
+}
+
 /** The only RPCs a read-only (source) client may send. */
 export const READ_RPCS = new Set([
   'GetVersion',
@@ -70,6 +79,10 @@ export const READ_RPCS = new Set([
   'Query',
   'DescribeAlias',
   'ListAliases',
+  'GetReplicas',
+  'DescribeDatabase',
+  'SelectRole',
+  'SelectGrant',
 ]);
 
 /** What getVersion reports for the embedded Milvus Lite, which has no GetVersion. */
@@ -407,6 +420,31 @@ export class MilvusClient {
     }
   }
 
+  /** Replicas a loaded collection has (count and resource groups); [] where the server will not say. */
+  async getReplicas(collectionID: string): Promise<{ resource_group_name: string }[]> {
+    try {
+      const r = await this.call<{ replicas: { resource_group_name: string }[] }>('GetReplicas', {
+        collectionID,
+        db_name: this.database,
+      });
+      return r.replicas ?? [];
+    } catch (err) {
+      if (err instanceof MilvusError && (err.kind === 'unimplemented' || isPermissionDenied(err))) return [];
+      throw err;
+    }
+  }
+
+  /** A database's properties; undefined where DescribeDatabase is not implemented (Milvus 2.3). */
+  async describeDatabase(name: string): Promise<T.KeyValue[] | undefined> {
+    try {
+      const r = await this.call<{ properties: T.KeyValue[] }>('DescribeDatabase', { db_name: name });
+      return r.properties ?? [];
+    } catch (err) {
+      if (err instanceof MilvusError && err.kind === 'unimplemented') return undefined;
+      throw err;
+    }
+  }
+
   async getLoadState(collection: string): Promise<number> {
     const r = await this.call<T.GetLoadStateResponse>('GetLoadState', {
       db_name: this.database,
@@ -506,8 +544,64 @@ export class MilvusClient {
     return this.call('CreateAlias', { db_name: this.database, collection_name: collection, alias });
   }
 
-  loadCollection(collection: string): Promise<MilvusStatus> {
-    return this.call('LoadCollection', { db_name: this.database, collection_name: collection });
+  /** `replicaNumber`/`resourceGroups` unset: the server's (or the collection's) own default. */
+  loadCollection(
+    collection: string,
+    opts: { replicaNumber?: number; resourceGroups?: string[] } = {},
+  ): Promise<MilvusStatus> {
+    return this.call('LoadCollection', {
+      db_name: this.database,
+      collection_name: collection,
+      ...(opts.replicaNumber ? { replica_number: opts.replicaNumber } : {}),
+      ...(opts.resourceGroups?.length ? { resource_groups: opts.resourceGroups } : {}),
+    });
+  }
+
+  /** Role names (the built-in admin and public included). */
+  async selectRoles(): Promise<string[]> {
+    const r = await this.call<{ results: { role: { name: string } }[] }>('SelectRole', {
+      include_user_info: false,
+    });
+    return (r.results ?? []).map((x) => x.role.name);
+  }
+
+  /** Every grant of a role: object type, object name, database, privilege. */
+  async selectGrants(role: string): Promise<Grant[]> {
+    const r = await this.call<{
+      entities: {
+        object: { name: string };
+        object_name: string;
+        db_name: string;
+        grantor: { privilege: { name: string } };
+      }[];
+    }>('SelectGrant', { entity: { role: { name: role } } });
+    return (r.entities ?? []).map((e) => ({
+      object: e.object?.name ?? '',
+      objectName: e.object_name,
+      database: e.db_name,
+      privilege: e.grantor?.privilege?.name ?? '',
+    }));
+  }
+
+  createRole(name: string): Promise<MilvusStatus> {
+    return this.call('CreateRole', { entity: { name } });
+  }
+
+  grant(role: string, g: Grant): Promise<MilvusStatus> {
+    return this.call('OperatePrivilege', {
+      entity: {
+        role: { name: role },
+        object: { name: g.object },
+        object_name: g.objectName,
+        db_name: g.database,
+        grantor: { privilege: { name: g.privilege } },
+      },
+      type: 0, // Grant
+    });
+  }
+
+  createDatabase(name: string, properties: T.KeyValue[]): Promise<MilvusStatus> {
+    return this.call('CreateDatabase', { db_name: name, properties });
   }
 
   insert(req: {

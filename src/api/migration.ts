@@ -71,13 +71,16 @@ export const connectionSpec = z
   })
   .strict();
 
-/** A collection name, or a pattern of one: `*` any run of characters, `?` one character. */
+/**
+ * A collection name, or a pattern of one: `*` any run of characters, `?` one character. Like a
+ * name it cannot start with a digit, so the API server already refuses "1x".
+ */
 const collectionPattern = z
   .string()
   .min(1)
   .max(255)
   .regex(
-    /^[A-Za-z0-9_*?]+$/,
+    /^[A-Za-z_*?][A-Za-z0-9_*?]*$/,
     'must start with a letter or underscore and contain only letters, digits and underscores (or be a pattern of such names with * and ?)',
   );
 

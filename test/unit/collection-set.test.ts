@@ -129,7 +129,9 @@ describe('checkSpec with patterns', () => {
     expect(() => checkSpec(migration([{ name: 'users', exclude: ['a'] }]))).toThrowError(
       /exclude is only for a pattern name/,
     );
-    expect(() => checkSpec(migration([{ name: '1users' }]))).toThrowError(/is not a collection name/);
+    expect(() => checkSpec(migration([{ name: '1users' }]))).toThrowError(
+      /must start with a letter or underscore/,
+    );
     expect(() => checkSpec(migration([{ name: '*', exclude: ['logs_*'] }, { name: 'users' }]))).not.toThrow();
   });
 });

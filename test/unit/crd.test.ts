@@ -205,7 +205,7 @@ describe('buildCrd()', () => {
       minLength: 1,
       maxLength: 255,
       // A name or a pattern of names (*, ?); input.ts checks a plain name strictly.
-      pattern: '^[A-Za-z0-9_*?]+$',
+      pattern: '^[A-Za-z_*?][A-Za-z0-9_*?]*$',
     });
     expect(status.properties!.phase!.enum).toEqual([
       'Pending',

@@ -1262,7 +1262,7 @@ let deployed: DeployObject[] = [];
       expect(pct, samples.join('\n')).toBeGreaterThanOrEqual(lastPct);
       lastPct = pct;
       // Killed once the status shows progress, so that the replacement pod's reports must not lower it.
-      if (!killed && pct >= 5 && on < KILL_ROWS - 300) {
+      if (!killed && pct >= 5 && on < toCopy - 300) {
         const pods = await kn([
           'get',
           'pods',

@@ -43,6 +43,25 @@ function stateStore(input: MigrationInput, dir: string | undefined): FileStateSt
   return new FileStateStore(dir ?? defaultStateDir(), m.namespace, m.name);
 }
 
+/**
+ * The migration's state store, locked for this process until it exits: one run of a migration at
+ * a time, since two would write the same targets. A held lock ends the command with its reason.
+ */
+function lockedStateStore(
+  input: MigrationInput,
+  dir: string | undefined,
+): { state: FileStateStore; unlock: () => void } {
+  const state = stateStore(input, dir);
+  let unlock: () => void;
+  try {
+    unlock = state.lock();
+  } catch (err) {
+    fail(err, 1);
+  }
+  process.on('exit', () => unlock());
+  return { state, unlock };
+}
+
 const program = new Command()
   .name('milvus-migrate')
   .description('Migrate Milvus collections between clusters: exact schema, every row, verified.')
@@ -123,15 +142,7 @@ program
     };
     process.on('SIGINT', () => onSignal('SIGINT'));
     process.on('SIGTERM', () => onSignal('SIGTERM'));
-    const state = stateStore(input, o.stateDir);
-    let unlock: () => void;
-    try {
-      // One run of a migration at a time: two would write the same targets.
-      unlock = state.lock();
-    } catch (err) {
-      fail(err, 1);
-    }
-    process.on('exit', () => unlock());
+    const { state, unlock } = lockedStateStore(input, o.stateDir);
     let selected: Awaited<ReturnType<typeof selectCollections>>;
     try {
       selected = await selectCollections(input, state, true);
@@ -221,14 +232,7 @@ program
       };
       process.on('SIGINT', () => onSignal('SIGINT'));
       process.on('SIGTERM', () => onSignal('SIGTERM'));
-      const state = stateStore(input, o.stateDir);
-      let unlock: () => void;
-      try {
-        unlock = state.lock();
-      } catch (err) {
-        fail(err, 1);
-      }
-      process.on('exit', () => unlock());
+      const { state, unlock } = lockedStateStore(input, o.stateDir);
       let lastLogged = 0;
       const status = await runSync(input, {
         state,

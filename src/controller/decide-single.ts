@@ -14,6 +14,7 @@ import {
   type ObservedPod,
   PROGRESS_INTERVAL_MS,
   RERUN_ANNOTATION,
+  STARTUP_POLL_MS,
 } from './decide-types.js';
 
 /**
@@ -65,7 +66,7 @@ export function podProgress(
 ): Action[] {
   const cur = o.migration.status;
   const out: Action[] = [];
-  if (pod && o.now - o.lastProgressPatch >= PROGRESS_INTERVAL_MS) {
+  if (pod) {
     const s = fromPod(o, pod);
     // A resumed pod has not measured a collection it has not reached yet (Pending, Creating): the
     // rows already on the target stay counted until it does, so progress never falls on resume.
@@ -102,10 +103,14 @@ export function podProgress(
       }
       summarize(s);
     }
-    if (JSON.stringify(stripTimes(s)) !== JSON.stringify(stripTimes(cur)))
+    // Counts at most every PROGRESS_INTERVAL_MS; a new phase (the pod began copying, verifying) at once.
+    const due = o.now - o.lastProgressPatch >= PROGRESS_INTERVAL_MS || s.phase !== cur.phase;
+    if (due && JSON.stringify(stripTimes(s)) !== JSON.stringify(stripTimes(cur)))
       out.push({ type: 'patchStatus', status: s, progress: true });
   }
-  out.push({ type: 'requeue', afterMs: PROGRESS_INTERVAL_MS });
+  // Until the pod has reported it is copying, look more often: the status must not say Pending
+  // for long while rows are being written.
+  out.push({ type: 'requeue', afterMs: cur.phase === 'Pending' ? STARTUP_POLL_MS : PROGRESS_INTERVAL_MS });
   return out;
 }
 

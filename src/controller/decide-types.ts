@@ -132,6 +132,8 @@ export type Action =
   | { type: 'requeue'; afterMs: number };
 
 export const PROGRESS_INTERVAL_MS = 5000;
+/** How often a Pending migration's pod log is read until the pod reports that it copies. */
+export const STARTUP_POLL_MS = 1000;
 /** Held while the object exists, so that deleting it stops the copy and applies spec.deletionPolicy. */
 export const FINALIZER = 'migration.milvus.io/cleanup';
 /** Any new value re-runs a finished (Failed or Succeeded) migration; the engine copies only what is missing. */

@@ -19,6 +19,7 @@ import { errorText, reasonOf, UserError } from '../util/errors.js';
 import { logger } from '../util/logger.js';
 import { type Env, ownedTargets, syncState, workerInput } from './input.js';
 import { PLAN_PREFIX, parseIndexes, parseShardPlan, STAGES, statusLine } from './protocol.js';
+import { statusReporter } from './reporter.js';
 
 export interface WorkerResult {
   status: MigrationStatus;
@@ -35,22 +36,16 @@ export async function runWorker(opts: {
 }): Promise<WorkerResult> {
   const env = opts.env ?? process.env;
   const write = opts.write ?? ((l: string) => process.stdout.write(`${l}\n`));
-  const throttle = opts.throttleMs ?? 2000;
+  const reporter = statusReporter((s) => write(statusLine(s)), opts.throttleMs ?? 2000);
   let status: MigrationStatus;
   try {
     const input = workerInput(env, opts.secretsDir);
     const t = input.migration.spec.target;
     const state = new FixedStateStore(t.endpoint, t.database, ownedTargets(env));
-    let last = 0;
     const common = {
       state,
       ...(opts.signal ? { signal: opts.signal } : {}),
-      onStatus: (s: MigrationStatus) => {
-        if (Date.now() - last >= throttle) {
-          last = Date.now();
-          write(statusLine(s));
-        }
-      },
+      onStatus: reporter.report,
     };
     const stage = env.MM_STAGE;
     const sync = input.migration.spec.sync;
@@ -66,10 +61,7 @@ export async function runWorker(opts: {
         ...common,
         cutover: () => sync.cutover,
         // Every pass is reported at once: the throttle must not hold the last one back a whole interval.
-        onPass: (s) => {
-          last = Date.now();
-          write(statusLine(s));
-        },
+        onPass: reporter.now,
       });
     } else if (stage === undefined || stage === '') {
       status = await runMigration(input, common);
@@ -118,6 +110,7 @@ export async function runWorker(opts: {
     pushError(status, errorText(err));
     applyPhaseConditions(status, 'Failed', reasonOf(err), errorText(err));
   }
+  reporter.close();
   write(statusLine(status));
   const exitCode =
     status.phase === 'Succeeded' ? 0 : status.phase === 'Canceled' || status.phase === 'Syncing' ? 130 : 1;

@@ -1203,11 +1203,17 @@ let deployed: DeployObject[] = [];
       await seedInt64Extreme(srcAdmin, 300);
     const extremeCount = await srcAdmin.count(INT64_EXTREME.name);
     srcAdmin.close();
+    // The target through a real fault proxy: once rows arrive, each reply is held back so that the
+    // copy crawls until the status shows progress and the pod is killed, whatever the status lag on
+    // a loaded machine (CI saw Pending 0 % until 1,761 of 2,300 rows were copied).
+    const toxi = await startToxiproxy({ listenHost: '0.0.0.0' });
+    const proxyPort = (await toxi.proxy('progress', dst!.endpoint)).split(':')[1];
+    let slowed = false;
     await kn(
       ['apply', '-f', '-'],
       migration('progress', {
         source: srcSpec(),
-        target: dstSpec(),
+        target: { endpoint: `${HOST_IP}:${proxyPort}` },
         verify: 'count',
         collections: [
           { name: KILLABLE.name, targetName: 'kill_progress' },
@@ -1243,43 +1249,59 @@ let deployed: DeployObject[] = [];
     let killed = '';
     const t0 = Date.now();
     let obj: Obj;
-    for (;;) {
-      obj = await getMigration('progress');
-      const s = obj.status;
-      const pct = Number.parseInt(s?.progress ?? '0', 10);
-      const copied = (s?.collections ?? []).reduce((n, c) => n + c.copiedEntities, 0);
-      // Whenever a row is counted, the whole total is known.
-      if (copied > 0)
-        expect(
-          s?.collections?.map((c) => c.sourceEntities),
-          JSON.stringify(s?.collections),
-        ).toEqual([KILL_ROWS, extremeCount]);
-      // Read after the status: the target can only have more by now.
-      const on = (await rowsNow('kill_progress')) + (await rowsNow('extreme_progress'));
-      const share = Math.floor((on * 100) / toCopy);
-      samples.push(`${s?.phase} ${s?.progress} rows=${s?.rows} target=${on} (${share}%)`);
-      expect(pct, samples.join('\n')).toBeLessThanOrEqual(share);
-      expect(pct, samples.join('\n')).toBeGreaterThanOrEqual(lastPct);
-      lastPct = pct;
-      // Killed once the status shows progress, so that the replacement pod's reports must not lower it.
-      if (!killed && pct >= 5 && on < toCopy - 300) {
-        const pods = await kn([
-          'get',
-          'pods',
-          '-l',
-          'job-name=progress-copy',
-          '-o',
-          'jsonpath={.items[*].metadata.name}',
-        ]);
-        killed = pods.trim().split(/\s+/)[0] ?? '';
-        if (killed) {
-          await kn(['delete', 'pod', killed, '--force', '--grace-period=0']);
-          samples.push(`-- killed ${killed}`);
+    try {
+      for (;;) {
+        obj = await getMigration('progress');
+        const s = obj.status;
+        const pct = Number.parseInt(s?.progress ?? '0', 10);
+        const copied = (s?.collections ?? []).reduce((n, c) => n + c.copiedEntities, 0);
+        // Whenever a row is counted, the whole total is known.
+        if (copied > 0)
+          expect(
+            s?.collections?.map((c) => c.sourceEntities),
+            JSON.stringify(s?.collections),
+          ).toEqual([KILL_ROWS, extremeCount]);
+        // Read after the status: the target can only have more by now.
+        const on = (await rowsNow('kill_progress')) + (await rowsNow('extreme_progress'));
+        const share = Math.floor((on * 100) / toCopy);
+        samples.push(
+          `${((Date.now() - t0) / 1000).toFixed(1)}s ${s?.phase} ${s?.progress} rows=${s?.rows} target=${on} (${share}%)`,
+        );
+        expect(pct, samples.join('\n')).toBeLessThanOrEqual(share);
+        expect(pct, samples.join('\n')).toBeGreaterThanOrEqual(lastPct);
+        lastPct = pct;
+        if (!killed && !slowed && on > 0) {
+          await toxi.add('progress', 'slow', {
+            type: 'latency',
+            stream: 'downstream',
+            attributes: { latency: 1500 },
+          });
+          slowed = true;
+          samples.push('-- target replies delayed 1.5 s');
         }
+        // Killed once the status shows progress, so that the replacement pod's reports must not lower it.
+        if (!killed && pct >= 5 && on < toCopy - 300) {
+          const pods = await kn([
+            'get',
+            'pods',
+            '-l',
+            'job-name=progress-copy',
+            '-o',
+            'jsonpath={.items[*].metadata.name}',
+          ]);
+          killed = pods.trim().split(/\s+/)[0] ?? '';
+          if (killed) {
+            await kn(['delete', 'pod', killed, '--force', '--grace-period=0']);
+            await toxi.remove('progress', 'slow');
+            samples.push(`-- killed ${killed}; target replies at full speed again`);
+          }
+        }
+        if (s?.phase === 'Succeeded' || s?.phase === 'Failed') break;
+        if (Date.now() - t0 > 300_000) throw new Error(`progress did not end:\n${samples.join('\n')}`);
+        await sleep(500);
       }
-      if (s?.phase === 'Succeeded' || s?.phase === 'Failed') break;
-      if (Date.now() - t0 > 300_000) throw new Error(`progress did not end:\n${samples.join('\n')}`);
-      await sleep(500);
+    } finally {
+      await toxi.stop();
     }
     console.log(`[e2e] progress:\n  ${samples.join('\n  ')}`);
     expect(killed, 'the copy pod was killed mid-copy').not.toBe('');

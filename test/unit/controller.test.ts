@@ -57,12 +57,30 @@ describe('decide()', () => {
   });
 
   it('progress is patched at most every 5 s and only when it changed', () => {
+    const at100 = patched(decide(observed({ job: job(), podStatus: running(100) })));
     expect(
-      types(decide(observed({ job: job(), podStatus: running(120), lastProgressPatch: NOW - 1000 }))),
+      types(
+        decide(
+          observed({ job: job(), podStatus: running(120), lastProgressPatch: NOW - 1000 }, { status: at100 }),
+        ),
+      ),
     ).toEqual(['requeue']);
     const cur = decide(observed({ job: job(), podStatus: running(120) }));
     const same = decide(observed({ job: job(), podStatus: running(120) }, { status: patched(cur) }));
     expect(types(same)).toEqual(['requeue']);
+  });
+
+  it('the pod began copying: patched at once (not after the 5 s interval); a Pending status is looked at every second', () => {
+    const pending = decide(observed({ job: job() }, { status: status('Pending', 'JobCreated') }));
+    expect(pending).toEqual([{ type: 'requeue', afterMs: 1000 }]);
+    const a = decide(
+      observed(
+        { job: job(), podStatus: running(120), lastProgressPatch: NOW - 1000 },
+        { status: status('Pending', 'JobCreated') },
+      ),
+    );
+    expect(types(a)).toEqual(['patchStatus', 'requeue']);
+    expect(patched(a)).toMatchObject({ phase: 'Running', rows: '120/300' });
   });
 
   it('a final phase in the log while the Job still runs is not final yet', () => {

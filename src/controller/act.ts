@@ -335,18 +335,32 @@ async function resolveCollections(
   try {
     return await expandOnSource(m, (ns, n) => ctx.kube.getSecret(ns, n));
   } catch (err) {
-    const s: MigrationStatus = structuredClone(o.migration.status);
-    s.observedGeneration = o.migration.generation;
-    const message = `cannot expand spec.collections: ${errorText(err)}`;
-    applyPhaseConditions(s, 'Pending', reasonOf(err), message, o.migration.generation);
-    await patcher(
-      ctx,
-      m.metadata.namespace,
-      m.metadata.name,
-      undefined,
-    )('status', s).catch((e: unknown) => log.warn({ err: errorText(e) }, 'could not update the status'));
-    throw err;
+    return reportPending(ctx, m, o, `cannot expand spec.collections: ${errorText(err)}`, err);
   }
+}
+
+/**
+ * A step before the copy failed: the status says Pending with the reason, and the error goes on
+ * (the reconcile is retried with backoff). The patch is unconditional and its own failure only
+ * logged: the error is what this reconcile reports.
+ */
+async function reportPending(
+  ctx: ReconcileContext,
+  m: MilvusMigration,
+  o: Observed,
+  message: string,
+  err: unknown,
+): Promise<never> {
+  const s: MigrationStatus = structuredClone(o.migration.status);
+  s.observedGeneration = o.migration.generation;
+  applyPhaseConditions(s, 'Pending', reasonOf(err), message, o.migration.generation);
+  await patcher(
+    ctx,
+    m.metadata.namespace,
+    m.metadata.name,
+    undefined,
+  )('status', s).catch((e: unknown) => log.warn({ err: errorText(e) }, 'could not update the status'));
+  throw err;
 }
 
 /** Target collections that do not exist yet: the ones this migration may create and resume. */
@@ -372,18 +386,6 @@ async function computeOwnedTargets(
       client.close();
     }
   } catch (err) {
-    const reason = reasonOf(err);
-    const message = `cannot list the target's collections: ${errorText(err)}`;
-    const s: MigrationStatus = structuredClone(o.migration.status);
-    s.observedGeneration = o.migration.generation;
-    applyPhaseConditions(s, 'Pending', reason, message, o.migration.generation);
-    // Unconditional, and a failure only logged: the error is what this reconcile reports.
-    await patcher(
-      ctx,
-      m.metadata.namespace,
-      m.metadata.name,
-      undefined,
-    )('status', s).catch((e: unknown) => log.warn({ err: errorText(e) }, 'could not update the status'));
-    throw err;
+    return reportPending(ctx, m, o, `cannot list the target's collections: ${errorText(err)}`, err);
   }
 }

@@ -6,7 +6,7 @@ import type { MigrationStatus, ShardPlan, ShardPlanStatus } from '../api/migrati
 import { applyPhaseConditions, pushError, summarize } from '../api/status.js';
 import { formatIndexes, parseIndexes } from '../worker/protocol.js';
 import { jobFailed, jobSucceeded, podProgress } from './decide-single.js';
-import { stripTimes, withCollectionList, withPhase } from './decide-status.js';
+import { newRunReason, newRunStatus, stripTimes, withPhase } from './decide-status.js';
 import {
   type Action,
   copyRetryDelayMs,
@@ -104,24 +104,18 @@ export function decideSharded(
       ];
     const pj = o.planJob;
     if (!pj) {
-      const s = withPhase(
-        cur,
-        'Pending',
-        'JobCreated',
+      const s = newRunStatus(
+        o,
         `the plan Job was created: it creates the target collections and splits each into up to ${o.parallelism ?? 2} key ranges`,
-        gen,
       );
-      withCollectionList(s, m, 'Pending');
-      delete s.completionTime;
       delete s.shardPlan;
-      if (m.rerun !== undefined) s.lastRerun = m.rerun;
       return [
         { type: 'createStageJob', ownedTargets, job: { stage: 'plan' } },
         { type: 'patchStatus', status: s },
         {
           type: 'event',
           eventType: 'Normal',
-          reason: again === 'rerun' ? 'Rerun' : again === 'spec' ? 'SpecChanged' : 'JobCreated',
+          reason: newRunReason(again),
           message: again
             ? `${again === 'rerun' ? `${RERUN_ANNOTATION}="${m.rerun}"` : `the spec changed (generation ${gen}) after the last run`}: created a new plan Job; the copy writes only what the target is missing`
             : `created the plan Job (parallelism ${o.parallelism ?? 2}: one copy pod per shard after it)`,

@@ -6,7 +6,7 @@
 import type { MigrationStatus, ShardPlanStatus } from '../api/migration.js';
 import { reasonOr } from '../api/reasons.js';
 import { applyPhaseConditions, pushError, summarize } from '../api/status.js';
-import { fromPod, stripTimes, summary, withCollectionList, withPhase } from './decide-status.js';
+import { fromPod, newRunReason, newRunStatus, stripTimes, summary, withPhase } from './decide-status.js';
 import {
   type Action,
   type Observed,
@@ -28,20 +28,16 @@ export function decideSingleJob(
 ): Action[] {
   const m = o.migration;
   const gen = m.generation;
-  const cur = m.status;
   const job = o.job;
   if (!job) {
-    const s = withPhase(cur, 'Pending', 'JobCreated', 'the copy Job was created; waiting for its pod', gen);
-    withCollectionList(s, m, 'Pending');
-    delete s.completionTime;
-    if (m.rerun !== undefined) s.lastRerun = m.rerun;
+    const s = newRunStatus(o, 'the copy Job was created; waiting for its pod');
     return [
       { type: 'createJob', ownedTargets },
       { type: 'patchStatus', status: s },
       {
         type: 'event',
         eventType: 'Normal',
-        reason: again ? (again === 'rerun' ? 'Rerun' : 'SpecChanged') : 'JobCreated',
+        reason: newRunReason(again),
         message: again
           ? again === 'rerun'
             ? `${RERUN_ANNOTATION}="${m.rerun}": created a new copy Job; it copies only what the target is missing`

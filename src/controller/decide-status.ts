@@ -44,6 +44,25 @@ export function fromPod(o: Observed, pod: MigrationStatus): MigrationStatus {
 }
 
 /**
+ * The status of a run that starts now (a new object, a re-run, a changed spec): Pending, every
+ * collection listed, the last run's end and the re-run value it answers recorded.
+ */
+export function newRunStatus(o: Observed, message: string): MigrationStatus {
+  const m = o.migration;
+  const s = withPhase(m.status, 'Pending', 'JobCreated', message, m.generation);
+  withCollectionList(s, m, 'Pending');
+  delete s.completionTime;
+  if (m.rerun !== undefined) s.lastRerun = m.rerun;
+  return s;
+}
+
+/** The Event reason of a run that starts now. */
+export function newRunReason(again: 'rerun' | 'spec' | undefined): Reason {
+  const reason = again === 'rerun' ? 'Rerun' : again === 'spec' ? 'SpecChanged' : 'JobCreated';
+  return reason;
+}
+
+/**
  * Every collection of the spec in the status, also before the copy pod reported anything (a suspend
  * or a failure that lands first still says which collections were not copied).
  */

@@ -69,6 +69,32 @@ function scalarArrayCell(s: ScalarField, elementType: number): string {
   }
 }
 
+const ISO = /^([+-]?\d{4,6})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})$/;
+
+/**
+ * An ISO 8601 instant with an offset as microseconds since the epoch, exactly (BigInt: dates far
+ * from 1970 stay exact); undefined for text without an offset (its instant depends on a timezone
+ * setting) or with digits below the microsecond, which then compares as text.
+ */
+export function isoMicros(text: string): bigint | undefined {
+  const m = ISO.exec(text);
+  if (!m) return undefined;
+  const [, y, mo, d, h, mi, sec, frac = '', off] = m;
+  if (frac.length > 6 && /[1-9]/.test(frac.slice(6))) return undefined;
+  if (+mo! < 1 || +mo! > 12 || +d! < 1 || +d! > 31 || +h! > 23 || +mi! > 59 || +sec! > 59) return undefined;
+  const date = new Date(0);
+  date.setUTCFullYear(Number(y), Number(mo) - 1, Number(d));
+  date.setUTCHours(Number(h), Number(mi), Number(sec), 0);
+  const ms = date.getTime();
+  if (Number.isNaN(ms)) return undefined;
+  let offsetMin = 0;
+  if (off !== 'Z') {
+    const digits = off!.replace(':', '');
+    offsetMin = (digits[0] === '-' ? -1 : 1) * (Number(digits.slice(1, 3)) * 60 + Number(digits.slice(3, 5)));
+  }
+  return (BigInt(ms) - BigInt(offsetMin) * 60_000n) * 1000n + BigInt(frac.slice(0, 6).padEnd(6, '0'));
+}
+
 export function sparseCanonical(b: Buffer): string {
   const pairs: [number, string][] = [];
   for (let o = 0; o + 8 <= b.length; o += 8)
@@ -106,6 +132,18 @@ function rawCells(fd: FieldData): string[] {
       return (s?.string_data?.data ?? []).map((x) => JSON.stringify(x));
     case DataType.JSON:
       return (s?.json_data?.data ?? []).map(canonicalJson);
+    case DataType.Geometry:
+      return s?.geometry_data
+        ? s.geometry_data.data.map((b) => `wkb:${Buffer.from(b).toString('hex')}`)
+        : (s?.geometry_wkt_data?.data ?? []).map((x) => `wkt:${JSON.stringify(x)}`);
+    case DataType.Timestamptz:
+      // One instant, whichever form the server answered in: microseconds since the epoch.
+      return s?.timestamptz_data
+        ? s.timestamptz_data.data.map((x) => `us:${BigInt(x)}`)
+        : (s?.string_data?.data ?? []).map((x) => {
+            const us = isoMicros(x);
+            return us === undefined ? `raw:${JSON.stringify(x)}` : `us:${us}`;
+          });
     case DataType.Array: {
       const et = s?.array_data?.element_type ?? 0;
       return (s?.array_data?.data ?? []).map((x) => scalarArrayCell(x, et));

@@ -30,8 +30,24 @@ const BYTE_VECTORS: Record<number, { key: string; bytesPerRow: (dim: number) => 
   [DataType.Int8Vector!]: { key: 'int8_vector', bytesPerRow: (d) => d },
 };
 
+/**
+ * Types whose values a server may answer in either of two slots (milvus-lite 3.x: Geometry as
+ * WKT, Timestamptz as ISO 8601 text; Milvus 2.6 may use the WKB or microsecond slots): the slot
+ * that holds the values is the one used, and Insert gets them in the same slot.
+ */
+const EITHER_SLOT: Record<number, (keyof ScalarField)[]> = {
+  [DataType.Geometry!]: ['geometry_wkt_data', 'geometry_data'],
+  [DataType.Timestamptz!]: ['timestamptz_data', 'string_data'],
+};
+
+function scalarKey(fd: FieldData): keyof ScalarField | undefined {
+  const either = EITHER_SLOT[fd.type];
+  if (either) return either.find((k) => fd.scalars?.[k] != null) ?? either[0];
+  return SCALAR_ARRAY[fd.type];
+}
+
 function scalarValues(fd: FieldData): unknown[] | undefined {
-  const key = SCALAR_ARRAY[fd.type];
+  const key = scalarKey(fd);
   if (!key || !fd.scalars) return undefined;
   const holder = fd.scalars[key] as { data: unknown[] } | null | undefined;
   return holder?.data;
@@ -69,7 +85,7 @@ export function primaryKeys(page: FieldData[], pkName: string): Key[] {
 /** Returns a copy of a column with only the rows at `idx` (ascending or not). */
 export function selectColumn(fd: FieldData, idx: number[]): FieldData {
   const out: FieldData = { ...fd, valid_data: fd.valid_data.length ? idx.map((i) => fd.valid_data[i]!) : [] };
-  const key = SCALAR_ARRAY[fd.type];
+  const key = scalarKey(fd);
   if (key && fd.scalars) {
     const holder = fd.scalars[key] as { data: unknown[] } & Record<string, unknown>;
     out.scalars = { ...fd.scalars, [key]: { ...holder, data: idx.map((i) => holder.data[i]) } };
@@ -155,9 +171,10 @@ export function estimateBytes(page: FieldData[]): number {
     const rows = columnLength(fd);
     const s = scalarValues(fd);
     if (s) {
-      if (fd.type === DataType.VarChar || fd.type === DataType.String || fd.type === DataType.Text) {
+      const key = scalarKey(fd);
+      if (key === 'string_data' || key === 'geometry_wkt_data') {
         for (const x of s as string[]) total += Buffer.byteLength(x) + 3;
-      } else if (fd.type === DataType.JSON) {
+      } else if (key === 'json_data' || key === 'geometry_data') {
         for (const x of s as Buffer[]) total += x.length + 3;
       } else if (fd.type === DataType.Array) {
         for (const x of s as ScalarField[]) total += JSON.stringify(x).length;

@@ -133,7 +133,8 @@ function typicalFieldBytes(f: FieldSchema): number {
   if (f.data_type === DataType.Int8Vector) return dim;
   if (isVectorType(f.data_type)) return 256;
   if (f.data_type === DataType.VarChar) return Math.min(Number(p.get('max_length') ?? 256), 512);
-  if (f.data_type === DataType.JSON || f.data_type === DataType.Array) return 512;
+  if (f.data_type === DataType.JSON || f.data_type === DataType.Array || f.data_type === DataType.Geometry)
+    return 512;
   return 8;
 }
 
@@ -152,7 +153,7 @@ export function maxRowBytes(model: CollectionModel): number {
     const p = new Map(f.type_params.map((kv) => [kv.key, kv.value]));
     const maxLength = Number(p.get('max_length') ?? 65_535);
     if (f.data_type === DataType.VarChar) total += maxLength + 8;
-    else if (f.data_type === DataType.JSON) total += JSON_MAX_BYTES;
+    else if (f.data_type === DataType.JSON || f.data_type === DataType.Geometry) total += JSON_MAX_BYTES;
     else if (f.data_type === DataType.Array) {
       const element = f.element_type === DataType.VarChar ? maxLength + 8 : 8;
       total += Number(p.get('max_capacity') ?? 4096) * element;

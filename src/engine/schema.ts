@@ -19,7 +19,7 @@ import type {
 } from '../adapters/milvus/types.js';
 import { diffIndexes } from './indexes.js';
 import { withoutLoadTopology } from './load-topology.js';
-import { atLeast, type ServerVersion } from './versions.js';
+import { atLeast, levelAtLeast, type ServerVersion } from './versions.js';
 
 /** Everything about a collection that the target must receive. */
 export interface CollectionModel {
@@ -93,7 +93,18 @@ export interface Feature {
   since?: string;
   /** Servers known to refuse it although their level would allow it. */
   notOnLite?: boolean;
+  /** milvus-lite versions (its own line) that keep it although their Milvus level is below `since`. */
+  liteSince?: string;
 }
+
+/**
+ * Types milvus-lite keeps ahead of its Milvus level, from the version the tests ran them on
+ * (test/integration/fidelity.test.ts): Geometry as WKT text, Timestamptz as UTC microseconds.
+ */
+export const LITE_TYPE_SINCE: Record<number, string> = {
+  [DataType.Geometry!]: '3.2.2',
+  [DataType.Timestamptz!]: '3.2.2',
+};
 
 export const TYPE_SINCE: Record<number, string> = {
   [DataType.Float16Vector!]: '2.4.0',
@@ -141,6 +152,7 @@ export function usedFeatures(m: CollectionModel): Feature[] {
           f.data_type === DataType.BinaryVector ||
           f.data_type === DataType.Float16Vector ||
           f.data_type === DataType.BFloat16Vector,
+        ...(LITE_TYPE_SINCE[f.data_type] ? { liteSince: LITE_TYPE_SINCE[f.data_type] } : {}),
       });
     } else if (f.data_type === DataType.BinaryVector) {
       out.push({ name: `field ${f.name}: BinaryVector`, notOnLite: true });
@@ -169,10 +181,20 @@ export function usedFeatures(m: CollectionModel): Feature[] {
 
 /** Features the target server cannot hold: a non-empty list means refuse, never copy lossily. */
 export function unsupportedFeatures(features: Feature[], target: ServerVersion): string[] {
+  const keptByLite = (f: Feature) =>
+    f.liteSince !== undefined &&
+    target.liteLevel !== undefined &&
+    levelAtLeast(target.liteLevel, f.liteSince);
   return features
-    .filter((f) => (f.since && !atLeast(target, f.since)) || (f.notOnLite && target.kind === 'milvus-lite'))
+    .filter(
+      (f) =>
+        !keptByLite(f) &&
+        ((f.since && !atLeast(target, f.since)) || (f.notOnLite && target.kind === 'milvus-lite')),
+    )
     .map((f) =>
-      f.since ? `${f.name} (needs Milvus ${f.since} or newer)` : `${f.name} (not supported by ${target.raw})`,
+      f.since
+        ? `${f.name} (needs Milvus ${f.since} or newer${f.liteSince ? ` or milvus-lite ${f.liteSince}` : ''})`
+        : `${f.name} (not supported by ${target.raw})`,
     );
 }
 

@@ -140,16 +140,13 @@ const COPYABLE_TYPES = new Set<number>(
     'BFloat16Vector',
     'SparseFloatVector',
     'Int8Vector',
+    'Geometry',
+    'Timestamptz',
   ].map((n) => DataType[n]!),
 );
 
 const UNPROVEN_NOTE = (what: string, since: string) =>
   ` (${what} needs Milvus ${since} or newer, and no Milvus server the tests run here holds it: the round trip of its values from query to insert and their comparison are unproven, so it is refused rather than copied untested)`;
-/** Types refused until a test server proves them (issue 16). */
-const UNPROVEN: Record<number, string> = {
-  [DataType.Geometry!]: UNPROVEN_NOTE('Geometry', '2.6.4'),
-  [DataType.Timestamptz!]: UNPROVEN_NOTE('Timestamptz', '2.6.6'),
-};
 
 /**
  * Schema elements the planner would otherwise admit but the engine cannot copy and verify bit for
@@ -161,9 +158,7 @@ export function uncopyable(model: CollectionModel): string[] {
   for (const f of userFields(model.schema)) {
     const t = DATA_TYPE_NAMES[f.data_type] ?? String(f.data_type);
     if (!COPYABLE_TYPES.has(f.data_type))
-      out.push(
-        `field ${f.name}: values of type ${t} cannot be copied and verified by this version yet${UNPROVEN[f.data_type] ?? ''}`,
-      );
+      out.push(`field ${f.name}: values of type ${t} cannot be copied and verified by this version yet`);
     else if (f.data_type === DataType.Array && !COPYABLE_ELEMENTS.has(f.element_type))
       out.push(
         `field ${f.name}: arrays of ${DATA_TYPE_NAMES[f.element_type] ?? f.element_type} cannot be copied and verified by this version yet`,

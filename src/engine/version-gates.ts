@@ -2,9 +2,9 @@
  * Every version-gated element in one table, from the constants the plan checks with (so the
  * reference, generated from this, cannot drift from what is enforced), with where the tests ran it.
  */
-import { DATA_TYPE_NAMES, FUNCTION_TYPE_NAMES } from '../adapters/milvus/proto.js';
+import { DATA_TYPE_NAMES, DataType, FUNCTION_TYPE_NAMES } from '../adapters/milvus/proto.js';
 import { INVERTED_SINCE, JSON_PATH_INDEX_SINCE } from './indexes.js';
-import { ELEMENT_SINCE, FUNCTION_SINCE, TYPE_SINCE } from './schema.js';
+import { ELEMENT_SINCE, FUNCTION_SINCE, LITE_TYPE_SINCE, TYPE_SINCE } from './schema.js';
 import { SOURCE_FLOOR } from './versions.js';
 
 export interface VersionGate {
@@ -103,16 +103,16 @@ export function versionGates(): VersionGate[] {
       tested: `${T.emb} source refused for ${T.m235} and ${T.lite}`,
     },
     {
-      element: 'Geometry',
-      target: `${type('Geometry')} (refused: unproven)`,
-      lite: 'refused',
-      tested: 'plan refusal only; no server here holds it',
+      element: 'Geometry (WKT text as the server answers it)',
+      target: `${type('Geometry')}, milvus-lite ${LITE_TYPE_SINCE[DataType.Geometry!]}`,
+      lite: 'kept',
+      tested: `${T.lite} → ${T.lite} (points, polygons, nulls, a resumed run), compared by the differ; ${T.m235} refused`,
     },
     {
-      element: 'Timestamptz',
-      target: `${type('Timestamptz')} (refused: unproven)`,
-      lite: 'refused',
-      tested: 'plan refusal only; Milvus 2.3.5 accepts the schema and then fails on insert and query, tried',
+      element: 'Timestamptz (UTC microseconds; ISO 8601 text with an offset compared as its instant)',
+      target: `${type('Timestamptz')}, milvus-lite ${LITE_TYPE_SINCE[DataType.Timestamptz!]}`,
+      lite: 'kept',
+      tested: `${T.lite} → ${T.lite} (years 1 and 9999, before 1970, microseconds, offsets), compared by the differ; ${T.m235} refused (it accepts the schema and then fails on insert and query, tried)`,
     },
     {
       element: 'Array of Struct',

@@ -17,6 +17,8 @@ export interface ServerVersion {
   embedded?: boolean;
   /** Milvus feature level as [major, minor, patch]; unknown servers are assumed current. */
   level: [number, number, number];
+  /** milvus-lite 3.x: its own version, for what it keeps beyond its Milvus level (schema.ts). */
+  liteLevel?: [number, number, number];
 }
 
 export function parseVersion(raw: string): ServerVersion {
@@ -28,14 +30,24 @@ export function parseVersion(raw: string): ServerVersion {
       level: [2, 5, 0],
     };
   const lite = /milvus[_-]lite-?v?(\d+)\.(\d+)\.(\d+)/i.exec(raw);
-  if (lite) return { raw, kind: 'milvus-lite', level: [2, 5, 0] };
+  if (lite)
+    return {
+      raw,
+      kind: 'milvus-lite',
+      level: [2, 5, 0],
+      liteLevel: [Number(lite[1]), Number(lite[2]), Number(lite[3])],
+    };
   const m = /(\d+)\.(\d+)\.(\d+)/.exec(raw);
   if (m) return { raw, kind: 'milvus', level: [Number(m[1]), Number(m[2]), Number(m[3])] };
   return { raw, kind: 'unknown', level: [99, 0, 0] };
 }
 
 export function atLeast(v: ServerVersion, min: string): boolean {
+  return levelAtLeast(v.level, min);
+}
+
+export function levelAtLeast(level: [number, number, number], min: string): boolean {
   const [a, b, c] = min.split('.').map(Number) as [number, number, number];
-  const [x, y, z] = v.level;
+  const [x, y, z] = level;
   return x !== a ? x > a : y !== b ? y > b : z >= c;
 }

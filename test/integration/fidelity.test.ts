@@ -6,7 +6,8 @@
  * naming the indexes, and nothing is written. Named indexes (one per field) arrive with their names
  * and parameters on Milvus 2.3.5, compared by the independent differ. Collection patterns
  * (`name: "pat_*"` with exclude) through the CLI: the set recorded by the first run is kept by the
- * next while the migration is unfinished, and expanded again once it succeeded.
+ * next while the migration is unfinished, and expanded again once it succeeded. Geometry and
+ * Timestamptz between milvus-lite 3.2.2 servers (which hold both), row for row by the differ.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,7 +18,14 @@ import { ensureBuilt, migrationYaml, runCli, secretYaml, yamlFile } from '../sup
 import { diffCollection } from '../support/differ.js';
 import { LITE_RICH, rng, seedLiteRich, vector } from '../support/fixtures.js';
 import { type MilvusTestServer, startMilvus } from '../support/milvus-server.js';
-import { admin, type CollectionDef, createCollection, indexAndLoad, insertRows } from '../support/rows.js';
+import {
+  admin,
+  type CollectionDef,
+  columns,
+  createCollection,
+  indexAndLoad,
+  insertRows,
+} from '../support/rows.js';
 
 let embedded: MilvusTestServer;
 let m235: MilvusTestServer;
@@ -494,5 +502,122 @@ describe('spec.rbac.roles (opt-in)', () => {
     const got = (await targetAdmin.selectGrants('reader_role')).map(key).sort();
     expect(got).toEqual(want);
     expect(want).toHaveLength(3);
+  });
+});
+
+describe('Geometry and Timestamptz (milvus-lite 3.2.2, which holds both)', () => {
+  const GEO: CollectionDef = {
+    name: 'geo_time',
+    fields: [
+      { name: 'id', type: 'Int64', primary: true },
+      { name: 'v', type: 'FloatVector', dim: 4 },
+      { name: 'g', type: 'Geometry', nullable: true },
+      { name: 'at', type: 'Timestamptz' },
+      { name: 'seen', type: 'Timestamptz', nullable: true },
+    ],
+  };
+  const ROWS = 240;
+  // Edge values by construction: the calendar's ends, before 1970, microsecond fractions, offsets
+  // that move the instant across a day, coordinates with 17 significant digits and negatives.
+  const instants = [
+    '0001-01-01T00:00:00Z',
+    '9999-12-31T23:59:59.999999Z',
+    '1969-12-31T23:59:59.999999Z',
+    '1970-01-01T00:00:00Z',
+    '2024-02-29T12:00:00.000001+05:30',
+    '2023-11-15T06:13:20.123456+08:00',
+    '2000-01-01T00:00:00-12:00',
+  ];
+  const shapes = (i: number) =>
+    i % 3 === 0
+      ? `POINT (${(i * 0.1 + 1e-12).toPrecision(17)} -${(i / 7).toPrecision(17)})`
+      : `POLYGON ((0 0, ${i} 0, ${i} ${i}, 0 0))`;
+  const srcDb = 'geo_src';
+  let srcAdmin: MilvusClient;
+
+  beforeAll(async () => {
+    await liteAdmin.createDatabase(srcDb, []);
+    srcAdmin = admin(lite.endpoint, { database: srcDb });
+    await createCollection(srcAdmin, GEO);
+    const r = rng(61);
+    await insertRows(
+      srcAdmin,
+      GEO,
+      Array.from({ length: ROWS }, (_, i) => ({
+        id: i,
+        v: vector(r, 4),
+        g: i % 5 === 4 ? null : shapes(i),
+        at: instants[i % instants.length],
+        seen: i % 4 === 1 ? null : instants[(i + 3) % instants.length],
+      })),
+    );
+    await indexAndLoad(srcAdmin, GEO.name, 'v', { index_type: 'FLAT', metric_type: 'L2', params: '{}' }, 'v');
+  }, 120_000);
+  afterAll(() => srcAdmin?.close());
+
+  const file = (name: string, target: MilvusTestServer) =>
+    yamlFile(
+      migrationYaml({
+        name,
+        source: lite.endpoint,
+        sourceDb: srcDb,
+        target: target.endpoint,
+        collections: [{ name: GEO.name }],
+      }),
+    );
+  const diff = async (warnings: string[]) =>
+    diffCollection({
+      source: { endpoint: lite.endpoint, kind: 'milvus-lite', database: srcDb },
+      target: { endpoint: lite.endpoint, kind: 'milvus-lite' },
+      sourceName: GEO.name,
+      targetName: GEO.name,
+      regeneratedKeys: false,
+      warnings,
+    });
+
+  it('copied, and equal to the source by the independent differ; a resumed run writes the missing rows only', async () => {
+    const f = file('geo-lite', lite);
+    const res = await runCli(['run', '-f', f, '--state-dir', stateDir, '--output', 'json']);
+    expect(res.code, `${res.stdout.slice(-3000)}\n${res.stderr.slice(-2000)}`).toBe(0);
+    const first = await diff(JSON.parse(res.stdout).collections[0].warnings ?? []);
+    expect(first.differences).toEqual([]);
+    expect(first.targetRows).toBe(ROWS);
+
+    // Rows lost on the target: the re-run reads pages of the source and writes the missing rows
+    // of each, so the Geometry and Timestamptz columns are cut row by row.
+    await liteAdmin.call('Delete', {
+      db_name: 'default',
+      collection_name: GEO.name,
+      expr: 'id >= 100 and id < 160',
+    });
+    expect(await liteAdmin.count(GEO.name)).toBe(ROWS - 60);
+    const again = await runCli(['run', '-f', f, '--state-dir', stateDir, '--output', 'json']);
+    expect(again.code, again.stderr.slice(-3000)).toBe(0);
+    const second = await diff(JSON.parse(again.stdout).collections[0].warnings ?? []);
+    expect(second.differences).toEqual([]);
+    expect(second.targetRows).toBe(ROWS);
+
+    // The differ sees these columns: one microsecond later and other coordinates on one row of the
+    // target are differences.
+    const r = rng(5);
+    await liteAdmin.call('Upsert', {
+      db_name: 'default',
+      collection_name: GEO.name,
+      fields_data: columns(GEO, [
+        { id: 3, v: vector(r, 4), g: 'POINT (0.3 -0.4)', at: '1970-01-01T00:00:00.000001Z', seen: null },
+      ]),
+      num_rows: 1,
+    });
+    const broken = await diff([]);
+    expect(broken.differences.join('\n')).toMatch(/field at: source us:0, target us:1/);
+    expect(broken.differences.join('\n')).toMatch(/field g: source wkt:"POINT \(0\.30000000000100002 /);
+  });
+
+  it('a Milvus 2.3.5 target is refused before anything is written, naming the versions needed', async () => {
+    const plan = await runCli(['plan', '-f', file('geo-m235', m235), '--state-dir', stateDir]);
+    expect(plan.code, plan.stderr.slice(-2000)).toBe(1);
+    expect(plan.stdout).toMatch(/Geometry.*2\.6\.4/);
+    expect(plan.stdout).toMatch(/Timestamptz.*2\.6\.6/);
+    expect(await m235Admin.showCollections()).not.toContain(GEO.name);
   });
 });

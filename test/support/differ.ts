@@ -210,6 +210,19 @@ function scalarCanon(type: string, v: unknown): string {
   }
 }
 
+/**
+ * Timestamptz answered as ISO 8601 text: the instant in microseconds (the offset applied), so
+ * that "…T08:00:00+08:00" equals "…T00:00:00Z"; text without an offset stays text.
+ */
+function instantMicros(text: string): string {
+  const m = /^(.*T\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})$/.exec(text);
+  if (!m) return `text:${JSON.stringify(text)}`;
+  const ms = Date.parse(`${m[1]}${m[3]}`);
+  if (Number.isNaN(ms)) return `text:${JSON.stringify(text)}`;
+  const frac = (m[2] ?? '').padEnd(9, '0');
+  return `us:${BigInt(ms) * 1000n + BigInt(frac.slice(0, 6))}${/[1-9]/.test(frac.slice(6)) ? `+${frac.slice(6)}ns` : ''}`;
+}
+
 const ELEMENT_OF: Record<string, string> = {
   bool_data: 'Bool',
   int_data: 'Int32',
@@ -234,6 +247,14 @@ export function columnCells(fd: Raw, rows: number): string[] {
       });
     } else if (key === 'json_data') {
       values = data.map((b) => scalarCanon('JSON', b));
+    } else if (key === 'geometry_wkt_data') {
+      values = data.map((x) => `wkt:${JSON.stringify(x)}`);
+    } else if (key === 'geometry_data') {
+      values = data.map((b) => `wkb:${Buffer.from(b as Uint8Array).toString('hex')}`);
+    } else if (key === 'timestamptz_data') {
+      values = data.map((x) => `us:${BigInt(String(x))}`);
+    } else if (fd.type === 'Timestamptz' && key === 'string_data') {
+      values = data.map((x) => instantMicros(x as string));
     } else {
       values = data.map((x) => scalarCanon(fd.type, x));
     }

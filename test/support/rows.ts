@@ -128,6 +128,14 @@ export function columns(def: CollectionDef, rows: Row[]): FieldData[] {
       case 'JSON':
         fd.scalars = { json_data: { data: present.map((v) => Buffer.from(JSON.stringify(v))) } };
         break;
+      case 'Geometry':
+        // WKT text, as the SDKs send it.
+        fd.scalars = { geometry_wkt_data: { data: present as string[] } };
+        break;
+      case 'Timestamptz':
+        // ISO 8601 text with an offset, as pymilvus sends it.
+        fd.scalars = { string_data: { data: present as string[] } };
+        break;
       case 'Array': {
         const et = DataType[f.elementType!]!;
         const key = {

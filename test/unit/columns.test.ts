@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DataType } from '../../src/adapters/milvus/proto.js';
 import type { FieldData } from '../../src/adapters/milvus/types.js';
-import { columnCells, float32Bits, float64Bits, sparseCanonical } from '../../src/engine/cells.js';
+import { columnCells, float32Bits, float64Bits, isoMicros, sparseCanonical } from '../../src/engine/cells.js';
 import {
   columnLength,
   compressNullable,
@@ -111,5 +111,61 @@ describe('KeySampler', () => {
     expect(sample.length).toBeGreaterThanOrEqual(100);
     expect(sample.length).toBeLessThan(200);
     expect(Number(sample[sample.length - 1])).toBeGreaterThan(90_000);
+  });
+});
+
+describe('Geometry and Timestamptz columns, in whichever slot the server answers', () => {
+  const geo = (scalars: FieldData['scalars'], valid: boolean[] = []): FieldData => ({
+    ...base,
+    type: DataType.Geometry!,
+    field_name: 'g',
+    valid_data: valid,
+    scalars,
+  });
+  const ts = (scalars: FieldData['scalars']): FieldData => ({
+    ...base,
+    type: DataType.Timestamptz!,
+    field_name: 't',
+    scalars,
+  });
+
+  it('WKT text and WKB bytes: rows picked, counted and compared in their own slot', () => {
+    const wkt = geo({ geometry_wkt_data: { data: ['POINT (1 2)', 'POLYGON ((0 0, 1 0, 1 1, 0 0))', ''] } }, [
+      true,
+      true,
+      false,
+    ]);
+    expect(columnLength(wkt)).toBe(3);
+    const [picked] = selectRows([wkt], [1]);
+    expect(picked!.scalars?.geometry_wkt_data?.data).toEqual(['POLYGON ((0 0, 1 0, 1 1, 0 0))']);
+    expect(columnCells(wkt)).toEqual(['wkt:"POINT (1 2)"', 'wkt:"POLYGON ((0 0, 1 0, 1 1, 0 0))"', 'null']);
+    // Insert takes only the valid values of a nullable column, in the same slot.
+    expect(compressNullable(wkt).scalars?.geometry_wkt_data?.data).toEqual([
+      'POINT (1 2)',
+      'POLYGON ((0 0, 1 0, 1 1, 0 0))',
+    ]);
+    const wkb = geo({ geometry_data: { data: [Buffer.from('0101000000', 'hex')] } });
+    expect(columnLength(wkb)).toBe(1);
+    expect(columnCells(wkb)).toEqual(['wkb:0101000000']);
+    expect(estimateBytes([wkt])).toBeGreaterThan(40);
+  });
+
+  it('an instant compares equal as microseconds or as ISO 8601 text with any offset; text without an offset compares as text', () => {
+    const us = ts({ timestamptz_data: { data: ['1700000000123456', '-1', '0'] } });
+    const iso = ts({
+      string_data: {
+        data: ['2023-11-15T06:13:20.123456+08:00', '1969-12-31T23:59:59.999999Z', '1970-01-01T00:00:00Z'],
+      },
+    });
+    expect(columnCells(us)).toEqual(['us:1700000000123456', 'us:-1', 'us:0']);
+    // 06:13:20 at +08:00 is 22:13:20 UTC the day before: 1700000000.123456 s.
+    expect(columnCells(iso)).toEqual(columnCells(us));
+    expect(selectRows([iso], [2])[0]!.scalars?.string_data?.data).toEqual(['1970-01-01T00:00:00Z']);
+    expect(isoMicros('2023-11-15T06:13:20')).toBeUndefined();
+    expect(isoMicros('0001-01-01T00:00:00Z')).toBe(-62135596800000000n);
+    expect(isoMicros('9999-12-31T23:59:59.999999Z')).toBe(253402300799999999n);
+    expect(isoMicros('2024-13-01T00:00:00Z')).toBeUndefined();
+    expect(isoMicros('2024-01-01T00:00:00.1234567Z')).toBeUndefined();
+    expect(isoMicros('2024-01-01T00:00:00.123456000Z')).toBe(1704067200123456n);
   });
 });

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { EMBEDDED_LITE_VERSION } from '../../src/adapters/milvus/client.js';
 import { DataType } from '../../src/adapters/milvus/proto.js';
 import type { FieldSchema, IndexDescription } from '../../src/adapters/milvus/types.js';
-import type { CollectionModel } from '../../src/engine/schema.js';
+import { type CollectionModel, unsupportedFeatures, usedFeatures } from '../../src/engine/schema.js';
 import { completeForTarget, uncopyable } from '../../src/engine/unreported.js';
 import { parseVersion } from '../../src/engine/versions.js';
 
@@ -117,22 +117,20 @@ describe('completeForTarget', () => {
 });
 
 describe('uncopyable', () => {
-  it('refuses types the copy cannot verify, nullable vectors and struct arrays', () => {
+  it('refuses nullable vectors and struct arrays; admits Geometry and Timestamptz (proven on milvus-lite 3.2.2)', () => {
     const geo = field('g', DataType.Geometry!);
     const ts = field('t', DataType.Timestamptz!);
     const nv = field('nv', DataType.FloatVector!, { dim: '4' }, { nullable: true });
     const m = model([pk, geo, ts, nv]);
     (m.schema as { struct_array_fields?: unknown[] }).struct_array_fields = [{ name: 's' }];
     const out = uncopyable(m).join('\n');
-    expect(out).toMatch(/field g: values of type Geometry/);
-    expect(out).toMatch(/field t: values of type Timestamptz/);
+    expect(out).not.toMatch(/field g|field t\b/);
     expect(out).toMatch(/field nv: nullable vectors/);
     expect(out).toMatch(/array-of-struct field\(s\) \(s\)/);
     // Refused, with why: no server here holds them, so the round trip is unproven (issue 16).
     expect(out).toMatch(
-      /Geometry needs Milvus 2\.6\.4 or newer, and no Milvus server the tests run here holds it/,
+      /Array of Struct needs Milvus 2\.6\.4 or newer, and no Milvus server the tests run here holds it/,
     );
-    expect(out).toMatch(/Timestamptz needs Milvus 2\.6\.6/);
   });
 
   it('admits every type it can copy', () => {
@@ -148,5 +146,27 @@ describe('the embedded Milvus Lite (milvus-lite 2.5.1: GetVersion UNIMPLEMENTED,
     const v = parseVersion(EMBEDDED_LITE_VERSION);
     expect(v).toMatchObject({ kind: 'milvus-lite', embedded: true });
     expect(v.raw).toMatch(/embedded/);
+  });
+});
+
+describe('targets for Geometry and Timestamptz', () => {
+  const m = model([pk, field('g', DataType.Geometry!), field('t', DataType.Timestamptz!)]);
+  const refused = (version: string) => unsupportedFeatures(usedFeatures(m), parseVersion(version));
+
+  it('milvus-lite from 3.2.2 (the version the tests ran) and Milvus from 2.6.4 / 2.6.6 hold them', () => {
+    expect(refused('milvus_lite-3.2.2')).toEqual([]);
+    expect(refused('milvus_lite-3.4.0')).toEqual([]);
+    expect(refused('v2.6.6')).toEqual([]);
+  });
+
+  it('older ones are refused, naming both ways out', () => {
+    expect(refused('milvus_lite-3.2.1').join('\n')).toMatch(
+      /field g: Geometry \(needs Milvus 2\.6\.4 or newer or milvus-lite 3\.2\.2\)/,
+    );
+    expect(refused('v2.6.5')).toEqual([
+      'field t: Timestamptz (needs Milvus 2.6.6 or newer or milvus-lite 3.2.2)',
+    ]);
+    expect(refused(EMBEDDED_LITE_VERSION)).toHaveLength(2);
+    expect(refused('v2.3.5-lite')).toHaveLength(2);
   });
 });

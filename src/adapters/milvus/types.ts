@@ -121,6 +121,12 @@ export interface ScalarField {
   bytes_data?: { data: Buffer[] } | null;
   array_data?: { data: ScalarField[]; element_type: number } | null;
   json_data?: { data: Buffer[] } | null;
+  /** Geometry as WKT text (what servers answer and take). */
+  geometry_wkt_data?: { data: string[] } | null;
+  /** Geometry as WKB bytes (the storage form). */
+  geometry_data?: { data: Buffer[] } | null;
+  /** Timestamptz as UTC microseconds (servers may answer ISO 8601 text in string_data instead). */
+  timestamptz_data?: { data: string[] } | null;
   [k: string]: unknown;
 }
 

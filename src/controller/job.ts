@@ -84,10 +84,12 @@ const CERT_KEYS = ['ca.crt', 'tls.crt', 'tls.key'] as const;
  * Not suspend, deletionPolicy or parallelism (how, not what, is copied and checked).
  */
 export function specHash(spec: MigrationSpec): string {
-  // spec.sync too: a new interval or `cutover: true` gets a pod of its own (sync-job.ts).
-  const { source, target, collections, verify, sync } = spec;
+  // spec.sync too: a new interval or `cutover: true` gets a pod of its own (sync-job.ts). And
+  // spec.rbac: roles switched on after a run are applied by a new one (which copies nothing that
+  // is there already). Fields left out (undefined) do not change the hash of older objects.
+  const { source, target, collections, verify, sync, rbac } = spec;
   return createHash('sha256')
-    .update(canonical({ source, target, collections, verify, sync }))
+    .update(canonical({ source, target, collections, verify, sync, rbac }))
     .digest('hex')
     .slice(0, 16);
 }

@@ -618,6 +618,12 @@ describe('spec.sync in the operator', () => {
     expect(b).not.toBe(a);
   });
 
+  it('the spec hash covers spec.rbac (roles switched on later get a run), and is unchanged without it', () => {
+    const plain = specHash(MIGRATION.spec);
+    expect(specHash({ ...MIGRATION.spec, rbac: undefined })).toBe(plain);
+    expect(specHash({ ...MIGRATION.spec, rbac: { roles: true } })).not.toBe(plain);
+  });
+
   it('metrics: passes and lag only while Syncing', () => {
     const at = Date.parse('2027-01-15T08:00:30.000Z');
     expect(syncFigures(syncing('1'), at)).toEqual({ syncPasses: 2, lagSeconds: 30 });

@@ -427,7 +427,7 @@ export async function runCorpus(o: CorpusOptions, servers: Servers): Promise<Cas
           });
           results.push(r);
           log(
-            `${r.outcome.padEnd(7)} ${r.pair} ${r.name} seed=${r.seed} rows=${r.rows}${r.differences.length ? `\n    ${r.differences.join('\n    ')}\n    reproduce: ${r.reproduce}` : ''}`,
+            `${r.outcome.padEnd(7)} ${r.pair} ${r.name} seed=${r.seed} rows=${r.rows} [${m.features.join(' ')}]${r.differences.length ? `\n    ${r.differences.join('\n    ')}\n    reproduce: ${r.reproduce}` : ''}`,
           );
         }
       }

@@ -30,6 +30,7 @@ What each source kind can hold was checked on the real servers (also in test/sup
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import math
 import random
@@ -327,8 +328,14 @@ def draw_schema(draw: Draw, name: str, kind: str, targets: list[str], excluded: 
         fields.append(Field("pk", "VARCHAR", {"max_length": draw.pick([1, 8, 64, 512])}, primary=True))
 
     scalar_types = ["BOOL", "INT8", "INT16", "INT32", "INT64", "FLOAT", "DOUBLE", "VARCHAR", "JSON", "ARRAY"]
+    # milvus-lite 3.2.2 holds Geometry (WKT text) and Timestamptz (UTC microseconds); the embedded
+    # Lite 2.5.1 does not.
+    if lite_features and kind == "milvus-lite":
+        scalar_types += ["GEOMETRY", "TIMESTAMPTZ"]
     for i in range(draw.rng.randint(0, 9)):
         t = draw.pick(scalar_types)
+        if t in ("GEOMETRY", "TIMESTAMPTZ"):
+            features.add(t.lower())
         f = Field(f"s{i}_{t.lower()}", t, description=desc())
         if t == "VARCHAR":
             f.params["max_length"] = draw.pick([1, 3, 16, 255, 1024, 65535])
@@ -343,7 +350,7 @@ def draw_schema(draw: Draw, name: str, kind: str, targets: list[str], excluded: 
         if lite_features and draw.chance(0.4):
             f.nullable = True
             features.add("nullable")
-        if lite_features and t not in ("JSON", "ARRAY") and draw.chance(0.3):
+        if lite_features and t not in ("JSON", "ARRAY", "GEOMETRY", "TIMESTAMPTZ") and draw.chance(0.3):
             f.default = default_for(draw, f)
             features.add("default")
         fields.append(f)
@@ -546,6 +553,10 @@ def cell(draw: Draw, f: Field, excluded: set[str], nonfinite: bool, huge_vectors
         return varchar(draw, f.params["max_length"])
     if t == "JSON":
         return json_value(draw, True)
+    if t == "GEOMETRY":
+        return geometry_wkt(draw)
+    if t == "TIMESTAMPTZ":
+        return timestamptz(draw)
     if t == "ARRAY":
         cap = f.params["max_capacity"]
         r = draw.rng.randint(0, 5)
@@ -572,6 +583,44 @@ def cell(draw: Draw, f: Field, excluded: set[str], nonfinite: bool, huge_vectors
     if t == "SPARSE_FLOAT_VECTOR":
         return sparse_vector(draw)
     raise ValueError(t)
+
+
+def coordinate(draw: Draw) -> str:
+    """A finite double as WKT text: shortest round-trip form, -0.0, subnormals and huge values included."""
+    v = float64(draw, False)
+    return repr(v) if draw.chance(0.8) else f"{v:.17g}"
+
+
+def geometry_wkt(draw: Draw) -> str:
+    """POINT or a triangle POLYGON (closed, never self-intersecting), the forms milvus-lite 3.2.2 takes."""
+    if draw.chance(0.5):
+        sep = draw.pick([" ", "  "])
+        return f"POINT{draw.pick(['', ' '])}({coordinate(draw)}{sep}{coordinate(draw)})"
+    x0, y0 = draw(st.integers(-10**6, 10**6)), draw(st.integers(-10**6, 10**6))
+    w, h = draw(st.integers(1, 10**6)), draw(st.integers(1, 10**6))
+    frac = draw.pick(["", ".5", ".000001", ".25"])
+    pts = [f"{x0}{frac} {y0}", f"{x0 + w}{frac} {y0}", f"{x0}{frac} {y0 + h}", f"{x0}{frac} {y0}"]
+    return f"POLYGON (({', '.join(pts)}))"
+
+
+TIMESTAMPTZ_MIN = -62135596800 * 10**6  # 0001-01-01T00:00:00Z in microseconds
+TIMESTAMPTZ_MAX = 253402300799 * 10**6 + 999999  # 9999-12-31T23:59:59.999999Z
+
+
+def timestamptz(draw: Draw) -> str:
+    """An instant as ISO 8601 text with an offset (what pymilvus sends), the calendar's ends included."""
+    us = draw(st.one_of(
+        st.sampled_from([TIMESTAMPTZ_MIN, TIMESTAMPTZ_MAX, 0, -1, 1]),
+        st.integers(TIMESTAMPTZ_MIN + 86400 * 10**6, TIMESTAMPTZ_MAX - 86400 * 10**6),
+    ))
+    minutes = draw.pick([0, 0, 330, -720, 840, 45, -59])
+    local = us + minutes * 60 * 10**6  # the wall-clock time at that offset must be a date too
+    if not TIMESTAMPTZ_MIN <= local <= TIMESTAMPTZ_MAX:
+        minutes = 0
+    tz = datetime.timezone(datetime.timedelta(minutes=minutes))
+    at = (datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc) + datetime.timedelta(microseconds=us)).astimezone(tz)
+    text = at.isoformat()
+    return text.replace("+00:00", "Z") if minutes == 0 and draw.chance(0.5) else text
 
 
 def element(draw: Draw, f: Field, nonfinite: bool) -> Any:

@@ -238,6 +238,40 @@ export function formatZodError(err: z.ZodError, input?: unknown): string {
     .join('; ');
 }
 
+/**
+ * spec.rbac.users: user name → password on the target, from the Secret's keys (in the migration's
+ * namespace). Undefined without spec.rbac.users.
+ */
+export function userPasswords(input: MigrationInput): Map<string, string> | undefined {
+  const ref = input.migration.spec.rbac?.users?.secretRef;
+  if (!ref) return undefined;
+  const ns = input.migration.metadata.namespace;
+  const s = input.secrets.find((x) => x.name === ref.name && x.namespace === ns);
+  if (!s)
+    throw new UserError(
+      `spec.rbac.users.secretRef: Secret "${ref.name}" was not found in namespace "${ns}": add it to the input (-f secret.yaml), one key per user with the password it gets on the target`,
+      'SecretNotFound',
+    );
+  const out = new Map<string, string>();
+  for (const [user, value] of Object.entries(s.data)) {
+    if (value === undefined) continue;
+    const password = value.toString('utf8');
+    // Milvus takes passwords of 6 to 256 characters: said before anything is written.
+    if (password.length < 6 || password.length > 256)
+      throw new UserError(
+        `Secret "${ref.name}": the password for user "${user}" has ${password.length} characters; Milvus takes 6 to 256: change that key's value`,
+        'InvalidSecret',
+      );
+    out.set(user, password);
+  }
+  if (!out.size)
+    throw new UserError(
+      `Secret "${ref.name}" (spec.rbac.users) has no keys: add one per user, its value the password on the target`,
+      'InvalidSecret',
+    );
+  return out;
+}
+
 /** The credentials a Secret holds for one side; the Secret must live in the migration's namespace. */
 export function credentialsFor(input: MigrationInput, side: 'source' | 'target'): Credentials | undefined {
   const ref = input.migration.spec[side].secretRef;

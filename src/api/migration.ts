@@ -185,7 +185,27 @@ export const migrationSpec = z
           .boolean()
           .optional()
           .describe(
-            "Default false. Create the source's roles (not admin and public) on the target with their privileges in spec.source.database, granted in spec.target.database; the plan lists them. Users are not migrated. Needs a source user that may list roles and grants.",
+            "Default false. Create the source's roles (not admin and public) on the target with their privileges in spec.source.database, granted in spec.target.database; the plan lists them. Needs a source user that may list roles and grants.",
+          ),
+        users: z
+          .object({
+            secretRef: z
+              .object({
+                name: z
+                  .string()
+                  .min(1)
+                  .max(253)
+                  .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a valid Kubernetes Secret name')
+                  .describe(
+                    "A Secret in the migration's own namespace: each key is the name of a source user, its value that user's password on the target.",
+                  ),
+              })
+              .strict(),
+          })
+          .strict()
+          .optional()
+          .describe(
+            "Create these source users on the target, with the passwords of this Secret (a source's passwords cannot be read), and give them the roles they have on the source. A user who exists on the target already keeps its password and only gets the roles. Source users without a key are listed in the plan and not created.",
           ),
       })
       .strict()
@@ -490,12 +510,26 @@ export const migrationStatus = z.object({
     })
     .optional()
     .describe('What spec.rbac.roles migrated.'),
+  users: z
+    .object({
+      names: z
+        .array(z.string().max(255))
+        .max(1000)
+        .describe('Users created on the target or given their roles.'),
+      warnings: z
+        .array(z.string().max(2048))
+        .max(100)
+        .optional()
+        .describe('Users left as they were, and roles the target does not have.'),
+    })
+    .optional()
+    .describe('What spec.rbac.users migrated (never a password).'),
   runSpecHash: z
     .string()
     .max(64)
     .optional()
     .describe(
-      "Hash of the spec fields a run's result depends on (source, target, collections, verify) for the last run that ended. A newer generation that changes none of them is answered by that run (observedGeneration follows); one that changes any gets a run of its own, and observedGeneration stays at the last generation that ran until it ends.",
+      "Hash of the spec fields a run's result depends on (source, target, collections, verify, sync, rbac) for the last run that ended. A newer generation that changes none of them is answered by that run (observedGeneration follows); one that changes any gets a run of its own, and observedGeneration stays at the last generation that ran until it ends.",
     ),
 });
 

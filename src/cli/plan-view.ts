@@ -75,6 +75,7 @@ export function planJson(p: Plan) {
     target: { version: p.targetVersion.raw },
     ...(p.createDatabase ? { createDatabase: p.createDatabase } : {}),
     ...(p.roles ? { roles: p.roles } : {}),
+    ...(p.users ? { users: { users: p.users.users, notes: p.users.notes } } : {}),
     collections: p.collections.map(collectionView),
     problems: planProblems(p),
     ok: planProblems(p).length === 0,
@@ -85,7 +86,8 @@ export function planText(p: Plan, source: string, target: string): string {
   const out: string[] = [];
   out.push(`source  ${source}  (${p.sourceVersion.raw})`);
   out.push(`target  ${target}  (${p.targetVersion.raw})`);
-  for (const n of [...(p.createDatabase?.notes ?? []), ...(p.roles?.notes ?? [])]) out.push(`note    ${n}`);
+  for (const n of [...(p.createDatabase?.notes ?? []), ...(p.roles?.notes ?? []), ...(p.users?.notes ?? [])])
+    out.push(`note    ${n}`);
   for (const problem of p.problems) out.push(`PROBLEM ${problem}`);
   for (const c of p.collections) {
     const v = collectionView(c);

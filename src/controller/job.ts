@@ -20,7 +20,7 @@ import {
   type MilvusMigration,
   type ShardPlan,
 } from '../api/migration.js';
-import { DEFAULT_SECRETS_DIR } from '../worker/input.js';
+import { DEFAULT_SECRETS_DIR, USERS_DIR } from '../worker/input.js';
 import { formatIndexes, type Stage } from '../worker/protocol.js';
 import { syncStateEnv } from './sync-job.js';
 
@@ -183,6 +183,15 @@ export function jobManifest(
       },
     });
     mounts.push({ name: `${side}-tls`, mountPath: `${DEFAULT_SECRETS_DIR}/${side}`, readOnly: true });
+  }
+  // spec.rbac.users: every key of its Secret is a user and its password, read from files (the key
+  // names are the user names, not known when the Job is written out).
+  const usersRef = m.spec.rbac?.users?.secretRef;
+  if (usersRef) {
+    const info = secrets[usersRef.name];
+    if (info) versions[usersRef.name] = info.resourceVersion;
+    volumes.push({ name: 'rbac-users', secret: { secretName: usersRef.name, defaultMode: 0o440 } });
+    mounts.push({ name: 'rbac-users', mountPath: `${DEFAULT_SECRETS_DIR}/${USERS_DIR}`, readOnly: true });
   }
   const labels = {
     [MANAGED_BY]: MANAGER,

@@ -117,9 +117,11 @@ export async function observe(ctx: ReconcileContext, obj: MigrationObject): Prom
   o.claims = observeClaims(ctx, parsed.data, o.migration.uid);
   if (o.migration.deleting) return { observed: o, migration };
   const refs = new Set(
-    [parsed.data.spec.source.secretRef?.name, parsed.data.spec.target.secretRef?.name].filter(
-      (n): n is string => Boolean(n),
-    ),
+    [
+      parsed.data.spec.source.secretRef?.name,
+      parsed.data.spec.target.secretRef?.name,
+      parsed.data.spec.rbac?.users?.secretRef.name,
+    ].filter((n): n is string => Boolean(n)),
   );
   o.secrets = {};
   for (const ref of refs) {

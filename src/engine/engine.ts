@@ -7,7 +7,7 @@
  * (one key range of every collection per shard), finalize (target shape, verification).
  */
 
-import type { MigrationInput } from '../api/input.js';
+import { type MigrationInput, userPasswords } from '../api/input.js';
 import type { MigrationStatus } from '../api/migration.js';
 import { errorText } from '../util/errors.js';
 import { openClients } from './clients.js';
@@ -34,7 +34,14 @@ export { type EngineOptions, initialStatus } from './stage.js';
 export async function plan(input: MigrationInput, state: StateStore): Promise<Plan> {
   const { source, target } = openClients(input);
   try {
-    return await planMigration(input.migration, source, target, await state.load());
+    const passwords = userPasswords(input);
+    return await planMigration(
+      input.migration,
+      source,
+      target,
+      await state.load(),
+      passwords && [...passwords.keys()],
+    );
   } finally {
     source.close();
     target.close();

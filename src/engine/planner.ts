@@ -31,6 +31,7 @@ import {
 import { type MigrationState, targetKey } from './state.js';
 import { type DatabaseToCreate, databaseToCreate, isDatabaseNotFound } from './target-database.js';
 import { completeForTarget, uncopyable } from './unreported.js';
+import { planUsers, type UsersPlan } from './users.js';
 import { atLeast, parseVersion, type ServerVersion, SOURCE_FLOOR } from './versions.js';
 
 export interface CollectionPlan {
@@ -65,6 +66,8 @@ export interface Plan {
   createDatabase?: DatabaseToCreate;
   /** Roles to create on the target (spec.rbac.roles). */
   roles?: RolesPlan;
+  /** Users to create on the target (spec.rbac.users). */
+  users?: UsersPlan;
 }
 
 export function planProblems(p: Plan): string[] {
@@ -88,6 +91,8 @@ export async function planMigration(
   source: MilvusClient,
   target: MilvusClient,
   state: MigrationState,
+  /** spec.rbac.users: the user names of its Secret (keys), when it is set. */
+  userNames?: string[],
 ): Promise<Plan> {
   const sourceVersion = await checkSourceVersion(source);
   const targetVersion = parseVersion(await target.getVersion());
@@ -241,6 +246,18 @@ export async function planMigration(
       );
     }
   }
+  let users: UsersPlan | undefined;
+  const usersRef = m.spec.rbac?.users?.secretRef;
+  if (usersRef && userNames) {
+    try {
+      users = await planUsers(source, userNames, usersRef.name);
+      problems.push(...users.problems);
+    } catch (err) {
+      problems.push(
+        `spec.rbac.users: the source's users cannot be read (${errorText(err)}): grant the source user the privileges to list users, or leave spec.rbac.users out`,
+      );
+    }
+  }
   return {
     sourceVersion,
     targetVersion,
@@ -248,6 +265,7 @@ export async function planMigration(
     problems,
     ...(createDatabase ? { createDatabase } : {}),
     ...(roles ? { roles } : {}),
+    ...(users ? { users } : {}),
   };
 }
 

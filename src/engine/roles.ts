@@ -2,7 +2,7 @@
  * spec.rbac.roles (opt-in): the source's roles and their privileges in the source database are
  * created on the target, in the target database. Built-in roles (admin, public) exist everywhere
  * and are left alone; privileges granted in other databases are not this migration's and are left
- * out (the plan says so). Users are not migrated (their passwords cannot be read). A grant the
+ * out (the plan says so). Users are created by users.ts (spec.rbac.users). A grant the
  * target refuses (a privilege or privilege group it does not know) is a warning, not a failed
  * migration: the data is what is being moved.
  */

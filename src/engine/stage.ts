@@ -3,7 +3,7 @@
  * run): clients, plan, each collection in turn, the verdict in the status.
  */
 
-import type { MigrationInput } from '../api/input.js';
+import { type MigrationInput, userPasswords } from '../api/input.js';
 import type { CollectionStatus, MigrationStatus } from '../api/migration.js';
 import type { Reason } from '../api/reasons.js';
 import { applyPhaseConditions, now, pushError, summarize } from '../api/status.js';
@@ -15,6 +15,7 @@ import { applyRoles } from './roles.js';
 import type { RowMover } from './row-mover.js';
 import type { StateStore } from './state.js';
 import { ensureTargetDatabase } from './target-database.js';
+import { applyUsers } from './users.js';
 
 export interface EngineOptions {
   state: StateStore;
@@ -106,7 +107,9 @@ export async function runStage(
   emit();
 
   let clients: Clients;
+  let passwords: Map<string, string> | undefined;
   try {
+    passwords = userPasswords(input);
     clients = openClients(input);
   } catch (err) {
     return fail(reasonOf(err), errorText(err));
@@ -115,7 +118,13 @@ export async function runStage(
   try {
     let thePlan: Plan;
     try {
-      thePlan = await planMigration(m, source, target, await opts.state.load());
+      thePlan = await planMigration(
+        m,
+        source,
+        target,
+        await opts.state.load(),
+        passwords && [...passwords.keys()],
+      );
     } catch (err) {
       return fail(reasonOf(err), errorText(err));
     }
@@ -152,6 +161,18 @@ export async function runStage(
       }
       status.roles = {
         names: thePlan.roles.roles.map((r) => r.name),
+        ...(warnings.length ? { warnings } : {}),
+      };
+    }
+    if (thePlan.users && passwords) {
+      let warnings: string[];
+      try {
+        warnings = await applyUsers(target, thePlan.users, passwords);
+      } catch (err) {
+        return fail(reasonOf(err), `creating the users on the target failed: ${errorText(err)}`);
+      }
+      status.users = {
+        names: thePlan.users.users.map((u) => u.name),
         ...(warnings.length ? { warnings } : {}),
       };
     }

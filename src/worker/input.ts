@@ -1,15 +1,18 @@
 /**
  * The copy pod's input: the MilvusMigration (env MM_MIGRATION), the credentials (env MM_SOURCE_* /
- * MM_TARGET_*, from the Secret through secretKeyRef), TLS files (Secret volumes) and the target
- * collections this migration owns (env MM_OWNED_TARGETS).
+ * MM_TARGET_*, from the Secret through secretKeyRef), TLS files (Secret volumes), spec.rbac.users'
+ * passwords (its Secret as a volume, one file per user) and the target collections this migration
+ * owns (env MM_OWNED_TARGETS).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { formatZodError, type MigrationInput, type SecretObject } from '../api/input.js';
 import { milvusMigration } from '../api/migration.js';
 import { UserError } from '../util/errors.js';
 
 export const DEFAULT_SECRETS_DIR = '/etc/milvus-migrate';
+/** Where spec.rbac.users' Secret is mounted below the secrets dir: one file per user. */
+export const USERS_DIR = 'rbac-users';
 const CERT_FILES = ['ca.crt', 'tls.crt', 'tls.key'];
 
 export type Env = Record<string, string | undefined>;
@@ -44,6 +47,15 @@ export function workerInput(env: Env = process.env, secretsDir = DEFAULT_SECRETS
     // Both sides may name the same Secret: the first entry wins in credentialsFor, and both hold
     // the same data then.
     secrets.push({ name: ref.name, namespace: migration.metadata.namespace, data });
+  }
+  const usersRef = migration.spec.rbac?.users?.secretRef;
+  if (usersRef) {
+    const dir = path.join(secretsDir, USERS_DIR);
+    const data: Record<string, Buffer> = {};
+    // A Secret volume also holds ..data and the timestamped dir it links to: only the key files.
+    if (existsSync(dir))
+      for (const f of readdirSync(dir)) if (!f.startsWith('..')) data[f] = readFileSync(path.join(dir, f));
+    secrets.push({ name: usersRef.name, namespace: migration.metadata.namespace, data });
   }
   return { migration, secrets };
 }

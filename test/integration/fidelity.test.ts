@@ -503,6 +503,68 @@ describe('spec.rbac.roles (opt-in)', () => {
     expect(got).toEqual(want);
     expect(want).toHaveLength(3);
   });
+
+  it('spec.rbac.users: source users created with the passwords of a Secret and their source roles; a key that is no source user is refused first', async () => {
+    await sourceAdmin.createUser('ana', 'source-only-pw');
+    await sourceAdmin.createUser('ben', 'source-only-pw');
+    await sourceAdmin.addUserToRole('ana', 'reader_role');
+    const file = (users: Record<string, string>) =>
+      yamlFile(
+        `${secretYaml('root', root)}---\n${secretYaml('people', users)}---\n${migrationYaml({
+          name: 'rbac',
+          source: source.endpoint,
+          target: target.endpoint,
+          sourceSecret: 'root',
+          targetSecret: 'root',
+          collections: [{ name: 'rbac_coll' }],
+          extraSpec: '  rbac: {roles: true, users: {secretRef: {name: people}}}',
+        })}`,
+      );
+    const typo = await runCli(['plan', '-f', file({ anna: 'target-pw-1' }), '--state-dir', stateDir]);
+    expect(typo.code).toBe(1);
+    expect(typo.stdout).toMatch(/Secret "people" has a key "anna", but the source has no such user/);
+    expect(await targetAdmin.listUsers()).not.toContain('anna');
+
+    const ok = file({ ana: 'target-pw-1' });
+    const plan = await runCli(['plan', '-f', ok, '--state-dir', stateDir]);
+    expect(plan.code, plan.stdout).toBe(0);
+    expect(plan.stdout).toMatch(
+      /user ana is created on the target with the password in Secret "people" and roles reader_role/,
+    );
+    expect(plan.stdout).toMatch(/source users not created \(no key for them in Secret "people"\): ben/);
+    const res = await runCli(['run', '-f', ok, '--state-dir', stateDir, '--output', 'json']);
+    expect(res.code, res.stderr.slice(-3000)).toBe(0);
+    expect(JSON.parse(res.stdout).users).toEqual({ names: ['ana'] });
+    // Never a password in what the run printed.
+    expect(`${res.stdout}${res.stderr}`).not.toContain('target-pw-1');
+    expect(await targetAdmin.userRoles('ana')).toEqual(expect.arrayContaining(['reader_role']));
+    expect(await targetAdmin.listUsers()).not.toContain('ben');
+    // ana logs in on the target with the Secret's password, and reads what reader_role allows.
+    const ana = admin(target.endpoint, { username: 'ana', password: 'target-pw-1' });
+    try {
+      expect(await ana.count('rbac_coll')).toBe(10);
+    } finally {
+      ana.close();
+    }
+    // A re-run leaves the password alone and says so.
+    const again = await runCli([
+      'run',
+      '-f',
+      file({ ana: 'another-pw-2' }),
+      '--state-dir',
+      stateDir,
+      '--output',
+      'json',
+    ]);
+    expect(again.code, again.stderr.slice(-3000)).toBe(0);
+    expect(JSON.parse(again.stdout).users.warnings.join()).toMatch(/ana was on the target already/);
+    const still = admin(target.endpoint, { username: 'ana', password: 'target-pw-1' });
+    try {
+      expect(await still.count('rbac_coll')).toBe(10);
+    } finally {
+      still.close();
+    }
+  });
 });
 
 describe('Geometry and Timestamptz (milvus-lite 3.2.2, which holds both)', () => {

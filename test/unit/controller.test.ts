@@ -1,4 +1,8 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { userPasswords } from '../../src/api/input.js';
 import type { MigrationStatus } from '../../src/api/migration.js';
 import type { Reason } from '../../src/api/reasons.js';
 import { applyPhaseConditions } from '../../src/api/status.js';
@@ -486,6 +490,52 @@ describe('the copy Job', () => {
     const c = jobManifest(MIGRATION, ['books'], 'img:1', env).spec!.template.spec!.containers[0]!;
     expect(c.env?.find((e) => e.name === 'MILVUS_MIGRATE_PAGE_BYTES')?.value).toBe('2000');
     expect(workerEnvFrom({})).toEqual([]);
+  });
+
+  it('spec.rbac.users: its Secret mounted whole (one file per user), its version recorded; the worker reads the files as that Secret', () => {
+    const m = {
+      ...MIGRATION,
+      spec: { ...MIGRATION.spec, rbac: { users: { secretRef: { name: 'people' } } } },
+    };
+    const j = jobManifest(m, ['books'], 'img:1', [], {
+      src: { resourceVersion: '7', keys: ['username', 'password'] },
+      people: { resourceVersion: '9', keys: ['alice', 'bob'] },
+    });
+    const pod = j.spec!.template.spec!;
+    expect(pod.volumes).toEqual([
+      { name: 'rbac-users', secret: { secretName: 'people', defaultMode: 0o440 } },
+    ]);
+    expect(pod.containers[0]!.volumeMounts).toEqual([
+      { name: 'rbac-users', mountPath: '/etc/milvus-migrate/rbac-users', readOnly: true },
+    ]);
+    expect(JSON.parse(j.metadata!.annotations!['migration.milvus.io/secret-versions']!)).toEqual({
+      src: '7',
+      people: '9',
+    });
+    // Passwords never in the env or the Job.
+    expect(JSON.stringify(j)).not.toMatch(/alice|bob/);
+
+    const dir = mkdtempSync(path.join(tmpdir(), 'mm-users-'));
+    mkdirSync(path.join(dir, 'rbac-users', '..2026_12_03'), { recursive: true });
+    writeFileSync(path.join(dir, 'rbac-users', 'alice'), 'secret-1');
+    writeFileSync(path.join(dir, 'rbac-users', 'bob'), 'secret-2');
+    const input = workerInput({ MM_MIGRATION: JSON.stringify(m) }, dir);
+    expect(input.secrets.find((x) => x.name === 'people')).toEqual({
+      name: 'people',
+      namespace: 'ns1',
+      data: { alice: Buffer.from('secret-1'), bob: Buffer.from('secret-2') },
+    });
+    expect(userPasswords(input)).toEqual(
+      new Map([
+        ['alice', 'secret-1'],
+        ['bob', 'secret-2'],
+      ]),
+    );
+    // Milvus takes 6-256 characters: a shorter one is refused before anything is written.
+    input.secrets.find((x) => x.name === 'people')!.data.bob = Buffer.from('abc');
+    expect(() => userPasswords(input)).toThrow(
+      /password for user "bob" has 3 characters; Milvus takes 6 to 256/,
+    );
   });
 
   it('keeps the pod label within 63 characters', () => {

@@ -83,6 +83,8 @@ export const READ_RPCS = new Set([
   'DescribeDatabase',
   'SelectRole',
   'SelectGrant',
+  'SelectUser',
+  'ListCredUsers',
 ]);
 
 /** What getVersion reports for the embedded Milvus Lite, which has no GetVersion. */
@@ -581,6 +583,34 @@ export class MilvusClient {
       database: e.db_name,
       privilege: e.grantor?.privilege?.name ?? '',
     }));
+  }
+
+  /** User names (root included). */
+  async listUsers(): Promise<string[]> {
+    const r = await this.call<{ usernames: string[] }>('ListCredUsers', {});
+    return r.usernames ?? [];
+  }
+
+  /** The roles of a user, or undefined when there is no such user. */
+  async userRoles(name: string): Promise<string[] | undefined> {
+    const r = await this.call<{ results: { user: { name: string }; roles: { name: string }[] }[] }>(
+      'SelectUser',
+      { user: { name }, include_role_info: true },
+    );
+    const u = (r.results ?? []).find((x) => x.user?.name === name);
+    return u ? (u.roles ?? []).map((x) => x.name) : undefined;
+  }
+
+  /** Milvus takes the password base64-encoded; it is never logged (call() logs no request bodies). */
+  createUser(name: string, password: string): Promise<MilvusStatus> {
+    return this.call('CreateCredential', {
+      username: name,
+      password: Buffer.from(password).toString('base64'),
+    });
+  }
+
+  addUserToRole(user: string, role: string): Promise<MilvusStatus> {
+    return this.call('OperateUserRole', { username: user, role_name: role, type: 0 });
   }
 
   createRole(name: string): Promise<MilvusStatus> {

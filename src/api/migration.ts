@@ -23,16 +23,17 @@ const collectionName = z
 /** host:port, http://host:port or https://host[:port]. */
 export const ENDPOINT_PATTERN = /^(https?:\/\/)?[A-Za-z0-9.\-_[\]:]+(:[0-9]{1,5})?\/?$/;
 
+const secretName = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a valid Kubernetes Secret name');
+
 const secretRef = z
   .object({
-    name: z
-      .string()
-      .min(1)
-      .max(253)
-      .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a valid Kubernetes Secret name')
-      .describe(
-        "Name of a Secret in the migration's own namespace with keys username+password or token; optional ca.crt, tls.crt, tls.key.",
-      ),
+    name: secretName.describe(
+      "Name of a Secret in the migration's own namespace with keys username+password or token; optional ca.crt, tls.crt, tls.key.",
+    ),
     // An explicit field rather than an unknown one: the API server would silently prune an unknown
     // `namespace` key (clients without strict field validation get no error at all), and the user
     // would think another namespace's Secret was used. Kept, it is refused with a clear reason.
@@ -191,14 +192,9 @@ export const migrationSpec = z
           .object({
             secretRef: z
               .object({
-                name: z
-                  .string()
-                  .min(1)
-                  .max(253)
-                  .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a valid Kubernetes Secret name')
-                  .describe(
-                    "A Secret in the migration's own namespace: each key is the name of a source user, its value that user's password on the target.",
-                  ),
+                name: secretName.describe(
+                  "A Secret in the migration's own namespace: each key is the name of a source user, its value that user's password on the target.",
+                ),
               })
               .strict(),
           })

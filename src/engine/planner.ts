@@ -239,7 +239,10 @@ export async function planMigration(
   let roles: RolesPlan | undefined;
   if (m.spec.rbac?.roles) {
     try {
-      roles = await planRoles(source, m.spec.source.database);
+      roles = await planRoles(source, m.spec.source.database, {
+        source: sourceVersion,
+        target: targetVersion,
+      });
     } catch (err) {
       problems.push(
         `spec.rbac.roles: the source's roles cannot be read (${errorText(err)}): grant the source user the privileges to list roles and grants, or leave spec.rbac out`,

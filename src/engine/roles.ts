@@ -2,12 +2,14 @@
  * spec.rbac.roles (opt-in): the source's roles and their privileges in the source database are
  * created on the target, in the target database. Built-in roles (admin, public) exist everywhere
  * and are left alone; privileges granted in other databases are not this migration's and are left
- * out (the plan says so). Users are created by users.ts (spec.rbac.users). A grant the
- * target refuses (a privilege or privilege group it does not know) is a warning, not a failed
- * migration: the data is what is being moved.
+ * out (the plan says so). The source's own privilege groups (Milvus 2.5+) are created first, so
+ * that grants of them work; a target without privilege groups gets none (the plan says so). Users
+ * are created by users.ts (spec.rbac.users). A grant the target refuses (a privilege or privilege
+ * group it does not know) is a warning, not a failed migration: the data is what is being moved.
  */
 import type { Grant, MilvusClient } from '../adapters/milvus/client.js';
 import { errorText } from '../util/errors.js';
+import { atLeast, type ServerVersion } from './versions.js';
 
 const BUILT_IN = new Set(['admin', 'public']);
 
@@ -16,17 +18,53 @@ export interface RoleToCreate {
   grants: Grant[];
 }
 
+export interface PrivilegeGroup {
+  name: string;
+  privileges: string[];
+}
+
 export interface RolesPlan {
   roles: RoleToCreate[];
+  /** The source's own privilege groups (Milvus 2.5+), created on the target before the grants. */
+  groups: PrivilegeGroup[];
   notes: string[];
 }
 
+/** Milvus 2.5's built-in privilege groups: on every 2.5+ server, never created. */
+const BUILT_IN_GROUPS = new Set(
+  ['Cluster', 'Database', 'Collection'].flatMap((l) =>
+    ['ReadOnly', 'ReadWrite', 'Admin'].map((k) => `${l}${k}`),
+  ),
+);
+export const PRIVILEGE_GROUPS_SINCE = '2.5.0';
+
 const grantText = (g: Grant) => `${g.privilege} on ${g.object} ${g.objectName}`;
 
-/** What the plan will create: every non-built-in source role with its grants in `sourceDb`. */
-export async function planRoles(source: MilvusClient, sourceDb: string): Promise<RolesPlan> {
+/**
+ * What the plan will create: the source's own privilege groups (when both servers have them) and
+ * every non-built-in source role with its grants in `sourceDb`.
+ */
+export async function planRoles(
+  source: MilvusClient,
+  sourceDb: string,
+  versions: { source: ServerVersion; target: ServerVersion },
+): Promise<RolesPlan> {
   const roles: RoleToCreate[] = [];
   const notes: string[] = [];
+  let groups: PrivilegeGroup[] = [];
+  if (versions.source.kind === 'milvus' && atLeast(versions.source, PRIVILEGE_GROUPS_SINCE)) {
+    groups = (await source.listPrivilegeGroups()).filter((g) => !BUILT_IN_GROUPS.has(g.name));
+    groups.sort((a, b) => a.name.localeCompare(b.name));
+    const targetHas =
+      versions.target.kind !== 'milvus-lite' && atLeast(versions.target, PRIVILEGE_GROUPS_SINCE);
+    for (const g of groups)
+      notes.push(
+        targetHas
+          ? `privilege group ${g.name} is created on the target with ${g.privileges.join(', ') || 'no privileges'}`
+          : `privilege group ${g.name} is not created: the target (${versions.target.raw}) has no privilege groups (Milvus ${PRIVILEGE_GROUPS_SINCE}+); grants of it will be warnings`,
+      );
+    if (!targetHas) groups = [];
+  }
   for (const name of (await source.selectRoles()).filter((r) => !BUILT_IN.has(r)).sort()) {
     const all = await source.selectGrants(name);
     const grants = all.filter((g) => g.database === sourceDb || g.database === '*');
@@ -37,7 +75,7 @@ export async function planRoles(source: MilvusClient, sourceDb: string): Promise
     );
   }
   if (!roles.length) notes.push('spec.rbac.roles: the source has no roles besides admin and public');
-  return { roles, notes };
+  return { roles, groups, notes };
 }
 
 /**
@@ -51,6 +89,21 @@ export async function applyRoles(
   targetDb: string,
 ): Promise<string[]> {
   const warnings: string[] = [];
+  if (plan.groups.length) {
+    const have = new Map((await target.listPrivilegeGroups()).map((g) => [g.name, new Set(g.privileges)]));
+    for (const g of plan.groups) {
+      if (!have.has(g.name)) await target.createPrivilegeGroup(g.name);
+      const missing = g.privileges.filter((p) => !have.get(g.name)?.has(p));
+      if (!missing.length) continue;
+      try {
+        await target.addPrivilegesToGroup(g.name, missing);
+      } catch (err) {
+        warnings.push(
+          `privilege group ${g.name}: the target refused ${missing.join(', ')}: ${errorText(err)}`,
+        );
+      }
+    }
+  }
   const existing = new Set(await target.selectRoles());
   for (const role of plan.roles) {
     if (!existing.has(role.name)) await target.createRole(role.name);

@@ -4,6 +4,7 @@
  */
 import { DATA_TYPE_NAMES, DataType, FUNCTION_TYPE_NAMES } from '../adapters/milvus/proto.js';
 import { INVERTED_SINCE, JSON_PATH_INDEX_SINCE } from './indexes.js';
+import { PRIVILEGE_GROUPS_SINCE } from './roles.js';
 import { ELEMENT_SINCE, FUNCTION_SINCE, LITE_TYPE_SINCE, TYPE_SINCE } from './schema.js';
 import { SOURCE_FLOOR } from './versions.js';
 
@@ -113,6 +114,12 @@ export function versionGates(): VersionGate[] {
       target: `${type('Timestamptz')}, milvus-lite ${LITE_TYPE_SINCE[DataType.Timestamptz!]}`,
       lite: 'kept',
       tested: `${T.lite} → ${T.lite} (years 1 and 9999, before 1970, microseconds, offsets), compared by the differ; ${T.m235} refused (it accepts the schema and then fails on insert and query, tried)`,
+    },
+    {
+      element: 'privilege groups (spec.rbac.roles)',
+      target: `${PRIVILEGE_GROUPS_SINCE} (source and target; otherwise not created, said in the plan)`,
+      lite: 'no RBAC on milvus-lite',
+      tested: 'wire-level unit test from the protobuf definitions (no server here has them)',
     },
     {
       element: 'Array of Struct',

@@ -85,6 +85,7 @@ export const READ_RPCS = new Set([
   'SelectGrant',
   'SelectUser',
   'ListCredUsers',
+  'ListPrivilegeGroups',
 ]);
 
 /** What getVersion reports for the embedded Milvus Lite, which has no GetVersion. */
@@ -611,6 +612,30 @@ export class MilvusClient {
 
   addUserToRole(user: string, role: string): Promise<MilvusStatus> {
     return this.call('OperateUserRole', { username: user, role_name: role, type: 0 });
+  }
+
+  /** Privilege groups (Milvus 2.5+) with their privileges. */
+  async listPrivilegeGroups(): Promise<{ name: string; privileges: string[] }[]> {
+    const r = await this.call<{ privilege_groups: { group_name: string; privileges: { name: string }[] }[] }>(
+      'ListPrivilegeGroups',
+      {},
+    );
+    return (r.privilege_groups ?? []).map((g) => ({
+      name: g.group_name,
+      privileges: (g.privileges ?? []).map((p) => p.name),
+    }));
+  }
+
+  createPrivilegeGroup(name: string): Promise<MilvusStatus> {
+    return this.call('CreatePrivilegeGroup', { group_name: name });
+  }
+
+  addPrivilegesToGroup(name: string, privileges: string[]): Promise<MilvusStatus> {
+    return this.call('OperatePrivilegeGroup', {
+      group_name: name,
+      privileges: privileges.map((p) => ({ name: p })),
+      type: 0, // AddPrivilegesToGroup
+    });
   }
 
   createRole(name: string): Promise<MilvusStatus> {

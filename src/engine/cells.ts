@@ -5,6 +5,7 @@
  */
 import { DataType } from '../adapters/milvus/proto.js';
 import type { FieldData, ScalarField } from '../adapters/milvus/types.js';
+import { scalarKey } from './columns.js';
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
@@ -132,14 +133,15 @@ function rawCells(fd: FieldData): string[] {
       return (s?.string_data?.data ?? []).map((x) => JSON.stringify(x));
     case DataType.JSON:
       return (s?.json_data?.data ?? []).map(canonicalJson);
+    // Both in the slot the server answered with (columns.ts scalarKey picks it for every use).
     case DataType.Geometry:
-      return s?.geometry_data
-        ? s.geometry_data.data.map((b) => `wkb:${Buffer.from(b).toString('hex')}`)
+      return scalarKey(fd) === 'geometry_data'
+        ? (s?.geometry_data?.data ?? []).map((b) => `wkb:${Buffer.from(b).toString('hex')}`)
         : (s?.geometry_wkt_data?.data ?? []).map((x) => `wkt:${JSON.stringify(x)}`);
     case DataType.Timestamptz:
       // One instant, whichever form the server answered in: microseconds since the epoch.
-      return s?.timestamptz_data
-        ? s.timestamptz_data.data.map((x) => `us:${BigInt(x)}`)
+      return scalarKey(fd) === 'timestamptz_data'
+        ? (s?.timestamptz_data?.data ?? []).map((x) => `us:${BigInt(x)}`)
         : (s?.string_data?.data ?? []).map((x) => {
             const us = isoMicros(x);
             return us === undefined ? `raw:${JSON.stringify(x)}` : `us:${us}`;

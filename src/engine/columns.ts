@@ -40,7 +40,8 @@ const EITHER_SLOT: Record<number, (keyof ScalarField)[]> = {
   [DataType.Timestamptz!]: ['timestamptz_data', 'string_data'],
 };
 
-function scalarKey(fd: FieldData): keyof ScalarField | undefined {
+/** The ScalarField slot that holds a column's values. */
+export function scalarKey(fd: FieldData): keyof ScalarField | undefined {
   const either = EITHER_SLOT[fd.type];
   if (either) return either.find((k) => fd.scalars?.[k] != null) ?? either[0];
   return SCALAR_ARRAY[fd.type];

@@ -58,8 +58,7 @@ export function newRunStatus(o: Observed, message: string): MigrationStatus {
 
 /** The Event reason of a run that starts now. */
 export function newRunReason(again: 'rerun' | 'spec' | undefined): Reason {
-  const reason = again === 'rerun' ? 'Rerun' : again === 'spec' ? 'SpecChanged' : 'JobCreated';
-  return reason;
+  return again === 'rerun' ? 'Rerun' : again === 'spec' ? 'SpecChanged' : 'JobCreated';
 }
 
 /**

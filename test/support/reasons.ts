@@ -5,7 +5,7 @@
  * - the reason argument of applyPhaseConditions / withPhase (3rd), setCondition (4th), fail (1st),
  *   event (3rd), the fallback of reasonOr (2nd), heldBack (2nd), recordEvent (4th),
  * - `reason: 'X'` properties and `const reason = 'X'`,
- * - the strings reasonOf() returns.
+ * - the strings reasonOf() and every function declared to return a Reason return.
  * Conditional expressions contribute both branches, `a ?? 'X'` its fallback. Reasons are CamelCase words.
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -27,6 +27,9 @@ const REASON_ARG: Record<string, number> = {
   // recordEvent(ctx, involvedObject, type, reason, message) in act.ts
   recordEvent: 3,
 };
+
+/** Marks being inside a function whose declared return type is Reason. */
+const REASON_FN = '\0returns-Reason';
 
 function literals(e: ts.Expression | undefined, out: Set<string>): void {
   if (!e) return;
@@ -70,8 +73,14 @@ export function reasonsIn(file: string, text = readFileSync(file, 'utf8')): Set<
     // `readonly reason: string = 'InvalidInput'` in a constructor: the default reason.
     if (ts.isParameter(n) && ts.isIdentifier(n.name) && n.name.text === 'reason')
       literals(n.initializer, out);
-    if (ts.isReturnStatement(n) && fn === 'reasonOf') literals(n.expression, out);
-    const inner = ts.isFunctionDeclaration(n) && n.name ? n.name.text : fn;
+    if (ts.isReturnStatement(n) && (fn === 'reasonOf' || fn === REASON_FN)) literals(n.expression, out);
+    // Inside a function declared to return a Reason, its return values are reasons.
+    const inner =
+      ts.isFunctionDeclaration(n) && n.name
+        ? n.type && ts.isTypeReferenceNode(n.type) && n.type.getText() === 'Reason'
+          ? REASON_FN
+          : n.name.text
+        : fn;
     ts.forEachChild(n, (c) => visit(c, inner));
   };
   visit(sf);

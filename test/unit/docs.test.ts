@@ -44,10 +44,21 @@ describe('docs/troubleshooting.md', () => {
        const reason = 'DeltaReason';
        emit({ reason: x ?? 'EpsilonReason' });
        function reasonOf() { return 'ZetaReason'; }
+       function pick(a: boolean): Reason { return a ? 'EtaReason' : 'ThetaReason'; }
+       function label(): string { return 'NotReturnedReason'; }
        log('NotAReason', 'Not a reason');`,
     );
     expect([...found].sort()).toEqual(
-      ['AlphaReason', 'BetaReason', 'DeltaReason', 'EpsilonReason', 'GammaReason', 'ZetaReason'].sort(),
+      [
+        'AlphaReason',
+        'BetaReason',
+        'DeltaReason',
+        'EpsilonReason',
+        'GammaReason',
+        'ZetaReason',
+        'EtaReason',
+        'ThetaReason',
+      ].sort(),
     );
   });
 

@@ -104,19 +104,27 @@ program
     process.exitCode = planJson(p).ok ? 0 : 1;
   });
 
-program
-  .command('run')
-  .description('Run the migration here: create the targets, copy every row, verify. Re-running resumes.')
-  .requiredOption(
-    '-f, --file <file>',
-    'YAML with a MilvusMigration and its Secrets (repeatable)',
-    collect,
-    [],
-  )
-  .addOption(
-    new Option('-o, --output <format>', 'final status format').choices(['text', 'json']).default('text'),
-  )
-  .option('--state-dir <dir>', 'where runs remember the target collections they created', undefined)
+/** `run` and `sync`: the input files, the final status format and the state directory. */
+function writingCommand(name: string, description: string): Command {
+  return program
+    .command(name)
+    .description(description)
+    .requiredOption(
+      '-f, --file <file>',
+      'YAML with a MilvusMigration and its Secrets (repeatable)',
+      collect,
+      [],
+    )
+    .addOption(
+      new Option('-o, --output <format>', 'final status format').choices(['text', 'json']).default('text'),
+    )
+    .option('--state-dir <dir>', 'where runs remember the target collections they created', undefined);
+}
+
+writingCommand(
+  'run',
+  'Run the migration here: create the targets, copy every row, verify. Re-running resumes.',
+)
   .option(
     '-w, --workers <n>',
     'shards of each large collection copied in parallel (1-32; default: spec.parallelism)',
@@ -182,21 +190,10 @@ program
     process.exitCode = status.phase === 'Succeeded' ? 0 : status.phase === 'Canceled' ? 130 : 1;
   });
 
-program
-  .command('sync')
-  .description(
-    'Copy, then keep the target following a source that is still written to (catch-up passes every spec.sync.interval) until Ctrl-C; with --cutover, end with a final pass and verification.',
-  )
-  .requiredOption(
-    '-f, --file <file>',
-    'YAML with a MilvusMigration and its Secrets (repeatable)',
-    collect,
-    [],
-  )
-  .addOption(
-    new Option('-o, --output <format>', 'final status format').choices(['text', 'json']).default('text'),
-  )
-  .option('--state-dir <dir>', 'where runs remember the target collections they created', undefined)
+writingCommand(
+  'sync',
+  'Copy, then keep the target following a source that is still written to (catch-up passes every spec.sync.interval) until Ctrl-C; with --cutover, end with a final pass and verification.',
+)
   .option('--cutover', 'the application has stopped writing: final pass, verify, exit (spec.sync.cutover)')
   .option(
     '--interval <duration>',

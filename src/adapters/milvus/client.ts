@@ -17,6 +17,7 @@ import {
   type MilvusStatus,
   statusError,
 } from './errors.js';
+import { framedLength, frameInPlace, withFrameRoom } from './grpc-frame.js';
 import { decode, encode, root, SERVICE } from './proto.js';
 import type * as T from './types.js';
 import {
@@ -245,13 +246,25 @@ export class MilvusClient {
       return this.raw(path, () => request[0]!, deserialize, undefined, this.timeoutMs);
     let length = 0;
     for (const part of request) length += part.length;
-    const scratch = this.joinBuffers.take(length);
+    const scratch = this.joinBuffers.take(framedLength(length));
+    // Joined behind room for the frame header, which grpc-js then fills in place (grpc-frame.ts).
+    const joined = withFrameRoom(scratch, length);
     let at = 0;
-    for (const part of request) at += part.copy(scratch, at);
-    const joined = scratch.subarray(0, length);
-    // grpc-js frames (copies) the message before it sends it and lets go of it when the call ends.
-    return this.raw(path, () => joined, deserialize, undefined, this.timeoutMs).finally(() =>
-      this.joinBuffers.give(scratch),
+    for (const part of request) at += part.copy(joined, at);
+    // The socket may send straight from the scratch, so it is used again only after an answer: the
+    // server read the whole message. After a failure (a deadline, a lost connection) part of it may
+    // still wait in a socket's queue; reused, a retry's rows would overwrite bytes the server might
+    // yet read as the first attempt's. So then it is left to the garbage collector, which frees it
+    // only after the socket let go of it.
+    return this.raw(path, () => joined, deserialize, undefined, this.timeoutMs).then(
+      (res) => {
+        this.joinBuffers.give(scratch);
+        return res;
+      },
+      (err: unknown) => {
+        if (!frameInPlace) this.joinBuffers.give(scratch);
+        throw err;
+      },
     );
   }
 

@@ -39,6 +39,12 @@ export interface Page<T = FieldData[]> {
   folded: number;
   /** Of `folded`, rows with the int64 key 2^63-1, which Milvus 2.3 counts but never returns. */
   unreadable: number;
+  /**
+   * Lets the memory behind `data` be reused for a later page. Call it only once nothing refers to
+   * `data` (or to a view of it) any more, for example after the page was written; a page never
+   * released is garbage-collected.
+   */
+  release?: () => void;
 }
 
 export interface ReaderOptions {
@@ -74,6 +80,8 @@ export interface Fetched<T> {
   data: T;
   keys: Key[];
   bytes: number;
+  /** Lets the memory behind `data` be reused (see Page.release). */
+  release?: () => void;
 }
 
 export type Fetch<T> = (req: QueryRequestInput) => Promise<Fetched<T>>;
@@ -98,7 +106,7 @@ export function rawFetch(source: Pick<MilvusClient, 'queryRaw'>, pk: FieldSchema
       : ((pkColumn.type === DataType.Int64 ? int64Values(pkColumn) : undefined) ??
         primaryKeys([decodeColumn(pkColumn)], pk.name));
     if (!pkColumn && res.columns.length) throw new Error(`query result has no primary key column ${pk.name}`);
-    return { data: res.columns, keys, bytes: res.bytes };
+    return { data: res.columns, keys, bytes: res.bytes, release: res.release };
   };
 }
 
@@ -183,7 +191,7 @@ export class RangeReader<T = FieldData[]> {
       }
       throw err;
     }
-    const { data, keys, bytes } = res;
+    const { data, keys, bytes, release } = res;
     const rows = keys.length;
     if (rows === limit && n > limit) {
       // Rows beyond the limit exist and were not returned: never count them as duplicates.
@@ -195,6 +203,7 @@ export class RangeReader<T = FieldData[]> {
       const parts = cutAt(r, dedupeSorted(keys), Math.ceil(bytes / this.opts.pageBytes));
       if (parts.length > 1) {
         this.rowsPerPage = clampRows(this.opts.pageBytes / Math.max(1, bytes / rows));
+        release?.();
         return parts;
       }
     }
@@ -210,14 +219,26 @@ export class RangeReader<T = FieldData[]> {
     }
     if (this.opts.isolateDuplicates && folded > unreadable && rows > 1) {
       const parts = await this.isolateDuplicated(r, n, dedupeSorted(keys));
-      if (parts.length > 1) return parts;
+      if (parts.length > 1) {
+        release?.();
+        return parts;
+      }
     }
     if (rows) {
       const measured = bytes / rows;
       this.rowsPerPage = clampRows(this.opts.pageBytes / Math.max(1, measured));
       this.measured = true;
     }
-    return { range: r, data, keys, bytes, counted: n, folded, unreadable: Math.min(unreadable, folded) };
+    return {
+      range: r,
+      data,
+      keys,
+      bytes,
+      counted: n,
+      folded,
+      unreadable: Math.min(unreadable, folded),
+      release,
+    };
   }
 
   /**
@@ -244,7 +265,7 @@ export class RangeReader<T = FieldData[]> {
   private async sampleKeys(expr: string, n: number): Promise<Key[]> {
     // Through the page fetch, whose key decoding is the copy's fast one (up to 16,384 Int64 keys
     // a sample; decoded as protobuf objects they cost about as much as a page's whole insert).
-    const { keys } = await this.fetch({
+    const sample = await this.fetch({
       collection_name: this.collection,
       expr,
       output_fields: [this.pk.name],
@@ -254,7 +275,8 @@ export class RangeReader<T = FieldData[]> {
       params: { limit: Math.min(n, MAX_QUERY_ROWS) },
       guaranteeTs: this.opts.guaranteeTs,
     });
-    return keys;
+    sample.release?.();
+    return sample.keys;
   }
 
   /** Splits a range at keys sampled from it (every part is non-empty); null if it cannot be split. */

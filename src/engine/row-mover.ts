@@ -302,6 +302,9 @@ export class PassthroughMover implements RowMover {
       reader.pages(range),
       async (page) => {
         const written = await this.writePage(job, pk, page, scope, signal, ledger, prepare);
+        // Every insert of the page has ended and nothing keeps its columns: the reply's memory can
+        // take a later page. (After a failure it is left to the garbage collector.)
+        page.release?.();
         progress.copied += page.keys.length;
         progress.alreadyThere += page.keys.length - written;
         progress.folded += page.folded;

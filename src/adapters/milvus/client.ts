@@ -7,6 +7,7 @@ import { format } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { UserError } from '../../util/errors.js';
 import { logger } from '../../util/logger.js';
+import { BufferPool } from './buffer-pool.js';
 import { type Endpoint, parseEndpoint } from './endpoint.js';
 import {
   type ErrorKind,
@@ -18,6 +19,7 @@ import {
   statusError,
 } from './errors.js';
 import { framedLength, frameInPlace, withFrameRoom } from './grpc-frame.js';
+import { releaseReply } from './grpc-replies.js';
 import { decode, encode, root, SERVICE } from './proto.js';
 import type * as T from './types.js';
 import {
@@ -480,9 +482,16 @@ export class MilvusClient {
 
   /** Query whose reply columns stay encoded (see wire.ts): the copy's read path. */
   async queryRaw(req: T.QueryRequestInput): Promise<RawQueryReply> {
-    const res = await this.bulk('Query', [encode('QueryRequest', this.queryRequest(req))], parseQueryResults);
+    const res = await this.bulk('Query', [encode('QueryRequest', this.queryRequest(req))], (b: Buffer) => {
+      const reply = parseQueryResults(b);
+      reply.release = () => releaseReply(b);
+      return reply;
+    });
     const err = statusError('Query', res.status);
-    if (err) throw err;
+    if (err) {
+      res.release?.();
+      throw err;
+    }
     return res;
   }
 
@@ -725,31 +734,6 @@ export class MilvusClient {
 
   dropCollection(collection: string): Promise<MilvusStatus> {
     return this.call('DropCollection', { db_name: this.database, collection_name: collection });
-  }
-}
-
-/**
- * Large buffers for one call at a time, reused: a fresh 16 MB buffer per page costs its page faults
- * and, being external memory, pushes V8 towards a full garbage collection per page. Holds at most
- * `keep` free buffers (one per request in flight is enough); a buffer is taken for the whole call.
- */
-export class BufferPool {
-  private readonly free: Buffer[] = [];
-  constructor(private readonly keep = 4) {}
-
-  take(length: number): Buffer {
-    const i = this.free.findIndex((b) => b.length >= length);
-    if (i >= 0) return this.free.splice(i, 1)[0]!;
-    // Pages differ a little in size: some headroom lets the next one fit.
-    return Buffer.allocUnsafeSlow(Math.ceil(length * 1.125));
-  }
-
-  give(b: Buffer): void {
-    this.free.push(b);
-    if (this.free.length > this.keep) {
-      this.free.sort((x, y) => y.length - x.length);
-      this.free.length = this.keep;
-    }
   }
 }
 

@@ -33,6 +33,11 @@ export interface RawQueryReply {
   columns: RawColumn[];
   /** Size of the reply on the wire. */
   bytes: number;
+  /**
+   * Lets the reply's memory be reused for a later reply (see grpc-replies.ts). Call it only when
+   * nothing refers to `columns` any more; without the call the memory is garbage-collected.
+   */
+  release?: () => void;
 }
 
 const WIRE_VARINT = 0;

@@ -214,7 +214,9 @@ async function runWatched(
   targetPort: number,
   timeoutMs: number,
 ): Promise<CliResult & { targetDied: boolean }> {
-  const child = startCli(args, { LOG_LEVEL: 'warn' });
+  // Every reply through the pooled receive path (grpc-replies.ts): the pages of generated
+  // collections are small, and the differ is what proves that reused memory held no stale bytes.
+  const child = startCli(args, { LOG_LEVEL: 'warn', MILVUS_MIGRATE_POOLED_REPLY_MIN: '1' });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));

@@ -19,8 +19,12 @@
 import { createRequire } from 'node:module';
 import { BufferPool } from './buffer-pool.js';
 
-/** Replies smaller than this are left to grpc-js: fresh memory of that size is cheap. */
-export const POOLED_MIN = 1 << 20;
+/**
+ * Replies smaller than this are left to grpc-js: fresh memory of that size is cheap.
+ * MILVUS_MIGRATE_POOLED_REPLY_MIN lowers it for tests, so that generated collections, whose pages
+ * are small, go through the pool too.
+ */
+export const POOLED_MIN = Number(process.env.MILVUS_MIGRATE_POOLED_REPLY_MIN) || 1 << 20;
 const HEADER = 5;
 /** grpc-js's ReadState.NO_DATA: its decoder is between messages. */
 const NO_DATA = 0;

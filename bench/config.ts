@@ -25,6 +25,7 @@ export const { values: argv } = parseArgs({
     'in-flight': { type: 'string', default: '2' },
     'target-state': { type: 'string', default: 'empty' },
     'wait-for': { type: 'string' },
+    'cpu-prof': { type: 'string' },
     peer: { type: 'string' },
     'peer-buffer': { type: 'string', default: '2000' },
     rounds: { type: 'string', default: '2' },
@@ -37,7 +38,7 @@ if (argv.help) {
   process.stdout.write(
     'npm run bench -- [--rows N] [--dim D] [--workers N] [--skip read,write,naive,engine-1,engine-n]\n' +
       '                 [--json FILE] [--cli PATH] [--page-mb 16] [--insert-mb 24] [--in-flight 2]\n' +
-      '                 [--target-state empty|loaded] [--wait-for FILE]\n' +
+      '                 [--target-state empty|loaded] [--wait-for FILE] [--cpu-prof DIR]\n' +
       '                 [--peer PATH] [--peer-buffer 2000] [--rounds 2] [--compare LABEL=CLI ...]\n',
   );
   process.exit(0);
@@ -52,6 +53,8 @@ export const SKIP = new Set(argv.skip.split(',').filter(Boolean));
 export const PEER = argv.peer ? path.resolve(argv.peer) : undefined;
 export const PEER_BUFFER = Number(argv['peer-buffer']);
 export const ROUNDS = Number(argv.rounds);
+/** Where every measured Node process writes a V8 CPU profile (`--cpu-prof DIR`), if anywhere. */
+export const CPU_PROF_DIR = argv['cpu-prof'] ? path.resolve(argv['cpu-prof']) : undefined;
 /** Other engine builds measured in the same rounds as engine paths of their own (`--compare LABEL=PATH`). */
 export const COMPARE = (argv.compare ?? []).map((x) => {
   const m = /^([\w.-]+)=(.+)$/.exec(x);

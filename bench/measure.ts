@@ -14,6 +14,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { CPU_PROF_DIR } from './config.js';
 
 const PRELOAD = `import fs from 'node:fs';
 const f = process.env.BENCH_USAGE_FILE;
@@ -140,6 +141,11 @@ export function killCurrent(): void {
   }
 }
 
+/** Node's own CPU profiler for a measured process (`--cpu-prof DIR`): a .cpuprofile per process. */
+function cpuProfFlags(): string[] {
+  return CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] : [];
+}
+
 /**
  * Runs `node args…` (or, with `native`, the program args[0] with args[1…]) and measures it. The
  * process gets a process group of its own, so that Ctrl-C and the timeout end all of it.
@@ -160,7 +166,7 @@ export async function measureProcess(
   const startMs = Date.now();
   const [cmd, cmdArgs] = opts.native
     ? ['python3', ['-c', NATIVE_WRAPPER, usageFile, ...args]]
-    : [process.execPath, ['--import', PRELOAD_URL, ...args]];
+    : [process.execPath, [...cpuProfFlags(), '--import', PRELOAD_URL, ...args]];
   const child = spawn(cmd, cmdArgs, {
     cwd: opts.cwd,
     env: { ...process.env, ...opts.env, BENCH_USAGE_FILE: usageFile },

@@ -65,7 +65,8 @@ describe('the wrapped stream decoder', () => {
         from = to;
       }
       expect(got.length, `seed ${seed}`).toBe(messages.length);
-      got.forEach((m, i) => expect(m.equals(framed(messages[i]!)), `seed ${seed} message ${i}`).toBe(true));
+      for (const [i, m] of got.entries())
+        expect(m.equals(framed(messages[i]!)), `seed ${seed} message ${i}`).toBe(true);
     }
   });
 
@@ -145,7 +146,8 @@ describe('through a real grpc-js connection', () => {
     try {
       for (let round = 0; round < 4; round++) {
         const got = await Promise.all([0, 1, 2, 3, 4, 5].map(get));
-        got.forEach((b, i) => expect(b.equals(blobs.get(i)!), `round ${round} blob ${i}`).toBe(true));
+        for (const [i, b] of got.entries())
+          expect(b.equals(blobs.get(i)!), `round ${round} blob ${i}`).toBe(true);
         // Released only after they were compared: the next round may receive into their memory.
         for (const b of got) releaseReply(b);
       }

@@ -303,7 +303,9 @@ export class PassthroughMover implements RowMover {
       async (page) => {
         const written = await this.writePage(job, pk, page, scope, signal, ledger, prepare);
         // Every insert of the page has ended and nothing keeps its columns: the reply's memory can
-        // take a later page. (After a failure it is left to the garbage collector.)
+        // take a later page. (After a failure it is left to the garbage collector.) Its data goes
+        // first, so that nothing after this line can read memory that is another page's by then.
+        page.data = [];
         page.release?.();
         progress.copied += page.keys.length;
         progress.alreadyThere += page.keys.length - written;

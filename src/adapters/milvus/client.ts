@@ -484,7 +484,12 @@ export class MilvusClient {
   async queryRaw(req: T.QueryRequestInput): Promise<RawQueryReply> {
     const res = await this.bulk('Query', [encode('QueryRequest', this.queryRequest(req))], (b: Buffer) => {
       const reply = parseQueryResults(b);
-      reply.release = () => releaseReply(b);
+      // Once only: after the memory was lent to a later reply, a second release would free that one.
+      let released = false;
+      reply.release = () => {
+        if (!released) releaseReply(b);
+        released = true;
+      };
       return reply;
     });
     const err = statusError('Query', res.status);

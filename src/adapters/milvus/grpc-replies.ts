@@ -25,11 +25,13 @@ import { BufferPool } from './buffer-pool.js';
  * are small, go through the pool too.
  */
 export const POOLED_MIN = Number(process.env.MILVUS_MIGRATE_POOLED_REPLY_MIN) || 1 << 20;
+/** Replies larger than this are left to grpc-js too, and the pool keeps nothing larger. */
+const POOLED_MAX = 64 * 1024 * 1024;
 const HEADER = 5;
 /** grpc-js's ReadState.NO_DATA: its decoder is between messages. */
 const NO_DATA = 0;
 
-const pool = new BufferPool(4);
+const pool = new BufferPool(4, POOLED_MAX + HEADER);
 /** Pool buffers now holding a reply, by their memory: only these can be given back, and once. */
 const lent = new WeakMap<ArrayBufferLike, Buffer>();
 const TAKEN = Symbol('milvus-migrate pooled message');
@@ -76,7 +78,9 @@ function wrapDecoder(): boolean {
       if (this.readState === NO_DATA && rest.length >= HEADER && rest[0] === 0) {
         const size = rest.readUInt32BE(1);
         const max = this.maxReadMessageLength;
-        if (size >= POOLED_MIN && (max === -1 || size <= max)) {
+        // Up to POOLED_MAX: the buffer is taken when the header arrives, and an unusually large
+        // reply cut off early would hold that much memory until it is collected.
+        if (size >= POOLED_MIN && size <= POOLED_MAX && (max === -1 || size <= max)) {
           const buf = pool.take(size + HEADER);
           lent.set(buf.buffer, buf);
           this[TAKEN] = { buf, at: 0, end: size + HEADER };

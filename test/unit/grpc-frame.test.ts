@@ -7,47 +7,18 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { framedLength, frameInPlace, withFrameRoom } from '../../src/adapters/milvus/grpc-frame.js';
+import { type BytesServer, startBytesServer } from '../support/bytes-server.js';
 
-const PATH = '/frame.test.Echo/Digest';
-const same = (b: Buffer) => b;
-let server: grpc.Server;
-let address: string;
-
-beforeAll(async () => {
-  server = new grpc.Server();
-  server.addService(
-    {
-      Digest: {
-        path: PATH,
-        requestStream: false,
-        responseStream: false,
-        requestSerialize: same,
-        requestDeserialize: same,
-        responseSerialize: same,
-        responseDeserialize: same,
-      },
-    },
-    {
-      // Answers with the SHA-256 of what it read: the client compares it with what it meant to send.
-      Digest: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) =>
-        cb(null, createHash('sha256').update(call.request).digest()),
-    },
-  );
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) =>
-      e ? reject(e) : resolve(p),
-    ),
-  );
-  address = `127.0.0.1:${port}`;
-});
-afterAll(() => server.forceShutdown());
-
-function digestOf(client: grpc.Client, message: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) =>
-    client.makeUnaryRequest(PATH, same, same, message, (e, v) => (e ? reject(e) : resolve(v!))),
-  );
-}
 const sha = (b: Buffer) => createHash('sha256').update(b).digest();
+let server: BytesServer;
+
+// Answers with the SHA-256 of what it read: the client compares it with what it meant to send.
+beforeAll(async () => {
+  server = await startBytesServer('/frame.test.Echo/Digest', sha);
+});
+afterAll(() => server.stop());
+
+const digestOf = (client: grpc.Client, message: Buffer) => server.call(client, message);
 
 describe('framing the insert in place', () => {
   it('is active for the locked grpc-js version (a new version must be checked against it)', () => {
@@ -55,7 +26,7 @@ describe('framing the insert in place', () => {
   });
 
   it('an uncompressed call sends the message from its own memory, header written in front', async () => {
-    const client = new grpc.Client(address, grpc.credentials.createInsecure());
+    const client = new grpc.Client(server.address, grpc.credentials.createInsecure());
     try {
       for (const length of [0, 1, 70_000, 3_000_000]) {
         const scratch = Buffer.alloc(framedLength(length) + 100, 0xaa);
@@ -73,8 +44,8 @@ describe('framing the insert in place', () => {
   });
 
   it('any other message, and a compressed call, go through grpc-js framing unchanged', async () => {
-    const plain = new grpc.Client(address, grpc.credentials.createInsecure());
-    const gzip = new grpc.Client(address, grpc.credentials.createInsecure(), {
+    const plain = new grpc.Client(server.address, grpc.credentials.createInsecure());
+    const gzip = new grpc.Client(server.address, grpc.credentials.createInsecure(), {
       'grpc.default_compression_algorithm': 2,
     });
     try {
@@ -92,7 +63,7 @@ describe('framing the insert in place', () => {
   });
 
   it('a message over the channel limit is refused as before, not sent', async () => {
-    const small = new grpc.Client(address, grpc.credentials.createInsecure(), {
+    const small = new grpc.Client(server.address, grpc.credentials.createInsecure(), {
       'grpc.max_send_message_length': 1000,
     });
     try {

@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { POOLED_MIN, pooledReplies, releaseReply } from '../../src/adapters/milvus/grpc-replies.js';
+import { type BytesServer, startBytesServer } from '../support/bytes-server.js';
 
 const require = createRequire(import.meta.url);
 const { StreamDecoder } = require('@grpc/grpc-js/build/src/stream-decoder.js') as {
@@ -98,51 +99,28 @@ describe('the wrapped stream decoder', () => {
 });
 
 describe('through a real grpc-js connection', () => {
-  const PATH = '/replies.test.Blob/Get';
-  const same = (b: Buffer) => b;
   const blobs = new Map<number, Buffer>();
-  let server: grpc.Server;
-  let address: string;
+  let server: BytesServer;
 
   beforeAll(async () => {
-    server = new grpc.Server();
-    server.addService(
-      {
-        Get: {
-          path: PATH,
-          requestStream: false,
-          responseStream: false,
-          requestSerialize: same,
-          requestDeserialize: same,
-          responseSerialize: same,
-          responseDeserialize: same,
-        },
-      },
-      {
-        Get: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) =>
-          cb(null, blobs.get(call.request.readUInt32BE(0))!),
-      },
+    // Answers with the blob whose number the request carries.
+    server = await startBytesServer(
+      '/replies.test.Blob/Get',
+      (request) => blobs.get(request.readUInt32BE(0))!,
     );
-    const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) =>
-        e ? reject(e) : resolve(p),
-      ),
-    );
-    address = `127.0.0.1:${port}`;
     for (let i = 0; i < 6; i++) blobs.set(i, randomBytes(POOLED_MIN * (1 + (i % 3)) + i));
   });
-  afterAll(() => server.forceShutdown());
+  afterAll(() => server.stop());
 
   it('concurrent large replies arrive intact, released memory serving later ones', async () => {
-    const client = new grpc.Client(address, grpc.credentials.createInsecure(), {
+    const client = new grpc.Client(server.address, grpc.credentials.createInsecure(), {
       'grpc.max_receive_message_length': -1,
     });
-    const get = (i: number) =>
-      new Promise<Buffer>((resolve, reject) => {
-        const req = Buffer.alloc(4);
-        req.writeUInt32BE(i);
-        client.makeUnaryRequest(PATH, same, same, req, (e, v) => (e ? reject(e) : resolve(v!)));
-      });
+    const get = (i: number) => {
+      const req = Buffer.alloc(4);
+      req.writeUInt32BE(i);
+      return server.call(client, req);
+    };
     try {
       for (let round = 0; round < 4; round++) {
         const got = await Promise.all([0, 1, 2, 3, 4, 5].map(get));

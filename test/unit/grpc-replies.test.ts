@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { POOLED_MIN, pooledReplies, releaseReply } from '../../src/adapters/milvus/grpc-replies.js';
+import { POOLED_MIN, pooledReplies, releaserOf } from '../../src/adapters/milvus/grpc-replies.js';
 import { type BytesServer, startBytesServer } from '../support/bytes-server.js';
 
 const require = createRequire(import.meta.url);
@@ -87,14 +87,19 @@ describe('the wrapped stream decoder', () => {
     const b = d.write(framed(randomBytes(POOLED_MIN)))[0]!;
     // Neither released: two replies, two memories.
     expect(a.buffer).not.toBe(b.buffer);
-    releaseReply(a.subarray(5));
-    releaseReply(a); // a second release of the same reply: nothing
+    const releaseA = releaserOf(a.subarray(5));
+    releaseA();
+    releaseA(); // a second release of the same reply: nothing
     const c = d.write(framed(randomBytes(POOLED_MIN)))[0]!;
     const e = d.write(framed(randomBytes(POOLED_MIN)))[0]!;
     expect(c.buffer).toBe(a.buffer);
     expect(e.buffer).not.toBe(a.buffer);
     // A small reply is grpc-js's own buffer: releasing it changes nothing.
-    releaseReply(d.write(framed(randomBytes(100)))[0]!);
+    releaserOf(d.write(framed(randomBytes(100)))[0]!)();
+    // A late release of `a` after its memory was lent to `c` leaves `c` alone.
+    releaseA();
+    const f = d.write(framed(randomBytes(POOLED_MIN)))[0]!;
+    expect(f.buffer).not.toBe(c.buffer);
   });
 });
 
@@ -127,7 +132,7 @@ describe('through a real grpc-js connection', () => {
         for (const [i, b] of got.entries())
           expect(b.equals(blobs.get(i)!), `round ${round} blob ${i}`).toBe(true);
         // Released only after they were compared: the next round may receive into their memory.
-        for (const b of got) releaseReply(b);
+        for (const b of got) releaserOf(b)();
       }
     } finally {
       client.close();

@@ -19,7 +19,7 @@ import {
   statusError,
 } from './errors.js';
 import { framedLength, frameInPlace, withFrameRoom } from './grpc-frame.js';
-import { releaseReply } from './grpc-replies.js';
+import { releaserOf } from './grpc-replies.js';
 import { decode, encode, root, SERVICE } from './proto.js';
 import type * as T from './types.js';
 import {
@@ -484,12 +484,7 @@ export class MilvusClient {
   async queryRaw(req: T.QueryRequestInput): Promise<RawQueryReply> {
     const res = await this.bulk('Query', [encode('QueryRequest', this.queryRequest(req))], (b: Buffer) => {
       const reply = parseQueryResults(b);
-      // Once only: after the memory was lent to a later reply, a second release would free that one.
-      let released = false;
-      reply.release = () => {
-        if (!released) releaseReply(b);
-        released = true;
-      };
+      reply.release = releaserOf(b);
       return reply;
     });
     const err = statusError('Query', res.status);

@@ -12,7 +12,7 @@
  * framed exactly as grpc-js would hand it on. Everything else (small messages, a header split
  * across chunks, compressed messages) goes through grpc-js's own decoder.
  *
- * Memory goes back to the pool only through `releaseReply`, called by whoever knows that nothing
+ * Memory goes back to the pool only through `releaserOf`, called by whoever knows that nothing
  * refers to the reply any more (the copy, once its page is written: see RawQueryReply.release). A
  * reply never released is freed by the garbage collector like any other buffer.
  */
@@ -32,8 +32,11 @@ const HEADER = 5;
 const NO_DATA = 0;
 
 const pool = new BufferPool(4, POOLED_MAX + HEADER);
-/** Pool buffers now holding a reply, by their memory: only these can be given back, and once. */
-const lent = new WeakMap<ArrayBufferLike, Buffer>();
+/**
+ * Pool buffers now holding a reply, by their memory, each with the lending it belongs to (a fresh
+ * object per reply): a release made for an earlier reply in the same memory finds another lending.
+ */
+const lent = new WeakMap<ArrayBufferLike, { buf: Buffer }>();
 const TAKEN = Symbol('milvus-migrate pooled message');
 
 interface DecoderShape {
@@ -82,7 +85,7 @@ function wrapDecoder(): boolean {
         // reply cut off early would hold that much memory until it is collected.
         if (size >= POOLED_MIN && size <= POOLED_MAX && (max === -1 || size <= max)) {
           const buf = pool.take(size + HEADER);
-          lent.set(buf.buffer, buf);
+          lent.set(buf.buffer, { buf });
           this[TAKEN] = { buf, at: 0, end: size + HEADER };
           continue;
         }
@@ -100,13 +103,15 @@ function wrapDecoder(): boolean {
 export const pooledReplies = wrapDecoder();
 
 /**
- * Gives the memory of a reply (any view of it) back to the pool, if it came from there. The caller
- * promises that nothing refers to that memory any more. A second release of the same reply does
- * nothing.
+ * The release of one reply (any view of it): gives its memory back to the pool, if it came from
+ * there. Whoever calls it promises that nothing refers to that memory any more. It works once: a
+ * second call, also after the memory was lent to a later reply, does nothing.
  */
-export function releaseReply(view: Buffer): void {
-  const whole = lent.get(view.buffer);
-  if (!whole) return;
-  lent.delete(view.buffer);
-  pool.give(whole);
+export function releaserOf(view: Buffer): () => void {
+  const lending = lent.get(view.buffer);
+  return () => {
+    if (!lending || lent.get(view.buffer) !== lending) return;
+    lent.delete(view.buffer);
+    pool.give(lending.buf);
+  };
 }

@@ -57,20 +57,22 @@ describe('privilege groups (Milvus 2.5+), at the wire level', () => {
       { group_name: 'readers', privileges: [{ name: 'Query' }, { name: 'Search' }] },
     ],
   };
+  /** A SelectGrant reply: the group `readers` granted on every collection of `db`. */
+  const readersGrantIn = (db: string) => ({
+    entities: [
+      {
+        object: { name: 'Collection' },
+        object_name: '*',
+        db_name: db,
+        grantor: { privilege: { name: 'readers' } },
+      },
+    ],
+  });
   const rbacSource = () =>
     wireDouble('source', {
       ListPrivilegeGroups: () => sourceGroups,
       SelectRole: () => ({ results: [{ role: { name: 'app' } }, { role: { name: 'public' } }] }),
-      SelectGrant: () => ({
-        entities: [
-          {
-            object: { name: 'Collection' },
-            object_name: '*',
-            db_name: 'default',
-            grantor: { privilege: { name: 'readers' } },
-          },
-        ],
-      }),
+      SelectGrant: () => readersGrantIn('default'),
     });
 
   it('the plan lists the source’s own groups for a 2.5 target, and none for older targets', async () => {
@@ -105,16 +107,7 @@ describe('privilege groups (Milvus 2.5+), at the wire level', () => {
       SelectRole: () => ({ results: [] }),
       CreateRole: () => ({}),
       OperatePrivilege: () => ({}),
-      SelectGrant: () => ({
-        entities: [
-          {
-            object: { name: 'Collection' },
-            object_name: '*',
-            db_name: 'db2',
-            grantor: { privilege: { name: 'readers' } },
-          },
-        ],
-      }),
+      SelectGrant: () => readersGrantIn('db2'),
     });
     expect(await applyRoles(dst, plan, 'default', 'db2')).toEqual([]);
     const calls = seen.map((s) => s.method);

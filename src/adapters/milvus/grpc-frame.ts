@@ -15,9 +15,10 @@
  * unchanged. If a grpc-js version does not have the shape this relies on, nothing is wrapped and
  * grpc-js copies as before (`frameInPlace` says which; a unit test pins it for the locked version).
  */
-import { createRequire } from 'node:module';
+import { grpcJsModule } from './grpc-internals.js';
 
-const HEADER = 5;
+/** The gRPC frame header before every message: 1 byte "compressed", 4 bytes length. */
+export const FRAME_HEADER = 5;
 const roomy = new WeakSet<Buffer>();
 
 interface WriteObject {
@@ -31,17 +32,9 @@ interface FilterShape {
 type SendMessage = (this: FilterShape, message: Promise<WriteObject>) => Promise<WriteObject>;
 
 function wrapSend(): boolean {
-  let proto: { sendMessage?: SendMessage } | undefined;
-  try {
-    const require = createRequire(import.meta.url);
-    // The same module instance grpc-js itself uses (CommonJS, resolved from the same package).
-    const mod = require('@grpc/grpc-js/build/src/compression-filter.js') as {
-      CompressionFilter?: { prototype: { sendMessage?: SendMessage } };
-    };
-    proto = mod.CompressionFilter?.prototype;
-  } catch {
-    return false;
-  }
+  const proto = grpcJsModule<{ CompressionFilter: { prototype: { sendMessage?: SendMessage } } }>(
+    'compression-filter',
+  )?.CompressionFilter?.prototype;
   const original = proto?.sendMessage;
   if (!proto || typeof original !== 'function') return false;
   proto.sendMessage = async function (this: FilterShape, message: Promise<WriteObject>) {
@@ -54,7 +47,7 @@ function wrapSend(): boolean {
       (max === -1 || m.message.length <= max)
     ) {
       const b = m.message;
-      const framed = Buffer.from(b.buffer, b.byteOffset - HEADER, b.length + HEADER);
+      const framed = Buffer.from(b.buffer, b.byteOffset - FRAME_HEADER, b.length + FRAME_HEADER);
       framed.writeUInt8(0, 0);
       framed.writeUInt32BE(b.length, 1);
       return { message: framed, flags: m.flags };
@@ -72,13 +65,13 @@ export const frameInPlace = wrapSend();
  * `scratch` (which must be at least `length + 5` bytes long). The returned view is the message.
  */
 export function withFrameRoom(scratch: Buffer, length: number): Buffer {
-  if (scratch.length < length + HEADER) throw new RangeError('scratch buffer too small for the frame');
-  const message = scratch.subarray(HEADER, HEADER + length);
+  if (scratch.length < length + FRAME_HEADER) throw new RangeError('scratch buffer too small for the frame');
+  const message = scratch.subarray(FRAME_HEADER, FRAME_HEADER + length);
   roomy.add(message);
   return message;
 }
 
 /** Bytes a scratch buffer needs for a message of `length` bytes with its frame header. */
 export function framedLength(length: number): number {
-  return length + HEADER;
+  return length + FRAME_HEADER;
 }

@@ -16,8 +16,9 @@
  * refers to the reply any more (the copy, once its page is written: see RawQueryReply.release). A
  * reply never released is freed by the garbage collector like any other buffer.
  */
-import { createRequire } from 'node:module';
 import { BufferPool } from './buffer-pool.js';
+import { FRAME_HEADER, framedLength } from './grpc-frame.js';
+import { grpcJsModule } from './grpc-internals.js';
 
 /**
  * Replies smaller than this are left to grpc-js: fresh memory of that size is cheap.
@@ -27,11 +28,10 @@ import { BufferPool } from './buffer-pool.js';
 export const POOLED_MIN = Number(process.env.MILVUS_MIGRATE_POOLED_REPLY_MIN) || 1 << 20;
 /** Replies larger than this are left to grpc-js too, and the pool keeps nothing larger. */
 const POOLED_MAX = 64 * 1024 * 1024;
-const HEADER = 5;
 /** grpc-js's ReadState.NO_DATA: its decoder is between messages. */
 const NO_DATA = 0;
 
-const pool = new BufferPool(4, POOLED_MAX + HEADER);
+const pool = new BufferPool(4, framedLength(POOLED_MAX));
 /**
  * Pool buffers now holding a reply, by their memory, each with the lending it belongs to (a fresh
  * object per reply): a release made for an earlier reply in the same memory finds another lending.
@@ -47,15 +47,9 @@ interface DecoderShape {
 }
 
 function wrapDecoder(): boolean {
-  let ctor: (new (max: number) => DecoderShape) | undefined;
-  try {
-    const require = createRequire(import.meta.url);
-    // The same module instance grpc-js itself uses (CommonJS, resolved from the same package).
-    ctor = (require('@grpc/grpc-js/build/src/stream-decoder.js') as { StreamDecoder?: typeof ctor })
-      .StreamDecoder;
-  } catch {
-    return false;
-  }
+  const ctor = grpcJsModule<{ StreamDecoder: new (max: number) => DecoderShape }>(
+    'stream-decoder',
+  )?.StreamDecoder;
   if (typeof ctor !== 'function') return false;
   // The shape this relies on: a decoder starts between messages and knows its size limit.
   const probe = new ctor(-1);
@@ -78,15 +72,15 @@ function wrapDecoder(): boolean {
         }
         continue;
       }
-      if (this.readState === NO_DATA && rest.length >= HEADER && rest[0] === 0) {
+      if (this.readState === NO_DATA && rest.length >= FRAME_HEADER && rest[0] === 0) {
         const size = rest.readUInt32BE(1);
         const max = this.maxReadMessageLength;
         // Up to POOLED_MAX: the buffer is taken when the header arrives, and an unusually large
         // reply cut off early would hold that much memory until it is collected.
         if (size >= POOLED_MIN && size <= POOLED_MAX && (max === -1 || size <= max)) {
-          const buf = pool.take(size + HEADER);
+          const buf = pool.take(framedLength(size));
           lent.set(buf.buffer, { buf });
-          this[TAKEN] = { buf, at: 0, end: size + HEADER };
+          this[TAKEN] = { buf, at: 0, end: framedLength(size) };
           continue;
         }
       }

@@ -30,6 +30,7 @@ export const { values: argv } = parseArgs({
     'peer-buffer': { type: 'string', default: '2000' },
     rounds: { type: 'string', default: '2' },
     compare: { type: 'string', multiple: true, default: [] },
+    'keep-logs': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
@@ -39,7 +40,7 @@ if (argv.help) {
     'npm run bench -- [--rows N] [--dim D] [--workers N] [--skip read,write,naive,engine-1,engine-n]\n' +
       '                 [--json FILE] [--cli PATH] [--page-mb 16] [--insert-mb 24] [--in-flight 2]\n' +
       '                 [--target-state empty|loaded] [--wait-for FILE] [--cpu-prof DIR]\n' +
-      '                 [--peer PATH] [--peer-buffer 2000] [--rounds 2] [--compare LABEL=CLI ...]\n',
+      '                 [--peer PATH] [--peer-buffer 2000] [--rounds 2] [--compare LABEL=CLI ...] [--keep-logs]\n',
   );
   process.exit(0);
 }
@@ -53,6 +54,8 @@ export const SKIP = new Set(argv.skip.split(',').filter(Boolean));
 export const PEER = argv.peer ? path.resolve(argv.peer) : undefined;
 export const PEER_BUFFER = Number(argv['peer-buffer']);
 export const ROUNDS = Number(argv.rounds);
+/** Keep every engine run's output under .cache/bench-logs (not only a failed one's). */
+export const KEEP_LOGS = argv['keep-logs'];
 /** Where every measured Node process writes a V8 CPU profile (`--cpu-prof DIR`), if anywhere. */
 export const CPU_PROF_DIR = argv['cpu-prof'] ? path.resolve(argv['cpu-prof']) : undefined;
 /** Other engine builds measured in the same rounds as engine paths of their own (`--compare LABEL=PATH`). */

@@ -14,6 +14,7 @@ import {
   CLI,
   DIM,
   IN_FLIGHT,
+  KEEP_LOGS,
   MAIN_CLI,
   PEER,
   PEER_BUFFER,
@@ -323,14 +324,14 @@ export async function runEngine(
       row.error = `engine says Succeeded but copied ${copied} rows of ${ROWS} (target count(*) ${row.verified}; engine's targetEntities ${c?.targetEntities}, warnings: ${(c?.warnings ?? []).join(' / ') || 'none'})`;
     }
   }
-  if (row.error) row.logs = keepLogs(p, f);
+  if (row.error || KEEP_LOGS) row.logs = keepLogs(p, f);
   await dropTarget(dst, target);
   fs.rmSync(dir, { recursive: true, force: true });
   say(`${label}: ${describe(row)}`);
   return row;
 }
 
-/** Keeps the output of a failed path under .cache/bench-logs for a look afterwards. */
+/** Keeps the output of a failed path (of every engine run with --keep-logs) under .cache/bench-logs. */
 export function keepLogs(p: string, f: ProcessFigures): string {
   const dir = path.join(REPO_ROOT, '.cache', 'bench-logs');
   fs.mkdirSync(dir, { recursive: true });
@@ -347,5 +348,5 @@ export function lastLines(s: string, n: number): string {
 export function describe(r: Row): string {
   if (r.skipped) return `skipped: ${r.skipped}`;
   if (r.error) return `ERROR ${r.error}${r.logs ? ` (output kept in ${r.logs})` : ''}`;
-  return `${r.rows} rows in ${r.wallS?.toFixed(1)} s, ${r.mbPerS?.toFixed(1)} MB/s, ${r.cpuSPerGb?.toFixed(1)} CPU-s/GB, ${r.peakRssMb?.toFixed(0)} MB RSS`;
+  return `${r.rows} rows in ${r.wallS?.toFixed(1)} s, ${r.mbPerS?.toFixed(1)} MB/s, ${r.cpuSPerGb?.toFixed(1)} CPU-s/GB, ${r.peakRssMb?.toFixed(0)} MB RSS${r.logs ? ` (output kept in ${r.logs})` : ''}`;
 }

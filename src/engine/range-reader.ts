@@ -136,6 +136,11 @@ export class RangeReader<T = FieldData[]> {
     return this.source.count(this.collection, this.expr(r), this.partitions, this.opts.guaranteeTs);
   }
 
+  /** Some key of the range (the smallest, on servers that sort), if it holds any. */
+  async someKey(r: KeyRange = {}): Promise<Key | undefined> {
+    return (await this.sampleKeys(this.expr(r), 1))[0];
+  }
+
   /** Pages in ascending key order; empty ranges yield nothing. */
   async *pages(start: KeyRange = {}): AsyncGenerator<Page<T>> {
     const stack: KeyRange[] = [start];

@@ -268,16 +268,22 @@ export class PassthroughMover implements RowMover {
     if (workers <= 1) return [{}];
     signal.throwIfAborted();
     const t0 = Date.now();
+    let probes = 0;
     const ranges = await splitBalanced({
-      count: (r) => reader.count(r),
+      count: (r) => {
+        probes++;
+        return reader.count(r);
+      },
       pkType: pk.data_type,
       total,
       shards: workers,
+      start: await reader.someKey(),
     });
     job.log.info(
       {
         partition: scope.write,
         shards: ranges.map((r) => [keyToJson(r.lo), keyToJson(r.hi)]),
+        probes,
         ms: Date.now() - t0,
       },
       'collection split into shards',

@@ -3,18 +3,40 @@
  * created, key ranges computed once), copy (one key range of every collection per shard),
  * finalize (target shape, verification).
  */
-import { hybridTimestamp } from '../adapters/milvus/types.js';
+import type { MilvusClient } from '../adapters/milvus/client.js';
+import { type FieldSchema, hybridTimestamp } from '../adapters/milvus/types.js';
 import type { MigrationInput } from '../api/input.js';
 import type { MigrationStatus, ShardPlan } from '../api/migration.js';
 import { UserError } from '../util/errors.js';
 import { alreadyComplete, copyCollection, prepareCollection } from './collection.js';
 import { finalizeCollection } from './finalize.js';
-import { type KeyRange, matchAllExpr, rangeExpr } from './keys.js';
+import { type Key, type KeyRange, matchAllExpr, rangeExpr } from './keys.js';
+import { decodedFetch } from './range-reader.js';
 import { DEFAULT_MOVER_OPTIONS, estimatedPageRows } from './row-mover.js';
 import { primaryField } from './schema.js';
 import { boundsOf, rangesOf, shardCount, splitBalanced } from './shards.js';
 import { type CollectionWork, type EngineOptions, runStage } from './stage.js';
 import { ensureTargetShape } from './target-shape.js';
+
+/** Some key of the collection at readTs (where the split's search starts), if it has any. */
+async function someKey(
+  source: Pick<MilvusClient, 'query'>,
+  collection: string,
+  pk: FieldSchema,
+  readTs: bigint,
+): Promise<Key | undefined> {
+  const { keys } = await decodedFetch(
+    source,
+    pk,
+  )({
+    collection_name: collection,
+    expr: matchAllExpr(pk),
+    output_fields: [pk.name],
+    params: { limit: 1 },
+    guaranteeTs: readTs,
+  });
+  return keys[0];
+}
 
 /**
  * What the plan stage of a sharded run found, computed once: every shard works from these
@@ -59,7 +81,20 @@ export async function runPlanStage(
         estimatedPageRows(model, DEFAULT_MOVER_OPTIONS.pageBytes),
       );
       const t0 = Date.now();
-      const ranges = shards > 1 ? await splitBalanced({ count, pkType: pk.data_type, total, shards }) : [{}];
+      let probes = 0;
+      const ranges =
+        shards > 1
+          ? await splitBalanced({
+              count: (r) => {
+                probes++;
+                return count(r);
+              },
+              pkType: pk.data_type,
+              total,
+              shards,
+              start: await someKey(clients.source, cp.sourceName, pk, readTs),
+            })
+          : [{}];
       collections[w.at] = {
         name: cp.sourceName,
         targetName: cp.targetName,
@@ -68,7 +103,7 @@ export async function runPlanStage(
         bounds: boundsOf(ranges),
       };
       log.info(
-        { shards: ranges.length, bounds: boundsOf(ranges), ms: Date.now() - t0 },
+        { shards: ranges.length, bounds: boundsOf(ranges), probes, ms: Date.now() - t0 },
         'collection split into shards',
       );
       w.cs.sourceEntities = total;

@@ -1,7 +1,8 @@
 /**
  * Splits a collection's key space into shards of about equal row counts, so several workers can
- * copy one collection in parallel. Boundaries are found by bisection on count(*) of `pk < x`,
- * which every server answers exactly whether or not it sorts query results. Whatever the balance,
+ * copy one collection in parallel. Boundaries are found by searching on count(*) of `pk < x`,
+ * which every server answers exactly whether or not it sorts query results. The probes run one
+ * after another before any copying starts, so their number is time every sharded copy waits. Whatever the balance,
  * the shards are disjoint and together cover every key: [−∞, b1), [b1, b2), …, [bn-1, +∞).
  */
 import { DataType } from '../adapters/milvus/proto.js';
@@ -12,9 +13,16 @@ interface Domain {
   min: bigint;
   max: bigint;
   keyAt(p: bigint): Key;
+  /** A point near a key (a start for the search, so it need not be exact). */
+  pointOf(k: Key): bigint;
 }
 
-const INT64_DOMAIN: Domain = { min: INT64_MIN + 1n, max: INT64_MAX, keyAt: (p) => p };
+const INT64_DOMAIN: Domain = {
+  min: INT64_MIN + 1n,
+  max: INT64_MAX,
+  keyAt: (p) => p,
+  pointOf: (k) => (typeof k === 'bigint' ? k : 0n),
+};
 
 // VarChar candidates: fixed-length strings over printable ASCII, read as base-95 numbers. Keys
 // outside that alphabet still land in exactly one shard (the order is Milvus' byte order).
@@ -33,6 +41,14 @@ const VARCHAR_DOMAIN: Domain = {
     // Trailing lowest digits (spaces) only lengthen the literal; dropping them keeps the order.
     return String.fromCharCode(...chars.reverse()).replace(/ +$/, '');
   },
+  pointOf(k) {
+    let p = 0n;
+    for (let i = 0; i < VARCHAR_DIGITS; i++) {
+      const c = i < String(k).length ? String(k).charCodeAt(i) - ALPHABET_FIRST : 0;
+      p = p * ALPHABET + BigInt(Math.min(Math.max(c, 0), Number(ALPHABET) - 1));
+    }
+    return p;
+  },
 };
 
 export interface SplitOptions {
@@ -44,6 +60,11 @@ export interface SplitOptions {
   shards: number;
   /** Accept a boundary whose shard is within this fraction of the ideal size. */
   tolerance?: number;
+  /**
+   * A key of the scope, if known: the search starts from it. Without one it starts in the middle
+   * of the key domain, which can be some 2^60 away from keys that sit together (auto-ids do).
+   */
+  start?: Key;
 }
 
 export async function splitBalanced(opts: SplitOptions): Promise<KeyRange[]> {
@@ -51,35 +72,69 @@ export async function splitBalanced(opts: SplitOptions): Promise<KeyRange[]> {
   if (n === 1 || opts.total < n) return [{}];
   const domain = opts.pkType === DataType.Int64 ? INT64_DOMAIN : VARCHAR_DOMAIN;
   const tol = Math.max(1, Math.floor((opts.total / n) * (opts.tolerance ?? 0.05)));
-  // Every probe is kept: the bisections of later boundaries start from what earlier ones learned.
-  const probes: { p: bigint; below: number }[] = [];
-  const countBelow = async (p: bigint) => {
-    const below = await opts.count({ hi: domain.keyAt(p) });
-    probes.push({ p, below });
-    return below;
+  // Every probe is kept: the searches of later boundaries start from what earlier ones learned.
+  const probes: Probe[] = [];
+  const countBelow = async (p: bigint): Promise<Probe> => {
+    const probe = { p, below: await opts.count({ hi: domain.keyAt(p) }), probed: true };
+    probes.push(probe);
+    return probe;
   };
+  if (opts.start !== undefined) await countBelow(domain.pointOf(opts.start));
   const bounds: bigint[] = [];
   for (let k = 1; k < n; k++) {
     const want = Math.round((k * opts.total) / n);
-    let lo = domain.min;
-    let hi = domain.max;
+    let found = probes.find((q) => Math.abs(q.below - want) <= tol)?.p;
+    let lo: Probe = { p: domain.min, below: 0, probed: false };
+    let hi: Probe = { p: domain.max, below: opts.total, probed: false };
     for (const q of probes) {
-      if (q.below < want && q.p >= lo) lo = q.p;
-      if (q.below > want && q.p <= hi) hi = q.p;
+      if (q.below < want && q.p >= lo.p) lo = q;
+      if (q.below > want && q.p <= hi.p) hi = q;
     }
-    let found: bigint | undefined;
-    for (const q of probes) if (Math.abs(q.below - want) <= tol) found = q.p;
-    while (found === undefined && hi - lo > 1n) {
-      const mid = lo + (hi - lo) / 2n;
-      const below = await countBelow(mid);
-      if (Math.abs(below - want) <= tol) found = mid;
-      else if (below < want) lo = mid;
-      else hi = mid;
+    // With one end of the bracket still the domain's, the keys may lie anywhere from 1 to 2^64
+    // away from the probed end: search the exponent of that distance first (about 6 probes, where
+    // bisecting the whole domain takes some 45 to find keys that sit together, as most do).
+    let scale: { anchor: bigint; dir: bigint; eLo: number; eHi: number } | undefined;
+    let interpolate = true;
+    while (found === undefined && hi.p - lo.p > 1n) {
+      const width = hi.p - lo.p;
+      if (!scale && lo.probed !== hi.probed) {
+        scale = {
+          anchor: lo.probed ? lo.p : hi.p,
+          dir: lo.probed ? 1n : -1n,
+          eLo: 0,
+          eHi: width.toString(2).length,
+        };
+      }
+      const e = scale && scale.eHi - scale.eLo > 1 ? (scale.eLo + scale.eHi) >> 1 : undefined;
+      let mid: bigint;
+      if (scale && e !== undefined) mid = scale.anchor + scale.dir * (1n << BigInt(e));
+      else if (lo.probed && hi.probed && interpolate) {
+        mid = lo.p + (width * BigInt(want - lo.below)) / BigInt(hi.below - lo.below);
+      } else mid = lo.p + width / 2n;
+      mid = mid <= lo.p ? lo.p + 1n : mid >= hi.p ? hi.p - 1n : mid;
+      const q = await countBelow(mid);
+      if (Math.abs(q.below - want) <= tol) found = mid;
+      else if (q.below < want) lo = q;
+      else hi = q;
+      if (scale && e !== undefined) {
+        if (q.below < want === (scale.dir === 1n)) scale.eLo = e;
+        else scale.eHi = e;
+      }
+      // Interpolation assumes evenly spread keys; where they are not, it may cut off little of the
+      // bracket, and bisection takes the next step, so that every two probes at least halve it.
+      interpolate = !interpolate || hi.p - lo.p <= width / 2n;
     }
-    const b = found ?? hi;
+    const b = found ?? hi.p;
     if (!bounds.length || b > bounds[bounds.length - 1]!) bounds.push(b);
   }
   return rangesBetween(bounds.map((b) => domain.keyAt(b)));
+}
+
+interface Probe {
+  p: bigint;
+  /** count(*) of keys below p (for an end of the domain that was never probed: 0 or the total). */
+  below: number;
+  probed: boolean;
 }
 
 /** The ranges that ascending keys cut the key space into (a key repeated cuts once). */

@@ -221,6 +221,44 @@ describe('splitBalanced', () => {
     for (const n of counts) expect(Math.abs(n - keys.length / 3)).toBeLessThanOrEqual(keys.length / 3 / 10);
   });
 
+  it('finds the bounds of auto-id keys from a key of the collection in a few probes', async () => {
+    // Auto-ids sit together some 2^58 from zero: a search from the middle of the domain took 57
+    // probes for 4 shards, each a count(*) that every sharded copy waited for before it began.
+    const keys = Array.from({ length: 200_000 }, (_v, i) => 446_000_000_000_000_000n + BigInt(i) * 7n);
+    for (const start of [keys[0], keys[123_457]]) {
+      const c = counter(keys);
+      const ranges = await splitBalanced({
+        count: c.count,
+        pkType: DataType.Int64!,
+        total: keys.length,
+        shards: 4,
+        start,
+      });
+      const counts = await covered(keys, ranges);
+      expect(counts.reduce((a, b) => a + b, 0)).toBe(keys.length);
+      for (const n of counts) expect(Math.abs(n - 50_000)).toBeLessThanOrEqual(2500);
+      expect(c.calls()).toBeLessThanOrEqual(20);
+    }
+  });
+
+  it('covers every key once whatever key it starts from, a non-ASCII one included', async () => {
+    const keys: string[] = [];
+    for (let i = 0; i < 20_000; i++) keys.push(`doc-${(i * 7919) % 100_000}`);
+    for (let i = 0; i < 1_000; i++) keys.push(`é${i}`, `\u0001${i}`);
+    for (const start of ['doc-0', 'é17', '\u00017', '~~~ not a key']) {
+      const ranges = await splitBalanced({
+        count: counter(keys).count,
+        pkType: DataType.VarChar!,
+        total: keys.length,
+        shards: 4,
+        start,
+      });
+      const counts = await covered(keys, ranges);
+      expect(counts.reduce((a, b) => a + b, 0)).toBe(keys.length);
+      for (const n of counts) expect(Math.abs(n - keys.length / 4)).toBeLessThanOrEqual(keys.length / 4 / 10);
+    }
+  });
+
   it('keeps one shard when there are fewer rows than shards', async () => {
     expect(
       await splitBalanced({ count: counter([1n]).count, pkType: DataType.Int64!, total: 1, shards: 4 }),

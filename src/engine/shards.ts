@@ -79,7 +79,13 @@ export async function splitBalanced(opts: SplitOptions): Promise<KeyRange[]> {
     probes.push(probe);
     return probe;
   };
-  if (opts.start !== undefined) await countBelow(domain.pointOf(opts.start));
+  if (opts.start !== undefined) {
+    // Into the domain: the int64 key -2^63 is below it (Milvus 2.3 cannot parse that literal).
+    let p = domain.pointOf(opts.start);
+    if (p < domain.min) p = domain.min;
+    if (p > domain.max) p = domain.max;
+    await countBelow(p);
+  }
   const bounds: bigint[] = [];
   for (let k = 1; k < n; k++) {
     const want = Math.round((k * opts.total) / n);

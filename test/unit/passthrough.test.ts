@@ -8,7 +8,7 @@ import {
   parseMutationResult,
   parseQueryResults,
 } from '../../src/adapters/milvus/wire.js';
-import { compareKeys, type Key, type KeyRange } from '../../src/engine/keys.js';
+import { compareKeys, INT64_MIN, type Key, type KeyRange } from '../../src/engine/keys.js';
 import { pipeline } from '../../src/engine/pipeline.js';
 import { splitBalanced } from '../../src/engine/shards.js';
 
@@ -257,6 +257,25 @@ describe('splitBalanced', () => {
       expect(counts.reduce((a, b) => a + b, 0)).toBe(keys.length);
       for (const n of counts) expect(Math.abs(n - keys.length / 4)).toBeLessThanOrEqual(keys.length / 4 / 10);
     }
+  });
+
+  it('starts from the key -2^63 without asking for a bound below the domain', async () => {
+    const keys = [INT64_MIN, ...Array.from({ length: 9_999 }, (_v, i) => BigInt(i))];
+    const c = counter(keys);
+    const asked: KeyRange[] = [];
+    const count = (r: KeyRange) => {
+      asked.push(r);
+      return c.count(r);
+    };
+    const ranges = await splitBalanced({
+      count,
+      pkType: DataType.Int64!,
+      total: keys.length,
+      shards: 2,
+      start: INT64_MIN,
+    });
+    expect((await covered(keys, ranges)).reduce((a, b) => a + b, 0)).toBe(keys.length);
+    for (const r of asked) expect(r.hi).not.toBe(INT64_MIN);
   });
 
   it('keeps one shard when there are fewer rows than shards', async () => {

@@ -31,6 +31,7 @@ export const { values: argv } = parseArgs({
     rounds: { type: 'string', default: '2' },
     compare: { type: 'string', multiple: true, default: [] },
     'keep-logs': { type: 'boolean', default: false },
+    latency: { type: 'string', default: '0' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -40,7 +41,8 @@ if (argv.help) {
     'npm run bench -- [--rows N] [--dim D] [--workers N] [--skip read,write,naive,engine-1,engine-n]\n' +
       '                 [--json FILE] [--cli PATH] [--page-mb 16] [--insert-mb 24] [--in-flight 2]\n' +
       '                 [--target-state empty|loaded] [--wait-for FILE] [--cpu-prof DIR]\n' +
-      '                 [--peer PATH] [--peer-buffer 2000] [--rounds 2] [--compare LABEL=CLI ...] [--keep-logs]\n',
+      '                 [--peer PATH] [--peer-buffer 2000] [--rounds 2] [--compare LABEL=CLI ...] [--keep-logs]\n' +
+      '                 [--latency MS]\n',
   );
   process.exit(0);
 }
@@ -54,6 +56,11 @@ export const SKIP = new Set(argv.skip.split(',').filter(Boolean));
 export const PEER = argv.peer ? path.resolve(argv.peer) : undefined;
 export const PEER_BUFFER = Number(argv['peer-buffer']);
 export const ROUNDS = Number(argv.rounds);
+/**
+ * Round-trip time added between every measured process and both servers (`--latency MS`, through
+ * Toxiproxy, half each way): a copy pod reaching its servers over a network, not over loopback.
+ */
+export const LATENCY_MS = Number(argv.latency);
 /** Keep every engine run's output under .cache/bench-logs (not only a failed one's). */
 export const KEEP_LOGS = argv['keep-logs'];
 /** Where every measured Node process writes a V8 CPU profile (`--cpu-prof DIR`), if anywhere. */
@@ -68,6 +75,7 @@ export const COMPARE = (argv.compare ?? []).map((x) => {
 });
 export type Build = (typeof COMPARE)[number] | undefined;
 if (!(ROUNDS >= 1 && PEER_BUFFER >= 1)) throw new Error('--rounds and --peer-buffer must be positive');
+if (!(LATENCY_MS >= 0)) throw new Error('--latency: milliseconds of round trip, 0 or more');
 if (PEER && !fs.existsSync(PEER))
   throw new Error(`--peer ${PEER}: no such file (see docs/performance.md, "The peer")`);
 for (const s of SKIP)

@@ -8,7 +8,8 @@ import { MilvusClient } from '../src/adapters/milvus/client.js';
 import { encode } from '../src/adapters/milvus/proto.js';
 import { type MilvusTestServer, startMilvus } from '../test/support/milvus-server.js';
 import { indexCovering, loadAndWait } from '../test/support/rows.js';
-import { DIM, ROWS, type Row, SOURCE, say, sleep, WRITE_ROWS } from './config.js';
+import { startToxiproxy } from '../test/support/toxiproxy.js';
+import { DIM, LATENCY_MS, ROWS, type Row, SOURCE, say, sleep, WRITE_ROWS } from './config.js';
 import { killCurrent, loadAvg, serverCpu } from './measure.js';
 import { insertRequestBytes, PK, TAG, TAG_MAX, VEC } from './wire.js';
 
@@ -18,7 +19,39 @@ export const servers: MilvusTestServer[] = [];
 export let stopping = false;
 
 export async function stopAll(): Promise<void> {
-  await Promise.allSettled(servers.map((s) => s.stop()));
+  await Promise.allSettled([...servers.map((s) => s.stop()), ...stoppers.map((stop) => stop())]);
+}
+
+/** What else stopAll stops (the link's proxy). */
+const stoppers: (() => Promise<void>)[] = [];
+
+/**
+ * The servers as the measured processes reach them: directly, or with `--latency` through a
+ * Toxiproxy in front of each that holds every chunk half the round trip in each direction (a delay,
+ * not a bandwidth cap: chunks that arrive together leave together).
+ */
+export async function linked(
+  src: MilvusTestServer,
+  dst: MilvusTestServer,
+): Promise<{ src: MilvusTestServer; dst: MilvusTestServer; text: string }> {
+  if (!(LATENCY_MS > 0)) return { src, dst, text: 'direct (loopback)' };
+  const proxy = await startToxiproxy();
+  stoppers.push(() => proxy.stop());
+  const via = async (s: MilvusTestServer, name: string): Promise<MilvusTestServer> => {
+    const endpoint = await proxy.proxy(name, s.endpoint);
+    for (const stream of ['upstream', 'downstream'] as const)
+      await proxy.add(name, `latency_${stream}`, {
+        type: 'latency',
+        stream,
+        attributes: { latency: LATENCY_MS / 2, jitter: 0 },
+      });
+    return { ...s, endpoint, port: Number(endpoint.split(':').pop()) };
+  };
+  return {
+    src: await via(src, 'source'),
+    dst: await via(dst, 'target'),
+    text: `Toxiproxy, +${LATENCY_MS} ms round trip (half each way) between every measured process and both servers, the bench's finishing steps included (its proxy's CPU counts as other CPU); emptying the target between paths goes direct`,
+  };
 }
 
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {

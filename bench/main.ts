@@ -45,6 +45,7 @@ import {
   admin,
   emptyTarget,
   idleCpuPerS,
+  linked,
   measureIdle,
   querySegments,
   seed,
@@ -96,6 +97,9 @@ async function main(): Promise<void> {
       header[3] = `engine: ${path.relative(REPO_ROOT, CLI) || CLI} (${buildOf(CLI)}) when the measuring began, --workers N = ${WORKERS}`;
       say(header[3]);
     }
+    const link = await linked(src, dst);
+    header.push(`link: ${link.text}`);
+    say(header.at(-1)!);
     await measureIdle();
     say(`servers idle: ${idleCpuPerS.toFixed(2)} CPU-s per s together`);
     const contenders: [PathName, Build][] = CONTENDERS.filter((p) => !SKIP.has(p)).flatMap((p) =>
@@ -122,10 +126,17 @@ async function main(): Promise<void> {
         const before = await querySegments(a, SOURCE);
         const row =
           p === 'engine-1' || p === 'engine-n'
-            ? await runEngine(p, src, dst, bytes, build ? cliHasWorkers(build.cli) : hasWorkers, build)
+            ? await runEngine(
+                p,
+                link.src,
+                link.dst,
+                bytes,
+                build ? cliHasWorkers(build.cli) : hasWorkers,
+                build,
+              )
             : p === 'peer'
-              ? await runPeer(dst, src, bytes)
-              : await runPath(p, src, dst, bytes);
+              ? await runPeer(link.dst, link.src, bytes)
+              : await runPath(p, link.src, link.dst, bytes);
         row.idleWaitS = idle.idleWaitS;
         row.idle = idle.idle;
         if (round !== undefined) {

@@ -2,8 +2,9 @@
  * Splits a collection's key space into shards of about equal row counts, so several workers can
  * copy one collection in parallel. Boundaries are found by searching on count(*) of `pk < x`,
  * which every server answers exactly whether or not it sorts query results. The probes run one
- * after another before any copying starts, so their number is time every sharded copy waits. Whatever the balance,
- * the shards are disjoint and together cover every key: [−∞, b1), [b1, b2), …, [bn-1, +∞).
+ * after another before any copying starts: their number is time every sharded copy waits.
+ * Whatever the balance, the shards are disjoint and together cover every key:
+ * [−∞, b1), [b1, b2), …, [bn-1, +∞).
  */
 import { DataType } from '../adapters/milvus/proto.js';
 import { INT64_MAX, INT64_MIN, type Key, type KeyRange, keyFromJson, keyToJson } from './keys.js';

@@ -63,6 +63,8 @@ export interface CaseResult {
   rows: number;
   /** How to reproduce this one collection. */
   reproduce: string;
+  /** With workers: the key ranges of each split the run logged (none: too few rows to split). */
+  shards?: number[];
 }
 
 const VENV_PYTHON = path.join(REPO_ROOT, '.cache', 'venv', 'corpus', 'bin', 'python');
@@ -213,10 +215,11 @@ async function runWatched(
   args: string[],
   targetPort: number,
   timeoutMs: number,
+  env: Record<string, string> = {},
 ): Promise<CliResult & { targetDied: boolean }> {
   // Every reply through the pooled receive path (grpc-replies.ts): the pages of generated
   // collections are small, and the differ is what proves that reused memory held no stale bytes.
-  const child = startCli(args, { LOG_LEVEL: 'warn', MILVUS_MIGRATE_POOLED_REPLY_MIN: '1' });
+  const child = startCli(args, { LOG_LEVEL: 'warn', MILVUS_MIGRATE_POOLED_REPLY_MIN: '1', ...env });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
@@ -239,6 +242,20 @@ async function runWatched(
   return { code, stdout, stderr, targetDied };
 }
 
+/** The number of key ranges of every 'collection split into shards' line in a run's log. */
+function splitsIn(log: string): number[] {
+  const splits: number[] = [];
+  for (const line of log.split('\n')) {
+    if (!line.includes('collection split into shards')) continue;
+    try {
+      splits.push((JSON.parse(line) as { shards: unknown[] }).shards.length);
+    } catch {
+      // not a log line of ours
+    }
+  }
+  return splits;
+}
+
 async function collectionsOn(endpoint: string): Promise<string[]> {
   const c = new MilvusClient({ address: endpoint, logLevel: 'error' });
   try {
@@ -259,6 +276,8 @@ export async function runCase(o: {
   cliTimeoutMs?: number;
   /** After a clean copy, run the same migration again: it must succeed and change nothing. */
   rerun?: boolean;
+  /** `run --workers N` with pages small enough that a few hundred rows split into N shards. */
+  workers?: number;
 }): Promise<CaseResult> {
   const m = o.manifest;
   const pair = `${o.source}:${o.target}`;
@@ -273,7 +292,7 @@ export async function runCase(o: {
     rows: 0,
     reproduce: m.case
       ? `the fixed case ${m.case} of test/integration/corpus.test.ts (generate.py --case ${m.case})`
-      : `npm run fuzz -- --pair ${pair} --seed ${m.seed} --seeds 1 --only ${m.index}${m.excluded.length ? ` --exclude ${m.excluded.join(',')}` : ''}`,
+      : `npm run fuzz -- --pair ${pair} --seed ${m.seed} --seeds 1 --only ${m.index}${m.excluded.length ? ` --exclude ${m.excluded.join(',')}` : ''}${(o.workers ?? 1) > 1 ? ` --workers ${o.workers}` : ''}`,
   };
   try {
     const src = await o.servers.get(o.source, 'source');
@@ -287,11 +306,26 @@ export async function runCase(o: {
         collections: [{ name: m.name }],
       }),
     );
-    const res = await runWatched(
-      ['run', '-f', file, '--state-dir', o.stateDir, '--output', 'json'],
-      dst.port,
-      o.cliTimeoutMs ?? 180_000,
-    );
+    const sharded = (o.workers ?? 1) > 1;
+    const run = (stateDir: string) =>
+      runWatched(
+        [
+          'run',
+          '-f',
+          file,
+          '--state-dir',
+          stateDir,
+          '--output',
+          'json',
+          ...(sharded ? ['--workers', String(o.workers)] : []),
+        ],
+        dst.port,
+        o.cliTimeoutMs ?? 180_000,
+        // info: the split's log lines say whether the collection was copied in shards at all.
+        sharded ? { MILVUS_MIGRATE_PAGE_BYTES: '4000', LOG_LEVEL: 'info' } : {},
+      );
+    const res = await run(o.stateDir);
+    if (sharded) base.shards = splitsIn(res.stderr);
     const targetDied = res.targetDied || !(await o.servers.alive(o.target, 'target'));
     let status: { phase?: string; collections?: { phase: string; warnings?: string[]; message?: string }[] } =
       {};
@@ -340,14 +374,16 @@ export async function runCase(o: {
       base.differences.push(`run did not succeed: ${tail}`);
       return base;
     }
-    const d = await diffCollection({
-      source: { endpoint: src.endpoint, kind: o.source },
-      target: { endpoint: dst.endpoint, kind: o.target },
-      sourceName: m.name,
-      targetName: m.name,
-      regeneratedKeys: m.pk.autoID,
-      warnings: col.warnings ?? [],
-    });
+    const diff = (warnings: string[]) =>
+      diffCollection({
+        source: { endpoint: src.endpoint, kind: o.source },
+        target: { endpoint: dst.endpoint, kind: o.target },
+        sourceName: m.name,
+        targetName: m.name,
+        regeneratedKeys: m.pk.autoID,
+        warnings,
+      });
+    const d = await diff(col.warnings ?? []);
     base.differences.push(...d.differences);
     base.knownLosses = d.knownLosses;
     base.rows = d.targetRows;
@@ -355,6 +391,37 @@ export async function runCase(o: {
       base.differences.push(
         `the source holds ${d.sourceRows} keys, the generator expected ${m.rows.liveKeys}`,
       );
+    if (o.rerun && !base.differences.length) {
+      // A finished migration run again must succeed and change nothing (the user's second `run`,
+      // from the same state directory). Without that state the target is not known to be this
+      // migration's own: the plan must refuse it, and again nothing may change.
+      for (const owned of [true, false]) {
+        const how = owned ? 'with the same state' : 'without state';
+        const again = await run(
+          owned ? o.stateDir : fs.mkdtempSync(path.join(os.tmpdir(), 'mm-corpus-rerun-')),
+        );
+        let st: typeof status & { conditions?: { type: string; reason?: string }[] } = {};
+        try {
+          st = JSON.parse(again.stdout);
+        } catch {
+          // reported below
+        }
+        const c2 = st.collections?.[0];
+        const text = `exit ${again.code}; ${c2?.message ?? ''} ${(again.stdout + again.stderr).slice(-1500)}`;
+        if (owned && (again.code !== 0 || c2?.phase !== 'Succeeded'))
+          base.differences.push(`the re-run ${how} did not succeed: ${text}`);
+        const ready = st.conditions?.find((c) => c.type === 'Ready');
+        if (!owned && (again.code !== 1 || ready?.reason !== 'PlanRefused'))
+          base.differences.push(`the re-run ${how} was not refused as another's target: ${text}`);
+        const d2 = await diff([...(col.warnings ?? []), ...(c2?.warnings ?? [])]);
+        base.differences.push(...d2.differences.map((x) => `after the re-run ${how}: ${x}`));
+        if (d2.targetRows !== d.targetRows)
+          base.differences.push(
+            `after the re-run ${how}: ${d2.targetRows} target rows, before it ${d.targetRows}`,
+          );
+        if (base.differences.length) break;
+      }
+    }
     if (!base.differences.length) base.outcome = 'copied';
   } catch (e) {
     base.differences.push(`harness error: ${(e as Error).stack ?? e}`);
@@ -374,6 +441,8 @@ export interface CorpusOptions {
   verbose?: boolean;
   /** Run every cleanly copied collection's migration a second time (must change nothing). */
   rerun?: boolean;
+  /** Copy with `run --workers N` (key ranges split by shards.ts), pages small enough to split. */
+  workers?: number;
 }
 
 /**
@@ -426,10 +495,11 @@ export async function runCorpus(o: CorpusOptions, servers: Servers): Promise<Cas
             manifest: m,
             stateDir,
             rerun: o.rerun,
+            workers: o.workers,
           });
           results.push(r);
           log(
-            `${r.outcome.padEnd(7)} ${r.pair} ${r.name} seed=${r.seed} rows=${r.rows} [${m.features.join(' ')}]${r.differences.length ? `\n    ${r.differences.join('\n    ')}\n    reproduce: ${r.reproduce}` : ''}`,
+            `${r.outcome.padEnd(7)} ${r.pair} ${r.name} seed=${r.seed} rows=${r.rows}${r.shards ? ` shards=${r.shards.join('+') || 'none'}` : ''} [${m.features.join(' ')}]${r.differences.length ? `\n    ${r.differences.join('\n    ')}\n    reproduce: ${r.reproduce}` : ''}`,
           );
         }
       }

@@ -2,13 +2,16 @@
  * Runs the differential corpus on more seeds than CI does, and prints every failure with its seed.
  *
  *   npm run fuzz -- --seeds 20 [--seed 1000] [--pair milvus-2.3.5:milvus-lite ...] [--collections 4]
- *                   [--rows 300] [--only 3] [--exclude empty_array,tuned_index] [--rerun] [--json out.json]
+ *                   [--rows 300] [--only 3] [--exclude empty_array,tuned_index] [--rerun] [--workers 3]
+ *                   [--json out.json]
  *
  * --seed is the first seed (default: random, printed); --pair may repeat (default: every pair);
  * --only N regenerates only the collection of index N of each seed (to reproduce one case);
  * --exclude switches off named generator features (see FEATURES in generate.py), e.g. to get past
  * a known engine defect and find further ones; --rerun runs each cleanly copied collection's
- * migration again (it must succeed and change nothing). The build (dist/) is used as is: `npm run build`.
+ * migration again (it must succeed and change nothing); --workers N copies with `run --workers N`
+ * and pages of 4,000 bytes, so that even small collections are split into shards (shards.ts).
+ * The build (dist/) is used as is: `npm run build`.
  * Exit code 1 when any collection failed.
  */
 import fs from 'node:fs';
@@ -26,6 +29,7 @@ const { values } = parseArgs({
     only: { type: 'string' },
     exclude: { type: 'string', default: '' },
     rerun: { type: 'boolean', default: false },
+    workers: { type: 'string', default: '1' },
     json: { type: 'string' },
   },
 });
@@ -65,6 +69,7 @@ try {
       log: (l) => console.log(l),
       verbose: true,
       rerun: values.rerun,
+      workers: Number(values.workers),
     },
     servers,
   );

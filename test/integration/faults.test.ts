@@ -218,6 +218,8 @@ interface Outcome {
   ambiguous: number;
   landed: number;
   faultSeen: boolean;
+  /** The migration's file, for a re-run. */
+  file: string;
 }
 
 let serial = 0;
@@ -314,6 +316,7 @@ async function copyUnderFault(
     ambiguous: lookups.length,
     landed: lookups.reduce((n, l) => n + Number(l.landed ?? 0), 0),
     faultSeen: failures > before,
+    file,
   };
 }
 
@@ -476,7 +479,7 @@ describe('a milvus-lite target restarted mid-copy', () => {
   afterAll(async () => {
     await lite?.stop();
   });
-  it('Insert: the target stopped (SIGINT) and started again on its data dir: Succeeded, every key once', async () => {
+  it('Insert: the target stopped (SIGINT) and started again on its data dir: every key once (a lost acknowledged insert reported, a re-run fills it in)', async () => {
     lite = await startMilvus({ kind: 'milvus-lite', name: 'faults-lite-dst' });
     const fault: Fault = { name: 'restart', side: 'dst', restart: true, holdMs: 0, fails: true };
     const o = await slot(() => copyUnderFault(SOURCE.name, 'f_lite_restart', fault, {}, lite));
@@ -486,9 +489,17 @@ describe('a milvus-lite target restarted mid-copy', () => {
       'f_lite_restart',
       lite,
     );
-    expect(o.code, o.stderr.slice(-3000)).toBe(0);
-    expect(o.status.phase).toBe('Succeeded');
     expect(o.faultSeen, 'the restart made a call fail').toBe(true);
+    if (o.code !== 0) {
+      // milvus-lite can lose an insert it acknowledged just before SIGINT (seen in CI: one page of
+      // 127 rows, no ambiguous insert, every page logged as written). No client can keep such a
+      // row; the engine must notice it in its count and say so, and a re-run must fill it in.
+      expect(o.status.phase, o.stderr.slice(-3000)).toBe('Failed');
+      expect(o.status.collections[0]?.message).toMatch(/count mismatch.*run the migration again/);
+      const again = await runCli(['run', '-f', o.file, '--state-dir', stateDir, '-o', 'json'], { env: ENV });
+      expect(again.code, again.stderr.slice(-3000)).toBe(0);
+      expect(JSON.parse(again.stdout).phase).toBe('Succeeded');
+    } else expect(o.status.phase).toBe('Succeeded');
     await expectExactCopy('f_lite_restart', lite);
   }, 300_000);
 });

@@ -171,6 +171,13 @@ function covered(keys: Key[], ranges: KeyRange[]) {
   return Promise.all(ranges.map((r) => c.count(r)));
 }
 
+/** The ranges hold every key once, each within `maxOff` keys of `ideal`. */
+async function expectBalanced(keys: Key[], ranges: KeyRange[], ideal: number, maxOff: number) {
+  const counts = await covered(keys, ranges);
+  expect(counts.reduce((a, b) => a + b, 0)).toBe(keys.length);
+  for (const n of counts) expect(Math.abs(n - ideal)).toBeLessThanOrEqual(maxOff);
+}
+
 describe('splitBalanced', () => {
   it('splits dense int64 keys into shards of equal counts that cover every key once', async () => {
     const keys = Array.from({ length: 100_000 }, (_v, i) => BigInt(i * 3 - 50_000));
@@ -184,9 +191,7 @@ describe('splitBalanced', () => {
     expect(ranges).toHaveLength(4);
     expect(ranges[0]!.lo).toBeUndefined();
     expect(ranges[3]!.hi).toBeUndefined();
-    const counts = await covered(keys, ranges);
-    expect(counts.reduce((a, b) => a + b, 0)).toBe(keys.length);
-    for (const n of counts) expect(Math.abs(n - 25_000)).toBeLessThanOrEqual(1250);
+    await expectBalanced(keys, ranges, 25_000, 1250);
     expect(c.calls()).toBeLessThan(200);
   });
 
@@ -201,9 +206,7 @@ describe('splitBalanced', () => {
       total: 10_000,
       shards: 2,
     });
-    const counts = await covered(keys, ranges);
-    expect(counts.reduce((a, b) => a + b, 0)).toBe(10_000);
-    for (const n of counts) expect(Math.abs(n - 5000)).toBeLessThanOrEqual(250);
+    await expectBalanced(keys, ranges, 5000, 250);
   });
 
   it('splits VarChar keys, non-ASCII ones included, without losing any', async () => {
@@ -216,9 +219,7 @@ describe('splitBalanced', () => {
       total: keys.length,
       shards: 3,
     });
-    const counts = await covered(keys, ranges);
-    expect(counts.reduce((a, b) => a + b, 0)).toBe(keys.length);
-    for (const n of counts) expect(Math.abs(n - keys.length / 3)).toBeLessThanOrEqual(keys.length / 3 / 10);
+    await expectBalanced(keys, ranges, keys.length / 3, keys.length / 3 / 10);
   });
 
   it('finds the bounds of auto-id keys from a key of the collection in a few probes', async () => {
@@ -234,9 +235,7 @@ describe('splitBalanced', () => {
         shards: 4,
         start,
       });
-      const counts = await covered(keys, ranges);
-      expect(counts.reduce((a, b) => a + b, 0)).toBe(keys.length);
-      for (const n of counts) expect(Math.abs(n - 50_000)).toBeLessThanOrEqual(2500);
+      await expectBalanced(keys, ranges, 50_000, 2500);
       expect(c.calls()).toBeLessThanOrEqual(20);
     }
   });
@@ -253,9 +252,7 @@ describe('splitBalanced', () => {
         shards: 4,
         start,
       });
-      const counts = await covered(keys, ranges);
-      expect(counts.reduce((a, b) => a + b, 0)).toBe(keys.length);
-      for (const n of counts) expect(Math.abs(n - keys.length / 4)).toBeLessThanOrEqual(keys.length / 4 / 10);
+      await expectBalanced(keys, ranges, keys.length / 4, keys.length / 4 / 10);
     }
   });
 

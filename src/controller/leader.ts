@@ -75,8 +75,12 @@ export class LeaderElector {
   private readonly retryPeriodMs: number;
   private readonly now: () => number;
   private timer?: NodeJS.Timeout;
+  /** The tick under way, if any: stop() waits for it, or it could renew after the release. */
+  private ticking?: Promise<void>;
   private stopped = false;
   private leading = false;
+  /** This process wrote itself as holder at some point (it may still be the holder). */
+  private wroteHolder = false;
   private lastRenew = 0;
   /** The last record seen and when (local clock) it was first seen. */
   private observed?: { key: string; at: number };
@@ -105,20 +109,28 @@ export class LeaderElector {
       { lease: `${this.namespace}/${this.name}`, identity: this.identity },
       'campaigning for the Lease',
     );
-    void this.tick();
+    this.runTick();
   }
 
   private schedule(): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => void this.tick(), this.retryPeriodMs);
+    this.timer = setTimeout(() => this.runTick(), this.retryPeriodMs);
     this.timer.unref?.();
+  }
+
+  private runTick(): void {
+    const t = this.tick().finally(() => {
+      if (this.ticking === t) this.ticking = undefined;
+    });
+    this.ticking = t;
   }
 
   private async tick(): Promise<void> {
     if (this.stopped) return;
     let becameLeader = false;
     try {
-      if (await this.tryAcquireOrRenew()) {
+      // A stop() that came while the Lease was being read must not be undone by this write.
+      if ((await this.tryAcquireOrRenew()) && !this.stopped) {
         this.lastRenew = this.now();
         becameLeader = !this.leading;
         this.leading = true;
@@ -126,6 +138,7 @@ export class LeaderElector {
     } catch (err) {
       log.warn({ err: errorText(err) }, 'could not read or write the Lease');
     }
+    if (this.stopped) return;
     if (becameLeader) {
       log.info({ identity: this.identity }, 'became the leader');
       try {
@@ -173,6 +186,7 @@ export class LeaderElector {
             spec: { ...spec, acquireTime: microTime(t), leaseTransitions: 0 } as unknown as V1Lease['spec'],
           },
         });
+        this.wroteHolder = true;
         return true;
       } catch (err) {
         if (statusCode(err) === 409) return false; // another candidate created it first
@@ -201,6 +215,7 @@ export class LeaderElector {
       const res = await this.api.replaceNamespacedLease({ name: this.name, namespace: this.namespace, body });
       this.observed = { key: `${this.identity}|${String(res.spec?.renewTime ?? '')}`, at: t };
       if (!mine) log.info({ previous: holder || '(released)' }, 'took over the Lease');
+      this.wroteHolder = true;
       return true;
     } catch (err) {
       if (statusCode(err) === 409) return false; // someone else wrote it in between
@@ -212,31 +227,45 @@ export class LeaderElector {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    if (!this.leading) return;
-    this.leading = false;
+    // A renewal in flight would otherwise land after the release and hold the Lease again
+    // (seen in CI: the holder still set after a clean exit).
+    await this.ticking;
+    if (!this.wroteHolder) return;
+    // Release whatever this process wrote, even a first acquisition the in-flight tick made
+    // after stop() was called (it never started leading).
     try {
-      const lease = await this.api.readNamespacedLease({ name: this.name, namespace: this.namespace });
-      if (lease.spec?.holderIdentity !== this.identity) return;
-      const t = this.now();
-      await this.api.replaceNamespacedLease({
-        name: this.name,
-        namespace: this.namespace,
-        body: {
-          ...lease,
-          spec: {
-            ...lease.spec,
-            holderIdentity: '',
-            leaseDurationSeconds: 1,
-            renewTime: microTime(t),
-          } as unknown as V1Lease['spec'],
-        },
-      });
-      log.info({ identity: this.identity }, 'released the Lease');
+      for (let attempt = 0; ; attempt++) {
+        const lease = await this.api.readNamespacedLease({ name: this.name, namespace: this.namespace });
+        if (lease.spec?.holderIdentity !== this.identity) break;
+        try {
+          await this.api.replaceNamespacedLease({
+            name: this.name,
+            namespace: this.namespace,
+            body: {
+              ...lease,
+              spec: {
+                ...lease.spec,
+                holderIdentity: '',
+                leaseDurationSeconds: 1,
+                renewTime: microTime(this.now()),
+              } as unknown as V1Lease['spec'],
+            },
+          });
+          log.info({ identity: this.identity }, 'released the Lease');
+          break;
+        } catch (err) {
+          // Someone wrote in between (a candidate's takeover write): read again and look.
+          if (statusCode(err) !== 409 || attempt >= 2) throw err;
+        }
+      }
     } catch (err) {
-      log.warn(
-        { err: errorText(err) },
-        'could not release the Lease; a successor takes over after it expires',
-      );
+      if (statusCode(err) !== 404)
+        log.warn(
+          { err: errorText(err) },
+          'could not release the Lease; a successor takes over after it expires',
+        );
+    } finally {
+      this.leading = false;
     }
   }
 }

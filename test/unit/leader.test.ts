@@ -12,8 +12,16 @@ import {
 class FakeLeases {
   lease?: V1Lease;
   private rv = 0;
+  /** When set, the next read waits here (after calling `reached`): a call in flight, held open. */
+  hold?: { reached: () => void; until: Promise<void> };
   api: LeaseApi = {
     readNamespacedLease: (async () => {
+      const hold = this.hold;
+      if (hold) {
+        this.hold = undefined;
+        hold.reached();
+        await hold.until;
+      }
       if (!this.lease) throw Object.assign(new Error('not found'), { code: 404 });
       return structuredClone(this.lease);
     }) as LeaseApi['readNamespacedLease'],
@@ -89,6 +97,50 @@ describe('leader election on a Lease', () => {
     expect(fake.lease?.spec?.holderIdentity).toBe('');
     const b = elector(fake, 'pod-b', clock);
     expect(await b.tryAcquireOrRenew()).toBe(true);
+  });
+
+  // CI saw the holder still set after a clean exit: a renewal read before stop() wrote after it.
+  it.each([
+    ['a renewal', true],
+    ['a first acquisition', false],
+  ])('stop() during %s in flight still leaves the Lease released', async (_what, leadFirst) => {
+    const fake = new FakeLeases();
+    const started: string[] = [];
+    const a = new LeaderElector(new KubeConfig(), {
+      namespace: 'mm',
+      identity: 'pod-a',
+      api: fake.api,
+      retryPeriodMs: 5,
+      onStartedLeading: () => {
+        started.push('a');
+      },
+      onStoppedLeading: () => {},
+    });
+    let release = () => {};
+    const reached = new Promise<void>((reachedResolve) => {
+      const until = new Promise<void>((r) => {
+        release = r;
+      });
+      if (!leadFirst) fake.hold = { reached: reachedResolve, until };
+      else {
+        // Lead first, then hold the next renewal's read open.
+        void (async () => {
+          for (let i = 0; i < 200 && !a.isLeader; i++) await new Promise((r) => setTimeout(r, 5));
+          fake.hold = { reached: reachedResolve, until };
+        })();
+      }
+    });
+    a.start();
+    await reached;
+    const stopping = a.stop();
+    release();
+    await stopping;
+    expect(fake.lease?.spec?.holderIdentity).toBe('');
+    expect(a.isLeader).toBe(false);
+    expect(started).toEqual(leadFirst ? ['a'] : []);
+    // Nothing renews it afterwards.
+    await new Promise((r) => setTimeout(r, 30));
+    expect(fake.lease?.spec?.holderIdentity).toBe('');
   });
 
   it('writes MicroTime with six fractional digits', () => {

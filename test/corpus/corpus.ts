@@ -19,6 +19,7 @@ import { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import { type CliResult, migrationYaml, startCli, yamlFile } from '../support/cli.js';
 import { diffCollection } from '../support/differ.js';
 import { type MilvusKind, type MilvusTestServer, REPO_ROOT, startMilvus } from '../support/milvus-server.js';
+import { SDK_CHANNEL_OPTIONS } from '../support/sdk-channel.js';
 
 const execFileP = promisify(execFile);
 
@@ -257,7 +258,7 @@ function splitsIn(log: string): number[] {
 }
 
 async function collectionsOn(endpoint: string): Promise<string[]> {
-  const c = new MilvusClient({ address: endpoint, logLevel: 'error' });
+  const c = new MilvusClient({ address: endpoint, logLevel: 'error', channelOptions: SDK_CHANNEL_OPTIONS });
   try {
     const r = await c.showCollections();
     return r.data.map((x) => x.name).sort();

@@ -34,6 +34,7 @@ import {
 } from '../corpus/corpus.js';
 import { ensureBuilt } from '../support/cli.js';
 import { diffCollection } from '../support/differ.js';
+import { SDK_CHANNEL_OPTIONS } from '../support/sdk-channel.js';
 
 const SEEDS = (process.env.CORPUS_SEEDS ?? '11,12').split(',').map(Number);
 const COLLECTIONS = Number(process.env.CORPUS_COLLECTIONS ?? 2);
@@ -289,7 +290,11 @@ describe('the differ can fail', () => {
     expect(explain([clean])).toBe('');
     // Change one component of a vector on the target: 1.0 becomes -0.0.
     const dst = await servers.get('milvus-lite', 'target');
-    const sdk = new MilvusClient({ address: dst.endpoint, logLevel: 'error' });
+    const sdk = new MilvusClient({
+      address: dst.endpoint,
+      logLevel: 'error',
+      channelOptions: SDK_CHANNEL_OPTIONS,
+    });
     try {
       await sdk.delete({ collection_name: manifest.name, filter: 'pk in [1]' });
       await sdk.insert({ collection_name: manifest.name, data: [{ pk: 1, v0: [0.5, -0] }] });

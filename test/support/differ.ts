@@ -23,6 +23,7 @@
  * status has a warning naming them; every other difference is reported.
  */
 import { MilvusClient, promisify } from '@zilliz/milvus2-sdk-node';
+import { SDK_CHANNEL_OPTIONS } from './sdk-channel.js';
 
 export interface DiffSide {
   endpoint: string;
@@ -61,13 +62,18 @@ const TIMEOUT_MS = 60_000;
 type Raw = Record<string, any>;
 
 function client(s: DiffSide): MilvusClient {
-  return new MilvusClient({
+  const c = new MilvusClient({
     address: s.endpoint,
     username: s.username,
     password: s.password,
     database: s.database,
     logLevel: 'error',
+    channelOptions: SDK_CHANNEL_OPTIONS,
   });
+  // The differ calls the channel pool directly and never awaits the SDK's own Connect: a failure
+  // of it would be an unhandled rejection. The differ's calls report an unreachable server.
+  c.connectPromise.catch(() => {});
+  return c;
 }
 
 async function rpc(c: MilvusClient, method: string, req: Raw): Promise<Raw> {

@@ -7,6 +7,7 @@
 import type { ClientConfig } from '@zilliz/milvus2-sdk-node';
 import { MilvusClient } from '@zilliz/milvus2-sdk-node';
 import type { MilvusTestServer } from './milvus-server.js';
+import { SDK_CHANNEL_OPTIONS } from './sdk-channel.js';
 
 /** The privileges of the read-only source role: [object type, privilege]. */
 export const READ_ONLY_PRIVILEGES: ReadonlyArray<readonly ['Global' | 'Collection', string]> = [
@@ -40,6 +41,7 @@ export function clientFor(server: MilvusTestServer, opts: ClientOptions = {}): M
     password: opts.password ?? server.credentials?.password,
     database: opts.database,
     logLevel: 'error',
+    channelOptions: SDK_CHANNEL_OPTIONS,
     ...opts.config,
   };
   if (server.tls) {

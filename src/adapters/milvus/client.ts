@@ -755,6 +755,14 @@ export function grpcJsKind(code: number, details: string): { kind: ErrorKind; am
       return { kind: 'connect', ambiguous: false };
     return { kind: 'dropped-after-send', ambiguous: true };
   }
+  // grpc-js's wording for a stream the server reset with ENHANCE_YOUR_CALM, as a C-core server
+  // (Python grpcio: milvus-lite) does to every call on a connection it closes for too many
+  // keepalive pings: the connection was cut, not a size limit, and the call may have run.
+  if (
+    code === grpc.status.RESOURCE_EXHAUSTED &&
+    /^Bandwidth exhausted or memory limit exceeded/.test(details)
+  )
+    return { kind: 'dropped-after-send', ambiguous: true };
   const kind = grpcKind(code);
   // grpc-js cannot say whether a call that timed out or broke had been sent: assume it had.
   return { kind, ambiguous: kind === 'deadline' || kind === 'server-error' || kind === 'cancelled' };

@@ -12,6 +12,7 @@ import type { MigrationStatus } from '../api/migration.js';
 import { errorText } from '../util/errors.js';
 import { openClients } from './clients.js';
 import { alreadyComplete, copyCollection, prepareCollection } from './collection.js';
+import { finalizeFillingIn } from './fill-in.js';
 import { finalizeCollection } from './finalize.js';
 import { type Plan, planMigration } from './planner.js';
 import { type EngineOptions, runStage } from './stage.js';
@@ -78,12 +79,10 @@ export async function runMigration(input: MigrationInput, opts: EngineOptions): 
             );
           })
         : undefined;
-      const copy = await copyCollection(w, {
-        fresh,
-        workers: w.opts.workers ?? w.input.migration.spec.parallelism,
-      });
+      const workers = w.opts.workers ?? w.input.migration.spec.parallelism;
+      const copy = await copyCollection(w, { fresh, workers });
       await shaping;
-      await finalizeCollection(w, { shape: fresh, copy });
+      await finalizeFillingIn(w, { shape: fresh, copy }, workers);
     },
   });
 }

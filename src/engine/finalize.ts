@@ -3,7 +3,7 @@
  * the repair of surplus keys), then the content per spec.verify.
  */
 import { now } from '../api/status.js';
-import { VerificationError } from '../util/errors.js';
+import { CountShortfallError, VerificationError } from '../util/errors.js';
 import { type CopyOutcome, regeneratedWarning, regeneratesKeys, targetKeyOf } from './collection.js';
 import type { KeyRange } from './keys.js';
 import { repairSurplus } from './repair.js';
@@ -127,10 +127,14 @@ export async function finalizeCollection(
         : 'stop any other writer to the target and run the migration again: it finds rows stored twice or missing on the source key by key and repairs them';
   if (counts.targetEntities !== expected || counts.partitionMismatches.length) {
     await recordVerified(w, undefined);
-    throw new VerificationError(
+    const message =
       `count mismatch: source count(*) ${counts.sourceEntities}${fold.folded ? ` (${fold.folded} folded)` : ''}, expected ${expected} on the target, found ${counts.targetEntities}` +
-        `${counts.partitionMismatches.length ? `; ${counts.partitionMismatches.join('; ')}` : ''}: ${rerun}`,
-    );
+      `${counts.partitionMismatches.length ? `; ${counts.partitionMismatches.join('; ')}` : ''}: ${rerun}`;
+    // Only a shortfall can be filled in key by key, and only with keys to look up.
+    const short = counts.targetEntities < expected && !counts.partitionSurplus;
+    throw short && !regenerateKeys
+      ? new CountShortfallError(message, expected - counts.targetEntities)
+      : new VerificationError(message);
   }
   const mode = spec.verify;
   if (mode !== 'count' && !regenerateKeys) {

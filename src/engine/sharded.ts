@@ -9,7 +9,7 @@ import type { MigrationInput } from '../api/input.js';
 import type { MigrationStatus, ShardPlan } from '../api/migration.js';
 import { UserError } from '../util/errors.js';
 import { alreadyComplete, copyCollection, prepareCollection } from './collection.js';
-import { finalizeCollection } from './finalize.js';
+import { finalizeFillingIn } from './fill-in.js';
 import { type Key, type KeyRange, matchAllExpr, rangeExpr } from './keys.js';
 import { decodedFetch } from './range-reader.js';
 import { DEFAULT_MOVER_OPTIONS, estimatedPageRows } from './row-mover.js';
@@ -193,7 +193,11 @@ export async function runFinalizeStage(
     work: async (w) => {
       const pc = planned(opts.plan, w);
       w.cs.sourceEntities = pc.sourceEntities;
-      await finalizeCollection(w, { shape: true, ranges: rangesOf(pc.bounds) });
+      await finalizeFillingIn(
+        w,
+        { shape: true, ranges: rangesOf(pc.bounds) },
+        w.opts.workers ?? w.input.migration.spec.parallelism,
+      );
     },
   });
 }

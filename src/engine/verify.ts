@@ -19,6 +19,8 @@ export interface CountCheck {
   targetEntities: number;
   /** Per partition: [source, target] for partitions whose counts differ beyond the folded rows. */
   partitionMismatches: string[];
+  /** Some partition holds more rows on the target than expected. */
+  partitionSurplus: boolean;
 }
 
 export async function countBoth(
@@ -34,6 +36,7 @@ export async function countBoth(
     target.count(targetName),
   ]);
   const partitionMismatches: string[] = [];
+  let partitionSurplus = false;
   if (!partitionKeyField(model.schema) && model.partitions.length > 1) {
     // With partitions named, count through a filter: milvus-lite ignores partition_names otherwise.
     const pk = primaryField(model.schema);
@@ -46,9 +49,10 @@ export async function countBoth(
       const expected = s - (foldedByPartition.get(p) ?? 0);
       if (t !== expected)
         partitionMismatches.push(`partition ${p}: source ${s}, target ${t}, expected ${expected}`);
+      if (t > expected) partitionSurplus = true;
     }
   }
-  return { sourceEntities, targetEntities, partitionMismatches };
+  return { sourceEntities, targetEntities, partitionMismatches, partitionSurplus };
 }
 
 function rowsByKey(page: FieldData[], pkName: string, fields: string[]): Map<string, Map<string, string>> {

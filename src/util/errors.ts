@@ -25,6 +25,21 @@ export class VerificationError extends Error {
   override name = 'VerificationError';
 }
 
+/**
+ * After a copy, the target holds fewer rows than the source accounts for (and no more in any
+ * partition): rows the target lost or never kept. Writing the missing keys may complete it.
+ */
+export class CountShortfallError extends VerificationError {
+  override name = 'CountShortfallError';
+  constructor(
+    message: string,
+    /** Rows the target lacks, by count(*). */
+    readonly missing: number,
+  ) {
+    super(message);
+  }
+}
+
 /** A stable CamelCase reason for an error, for conditions and the troubleshooting docs. */
 export function reasonOf(err: unknown): Reason {
   if (err instanceof UserError) return err.reason;

@@ -211,7 +211,10 @@ async function putFault(proxy: string, fault: Fault, failed: () => boolean): Pro
 
 interface Outcome {
   code: number | null;
-  status: { phase: string; collections: { name: string; message?: string; targetEntities?: number }[] };
+  status: {
+    phase: string;
+    collections: { name: string; message?: string; targetEntities?: number; warnings?: string[] }[];
+  };
   stderr: string;
   ms: number;
   retries: number;
@@ -479,7 +482,7 @@ describe('a milvus-lite target restarted mid-copy', () => {
   afterAll(async () => {
     await lite?.stop();
   });
-  it('Insert: the target stopped (SIGINT) and started again on its data dir: every key once (a lost acknowledged insert reported, a re-run fills it in)', async () => {
+  it('Insert: the target stopped (SIGINT) and started again on its data dir: Succeeded, every key once (a lost acknowledged insert filled in)', async () => {
     lite = await startMilvus({ kind: 'milvus-lite', name: 'faults-lite-dst' });
     const fault: Fault = { name: 'restart', side: 'dst', restart: true, holdMs: 0, fails: true };
     const o = await slot(() => copyUnderFault(SOURCE.name, 'f_lite_restart', fault, {}, lite));
@@ -490,16 +493,13 @@ describe('a milvus-lite target restarted mid-copy', () => {
       lite,
     );
     expect(o.faultSeen, 'the restart made a call fail').toBe(true);
-    if (o.code !== 0) {
-      // milvus-lite can lose an insert it acknowledged just before SIGINT (seen in CI: one page of
-      // 127 rows, no ambiguous insert, every page logged as written). No client can keep such a
-      // row; the engine must notice it in its count and say so, and a re-run must fill it in.
-      expect(o.status.phase, o.stderr.slice(-3000)).toBe('Failed');
-      expect(o.status.collections[0]?.message).toMatch(/count mismatch.*run the migration again/);
-      const again = await runCli(['run', '-f', o.file, '--state-dir', stateDir, '-o', 'json'], { env: ENV });
-      expect(again.code, again.stderr.slice(-3000)).toBe(0);
-      expect(JSON.parse(again.stdout).phase).toBe('Succeeded');
-    } else expect(o.status.phase).toBe('Succeeded');
+    expect(o.code, o.stderr.slice(-3000)).toBe(0);
+    expect(o.status.phase).toBe('Succeeded');
+    // milvus-lite can lose an insert it acknowledged just before SIGINT (seen in CI: one page of 127
+    // rows, no ambiguous insert, every page logged as written). No client can keep such a row: the
+    // count after the copy comes up short, and the run's one fill-in pass writes the page again.
+    const filled = o.status.collections[0]?.warnings?.find((w) => /fill-in pass/.test(w));
+    if (filled) console.log(`[faults] lite restart: ${filled}`);
     await expectExactCopy('f_lite_restart', lite);
   }, 300_000);
 });

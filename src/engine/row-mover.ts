@@ -32,7 +32,7 @@ import {
   primaryField,
   userFields,
 } from './schema.js';
-import { shardCount, splitBalanced } from './shards.js';
+import { shardCount, splitScope } from './shards.js';
 
 export interface CopyProgress {
   /** Rows written to the target by this run plus rows found already there. */
@@ -268,17 +268,7 @@ export class PassthroughMover implements RowMover {
     if (workers <= 1) return [{}];
     signal.throwIfAborted();
     const t0 = Date.now();
-    let probes = 0;
-    const ranges = await splitBalanced({
-      count: (r) => {
-        probes++;
-        return reader.count(r);
-      },
-      pkType: pk.data_type,
-      total,
-      shards: workers,
-      start: await reader.someKey(),
-    });
+    const { ranges, probes } = await splitScope(reader, { pkType: pk.data_type, total, shards: workers });
     job.log.info(
       {
         partition: scope.write,

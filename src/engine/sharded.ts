@@ -3,40 +3,18 @@
  * created, key ranges computed once), copy (one key range of every collection per shard),
  * finalize (target shape, verification).
  */
-import type { MilvusClient } from '../adapters/milvus/client.js';
-import { type FieldSchema, hybridTimestamp } from '../adapters/milvus/types.js';
+import { hybridTimestamp } from '../adapters/milvus/types.js';
 import type { MigrationInput } from '../api/input.js';
 import type { MigrationStatus, ShardPlan } from '../api/migration.js';
 import { UserError } from '../util/errors.js';
 import { alreadyComplete, copyCollection, prepareCollection } from './collection.js';
 import { finalizeFillingIn } from './fill-in.js';
-import { type Key, type KeyRange, matchAllExpr, rangeExpr } from './keys.js';
-import { decodedFetch } from './range-reader.js';
+import { decodedFetch, RangeReader } from './range-reader.js';
 import { DEFAULT_MOVER_OPTIONS, estimatedPageRows } from './row-mover.js';
 import { primaryField } from './schema.js';
-import { boundsOf, rangesOf, shardCount, splitBalanced } from './shards.js';
+import { boundsOf, rangesOf, shardCount, splitScope } from './shards.js';
 import { type CollectionWork, type EngineOptions, runStage } from './stage.js';
 import { ensureTargetShape } from './target-shape.js';
-
-/** Some key of the collection at readTs (where the split's search starts), if it has any. */
-async function someKey(
-  source: Pick<MilvusClient, 'query'>,
-  collection: string,
-  pk: FieldSchema,
-  readTs: bigint,
-): Promise<Key | undefined> {
-  const { keys } = await decodedFetch(
-    source,
-    pk,
-  )({
-    collection_name: collection,
-    expr: matchAllExpr(pk),
-    output_fields: [pk.name],
-    params: { limit: 1 },
-    guaranteeTs: readTs,
-  });
-  return keys[0];
-}
 
 /**
  * What the plan stage of a sharded run found, computed once: every shard works from these
@@ -71,9 +49,21 @@ export async function runPlanStage(
       const { cp, clients, log } = w;
       const model = cp.model!;
       const pk = primaryField(model.schema);
-      const count = (r: KeyRange) =>
-        clients.source.count(cp.sourceName, rangeExpr(pk.name, r) || matchAllExpr(pk), [], readTs);
-      const total = await count({});
+      // Keys only, at the run's one read timestamp: counts of key ranges and a key to start from.
+      const reader = new RangeReader(
+        clients.source,
+        decodedFetch(clients.source, pk),
+        cp.sourceName,
+        pk,
+        [pk.name],
+        [],
+        {
+          pageBytes: DEFAULT_MOVER_OPTIONS.pageBytes,
+          estimatedRowBytes: 16,
+          guaranteeTs: readTs,
+        },
+      );
+      const total = await reader.count({});
       // Each shard pod copies with one worker, so a page is the mover's whole page budget.
       const shards = shardCount(
         total,
@@ -81,20 +71,10 @@ export async function runPlanStage(
         estimatedPageRows(model, DEFAULT_MOVER_OPTIONS.pageBytes),
       );
       const t0 = Date.now();
-      let probes = 0;
-      const ranges =
+      const { ranges, probes } =
         shards > 1
-          ? await splitBalanced({
-              count: (r) => {
-                probes++;
-                return count(r);
-              },
-              pkType: pk.data_type,
-              total,
-              shards,
-              start: await someKey(clients.source, cp.sourceName, pk, readTs),
-            })
-          : [{}];
+          ? await splitScope(reader, { pkType: pk.data_type, total, shards })
+          : { ranges: [{}], probes: 0 };
       collections[w.at] = {
         name: cp.sourceName,
         targetName: cp.targetName,

@@ -68,6 +68,29 @@ export interface SplitOptions {
   start?: Key;
 }
 
+/** What a split reads: counts by key range and a key to start from (a RangeReader). */
+export interface SplitSource {
+  count(r: KeyRange): Promise<number>;
+  someKey(): Promise<Key | undefined>;
+}
+
+/** splitBalanced over a reader's scope, starting at one of its keys; with the probes it took (logged). */
+export async function splitScope(
+  src: SplitSource,
+  o: Omit<SplitOptions, 'count' | 'start'>,
+): Promise<{ ranges: KeyRange[]; probes: number }> {
+  let probes = 0;
+  const ranges = await splitBalanced({
+    ...o,
+    count: (r) => {
+      probes++;
+      return src.count(r);
+    },
+    start: await src.someKey(),
+  });
+  return { ranges, probes };
+}
+
 export async function splitBalanced(opts: SplitOptions): Promise<KeyRange[]> {
   const n = Math.max(1, Math.floor(opts.shards));
   if (n === 1 || opts.total < n) return [{}];

@@ -8,6 +8,7 @@
  * group it does not know) is a warning, not a failed migration: the data is what is being moved.
  */
 import type { Grant, MilvusClient } from '../adapters/milvus/client.js';
+import { isNetworkFailure } from '../adapters/milvus/errors.js';
 import { errorText } from '../util/errors.js';
 import { atLeast, type ServerVersion } from './versions.js';
 
@@ -98,6 +99,7 @@ export async function applyRoles(
       try {
         await target.addPrivilegesToGroup(g.name, missing);
       } catch (err) {
+        if (isNetworkFailure(err)) throw err;
         warnings.push(
           `privilege group ${g.name}: the target refused ${missing.join(', ')}: ${errorText(err)}`,
         );
@@ -112,6 +114,9 @@ export async function applyRoles(
       try {
         await target.grant(role.name, onTarget);
       } catch (err) {
+        // A refusal is the target's answer; a cut connection is no answer at all, and a warning
+        // for it would leave the grant out of a Succeeded run.
+        if (isNetworkFailure(err)) throw err;
         warnings.push(`role ${role.name}: the target refused ${grantText(g)}: ${errorText(err)}`);
       }
     }

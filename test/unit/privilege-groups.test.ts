@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MilvusClient } from '../../src/adapters/milvus/client.js';
+import { MilvusError } from '../../src/adapters/milvus/errors.js';
 import { decode, encode, root, SERVICE } from '../../src/adapters/milvus/proto.js';
 import { applyRoles, planRoles } from '../../src/engine/roles.js';
 import { parseVersion } from '../../src/engine/versions.js';
@@ -123,6 +124,27 @@ describe('privilege groups (Milvus 2.5+), at the wire level', () => {
     expect(seen.find((s) => s.method === 'OperatePrivilege')!.request).toMatchObject({
       entity: { role: { name: 'app' }, db_name: 'db2', grantor: { privilege: { name: 'readers' } } },
     });
+  });
+
+  it('a grant the target refuses is a warning; a grant whose connection was cut fails the step', async () => {
+    const { client: src } = rbacSource();
+    const plan = await planRoles(src, 'default', { source: v('v2.5.4'), target: v('v2.5.4') });
+    const target = (grant: Handler) =>
+      wireDouble('target', {
+        ListPrivilegeGroups: () => sourceGroups,
+        SelectRole: () => ({ results: [{ role: { name: 'app' } }] }),
+        OperatePrivilege: grant,
+        SelectGrant: () => ({ entities: [] }),
+      }).client;
+    // OperatePrivilege answers with a bare Status.
+    const refused = target(() => ({ code: 65535, error_code: 1, reason: 'privilege readers not found' }));
+    expect((await applyRoles(refused, plan, 'default', 'db2')).join('\n')).toMatch(
+      /role app: the target refused readers on Collection \*: .*privilege readers not found/,
+    );
+    const cut = target(() => {
+      throw new MilvusError('connection lost', 'OperatePrivilege', 'dropped-after-send', { ambiguous: true });
+    });
+    await expect(applyRoles(cut, plan, 'default', 'db2')).rejects.toThrow(/connection lost/);
   });
 
   it('a source client may list groups but never create one (read-only source)', async () => {

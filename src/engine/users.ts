@@ -7,6 +7,7 @@
  * never touched.
  */
 import type { MilvusClient } from '../adapters/milvus/client.js';
+import { isNetworkFailure } from '../adapters/milvus/errors.js';
 import { errorText } from '../util/errors.js';
 
 export interface UserToCreate {
@@ -86,6 +87,7 @@ export async function applyUsers(
       try {
         await target.addUserToRole(u.name, role);
       } catch (err) {
+        if (isNetworkFailure(err)) throw err; // no answer is not a refusal (see roles.ts)
         warnings.push(`user ${u.name}: the target refused role ${role}: ${errorText(err)}`);
       }
     }

@@ -147,7 +147,8 @@ export class LeaderElector {
         // A leader that cannot work must not keep the Lease: step down (the process restarts).
         log.error({ err: errorText(err) }, 'could not start reconciling as the leader; stepping down');
         this.leading = false;
-        this.opts.onStoppedLeading();
+        // A shutdown under way (stop() waits for this tick) is not a lost leadership.
+        if (!this.stopped) this.opts.onStoppedLeading();
         return;
       }
     }

@@ -127,14 +127,14 @@ export async function finalizeCollection(
         : 'stop any other writer to the target and run the migration again: it finds rows stored twice or missing on the source key by key and repairs them';
   if (counts.targetEntities !== expected || counts.partitionMismatches.length) {
     await recordVerified(w, undefined);
-    const message =
+    const found =
       `count mismatch: source count(*) ${counts.sourceEntities}${fold.folded ? ` (${fold.folded} folded)` : ''}, expected ${expected} on the target, found ${counts.targetEntities}` +
-      `${counts.partitionMismatches.length ? `; ${counts.partitionMismatches.join('; ')}` : ''}: ${rerun}`;
+      `${counts.partitionMismatches.length ? `; ${counts.partitionMismatches.join('; ')}` : ''}`;
     // Only a shortfall can be filled in key by key, and only with keys to look up.
     const short = counts.targetEntities < expected && !counts.partitionSurplus;
     throw short && !regenerateKeys
-      ? new CountShortfallError(message, expected - counts.targetEntities)
-      : new VerificationError(message);
+      ? new CountShortfallError(found, rerun, expected - counts.targetEntities)
+      : new VerificationError(`${found}: ${rerun}`);
   }
   const mode = spec.verify;
   if (mode !== 'count' && !regenerateKeys) {

@@ -5,7 +5,7 @@
  */
 
 import type { MilvusClient } from '../adapters/milvus/client.js';
-import { isPermissionDenied, MilvusError } from '../adapters/milvus/errors.js';
+import { isNotLoaded, isPermissionDenied, MilvusError } from '../adapters/milvus/errors.js';
 import { LoadState } from '../adapters/milvus/proto.js';
 import type { CollectionSchema } from '../adapters/milvus/types.js';
 import type { MilvusMigration } from '../api/migration.js';
@@ -334,7 +334,7 @@ async function isLoaded(source: MilvusClient, name: string): Promise<boolean> {
     await source.count(name);
     return true;
   } catch (err) {
-    if (err instanceof MilvusError && /not loaded|not load|load/i.test(err.message)) return false;
+    if (isNotLoaded(err)) return false;
     throw err;
   }
 }

@@ -1,5 +1,11 @@
 import type { MilvusClient } from '../adapters/milvus/client.js';
-import { isNetworkFailure, isRateLimited, isTransient, kindOf } from '../adapters/milvus/errors.js';
+import {
+  isNetworkFailure,
+  isNotLoaded,
+  isRateLimited,
+  isTransient,
+  kindOf,
+} from '../adapters/milvus/errors.js';
 import type { Logger } from '../util/logger.js';
 
 /**
@@ -44,7 +50,9 @@ export async function retrying<T>(fn: () => Promise<T>, o: RetryOptions): Promis
       attempt++;
       if (!retryIf(err)) throw err;
       const elapsed = Date.now() - started;
-      const network = isNetworkFailure(err);
+      // A collection no longer loaded is waited for as long as a restarting server: a restarted
+      // Milvus loads it again by itself; one that does not (milvus-lite) needs the user.
+      const network = isNetworkFailure(err) || isNotLoaded(err);
       const budget = network ? (o.goneForMs ?? SERVER_GONE_MS) : o.forMs;
       if (elapsed > budget && (!network || attempt >= MIN_NETWORK_ATTEMPTS)) {
         throw new RetriesExhausted(o.what, elapsed, attempt, err);
@@ -77,9 +85,11 @@ export class RetriesExhausted extends Error {
     const s = Math.round(elapsedMs / 1000);
     const advice = isRateLimited(cause)
       ? 'The server is rate-limiting or out of quota: raise its limits or run the migration when it is less busy; re-running resumes where this stopped.'
-      : isNetworkFailure(cause)
-        ? 'The server stayed unreachable or kept dropping the call: check that it runs (restarts, crashes, out of memory) and the network between; re-running resumes where this stopped and writes no key twice.'
-        : 're-running resumes where this stopped.';
+      : isNotLoaded(cause)
+        ? 'The collection is no longer loaded on that server (released, or the server restarted and did not load it again): load it there (load_collection) and run the migration again; it resumes where this stopped and writes no key twice.'
+        : isNetworkFailure(cause)
+          ? 'The server stayed unreachable or kept dropping the call: check that it runs (restarts, crashes, out of memory) and the network between; re-running resumes where this stopped and writes no key twice.'
+          : 're-running resumes where this stopped.';
     super(`${what} kept failing for ${s} s (${attempts} attempts): ${msg}. ${advice}`);
   }
 }

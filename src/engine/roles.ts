@@ -10,6 +10,8 @@
 import type { Grant, MilvusClient } from '../adapters/milvus/client.js';
 import { isNetworkFailure } from '../adapters/milvus/errors.js';
 import { errorText } from '../util/errors.js';
+import type { Logger } from '../util/logger.js';
+import { retrying } from './retry.js';
 import { atLeast, type ServerVersion } from './versions.js';
 
 const BUILT_IN = new Set(['admin', 'public']);
@@ -38,6 +40,16 @@ const BUILT_IN_GROUPS = new Set(
   ),
 );
 export const PRIVILEGE_GROUPS_SINCE = '2.5.0';
+
+/**
+ * Grants and group members are set, not added: sending one again is harmless, so a cut connection
+ * is retried for as long as a restarting server is waited for. What stays cut fails the step (a
+ * warning would leave the privilege out of a Succeeded run); a refusal is the target's answer.
+ */
+export function idempotentWrites(log: Logger) {
+  return <T>(what: string, fn: () => Promise<T>): Promise<T> =>
+    retrying(fn, { forMs: 0, retryIf: isNetworkFailure, log, what: `${what} on the target` });
+}
 
 const grantText = (g: Grant) => `${g.privilege} on ${g.object} ${g.objectName}`;
 
@@ -88,8 +100,10 @@ export async function applyRoles(
   plan: RolesPlan,
   sourceDb: string,
   targetDb: string,
+  log: Logger,
 ): Promise<string[]> {
   const warnings: string[] = [];
+  const again = idempotentWrites(log);
   if (plan.groups.length) {
     const have = new Map((await target.listPrivilegeGroups()).map((g) => [g.name, new Set(g.privileges)]));
     for (const g of plan.groups) {
@@ -97,7 +111,9 @@ export async function applyRoles(
       const missing = g.privileges.filter((p) => !have.get(g.name)?.has(p));
       if (!missing.length) continue;
       try {
-        await target.addPrivilegesToGroup(g.name, missing);
+        await again(`adding privileges to group ${g.name}`, () =>
+          target.addPrivilegesToGroup(g.name, missing),
+        );
       } catch (err) {
         if (isNetworkFailure(err)) throw err;
         warnings.push(
@@ -112,11 +128,9 @@ export async function applyRoles(
     for (const g of role.grants) {
       const onTarget = { ...g, database: g.database === sourceDb ? targetDb : g.database };
       try {
-        await target.grant(role.name, onTarget);
+        await again(`granting ${grantText(g)} to role ${role.name}`, () => target.grant(role.name, onTarget));
       } catch (err) {
-        // A refusal is the target's answer; a cut connection is no answer at all, and a warning
-        // for it would leave the grant out of a Succeeded run.
-        if (isNetworkFailure(err)) throw err;
+        if (isNetworkFailure(err)) throw err; // still cut after the retries (idempotentWrites)
         warnings.push(`role ${role.name}: the target refused ${grantText(g)}: ${errorText(err)}`);
       }
     }

@@ -8,7 +8,7 @@ import type { MigrationInput } from '../api/input.js';
 import type { MigrationStatus, ShardPlan } from '../api/migration.js';
 import { UserError } from '../util/errors.js';
 import { alreadyComplete, copyCollection, prepareCollection } from './collection.js';
-import { finalizeFillingIn } from './fill-in.js';
+import { finalizeCollection } from './finalize.js';
 import { decodedFetch, RangeReader } from './range-reader.js';
 import { DEFAULT_MOVER_OPTIONS, estimatedPageRows } from './row-mover.js';
 import { primaryField } from './schema.js';
@@ -173,11 +173,10 @@ export async function runFinalizeStage(
     work: async (w) => {
       const pc = planned(opts.plan, w);
       w.cs.sourceEntities = pc.sourceEntities;
-      await finalizeFillingIn(
-        w,
-        { shape: true, ranges: rangesOf(pc.bounds) },
-        w.opts.workers ?? w.input.migration.spec.parallelism,
-      );
+      // No fill-in pass here: a shortfall after shard pods that all reported their ranges copied
+      // points at the plan or the controller, and a re-run (which resumes every shard) is the
+      // better next step than one pod walking the whole collection.
+      await finalizeCollection(w, { shape: true, ranges: rangesOf(pc.bounds) });
     },
   });
 }

@@ -155,7 +155,13 @@ export async function runStage(
     if (thePlan.roles) {
       let warnings: string[];
       try {
-        warnings = await applyRoles(target, thePlan.roles, m.spec.source.database, m.spec.target.database);
+        warnings = await applyRoles(
+          target,
+          thePlan.roles,
+          m.spec.source.database,
+          m.spec.target.database,
+          log,
+        );
       } catch (err) {
         return fail(reasonOf(err), `creating the roles on the target failed: ${errorText(err)}`);
       }
@@ -167,7 +173,7 @@ export async function runStage(
     if (thePlan.users && passwords) {
       let warnings: string[];
       try {
-        warnings = await applyUsers(target, thePlan.users, passwords);
+        warnings = await applyUsers(target, thePlan.users, passwords, log);
       } catch (err) {
         return fail(reasonOf(err), `creating the users on the target failed: ${errorText(err)}`);
       }

@@ -9,6 +9,8 @@
 import type { MilvusClient } from '../adapters/milvus/client.js';
 import { isNetworkFailure } from '../adapters/milvus/errors.js';
 import { errorText } from '../util/errors.js';
+import type { Logger } from '../util/logger.js';
+import { idempotentWrites } from './roles.js';
 
 export interface UserToCreate {
   name: string;
@@ -67,8 +69,10 @@ export async function applyUsers(
   target: MilvusClient,
   plan: UsersPlan,
   passwords: Map<string, string>,
+  log: Logger,
 ): Promise<string[]> {
   const warnings: string[] = [];
+  const again = idempotentWrites(log);
   const existing = new Set(await target.listUsers());
   const roles = new Set(await target.selectRoles());
   for (const u of plan.users) {
@@ -85,9 +89,9 @@ export async function applyUsers(
         continue;
       }
       try {
-        await target.addUserToRole(u.name, role);
+        await again(`adding user ${u.name} to role ${role}`, () => target.addUserToRole(u.name, role));
       } catch (err) {
-        if (isNetworkFailure(err)) throw err; // no answer is not a refusal (see roles.ts)
+        if (isNetworkFailure(err)) throw err; // still cut after the retries (idempotentWrites)
         warnings.push(`user ${u.name}: the target refused role ${role}: ${errorText(err)}`);
       }
     }

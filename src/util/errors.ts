@@ -32,11 +32,13 @@ export class VerificationError extends Error {
 export class CountShortfallError extends VerificationError {
   override name = 'CountShortfallError';
   constructor(
-    message: string,
+    /** What the counts were, without advice. */
+    readonly counts: string,
+    advice: string,
     /** Rows the target lacks, by count(*). */
     readonly missing: number,
   ) {
-    super(message);
+    super(`${counts}: ${advice}`);
   }
 }
 

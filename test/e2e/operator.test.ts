@@ -19,7 +19,7 @@ import { parseAllDocuments } from 'yaml';
 import type { MilvusClient } from '../../src/adapters/milvus/client.js';
 import { CRD_FILE, CRD_NAME } from '../../src/api/crd.js';
 import type { MigrationStatus } from '../../src/api/migration.js';
-import { ensureBuilt } from '../support/cli.js';
+import { ensureBuilt, FILL_IN } from '../support/cli.js';
 import { sdkRows } from '../support/compare.js';
 import { diffCollection } from '../support/differ.js';
 import {
@@ -122,6 +122,11 @@ async function waitForPhase(
     if (seen[seen.length - 1] !== p) seen.push(p);
     if (last.status?.phase && phases.includes(last.status.phase) && also(last)) {
       console.log(`[e2e] ${name}: ${seen.join(' → ')} in ${(Date.now() - t0) / 1000} s`);
+      // No case here loses acknowledged writes: a fill-in pass would hide a copy defect.
+      const filled = (last.status.collections ?? [])
+        .flatMap((c) => c.warnings ?? [])
+        .filter((w) => FILL_IN.test(w));
+      if (filled.length) throw new Error(`${name}: the copy came up short: ${filled.join('; ')}`);
       return last;
     }
     if (Date.now() - t0 > timeoutMs) {

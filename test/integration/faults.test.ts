@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MilvusClient } from '../../src/adapters/milvus/client.js';
+import { LoadState } from '../../src/adapters/milvus/proto.js';
 import { ensureBuilt, migrationYaml, runCli, startCli, yamlFile } from '../support/cli.js';
 import { sdk } from '../support/compare.js';
 import { rng, vector } from '../support/fixtures.js';
@@ -33,6 +34,8 @@ import {
 import { startToxiproxy, type Toxic, type Toxiproxy } from '../support/toxiproxy.js';
 
 const ROWS = 3000;
+/** The rows of SOURCE, for a second source server. */
+let sourceRows: Row[] = [];
 const SOURCE: CollectionDef = {
   name: 'faults_src',
   fields: [
@@ -88,6 +91,7 @@ beforeAll(async () => {
     text: `row ${i} `.padEnd(100 + Math.floor(r() * 500), String.fromCharCode(97 + (i % 26))),
     n: BigInt(i),
   }));
+  sourceRows = rows;
   await createCollection(srcAdmin, SOURCE);
   await insertRows(srcAdmin, SOURCE, rows);
   await indexAndLoad(srcAdmin, SOURCE.name, 'vec');
@@ -104,9 +108,10 @@ beforeAll(async () => {
 async function proxiesFor(
   tag: string,
   target: MilvusTestServer = dst,
+  source: MilvusTestServer = src,
 ): Promise<{ src: string; dst: string }> {
   return {
-    src: await toxi.proxy(`src${tag}`, src.endpoint),
+    src: await toxi.proxy(`src${tag}`, source.endpoint),
     dst: await toxi.proxy(`dst${tag}`, target.endpoint),
   };
 }
@@ -247,9 +252,10 @@ async function copyUnderFault(
   fault: Fault,
   env: Record<string, string> = {},
   target: MilvusTestServer = dst,
+  source: MilvusTestServer = src,
 ): Promise<Outcome> {
   const tag = String(serial++);
-  const proxies = await proxiesFor(tag, target);
+  const proxies = await proxiesFor(tag, target, source);
   const proxy = `${fault.side}${tag}`;
   const file = yamlFile(
     migrationYaml({
@@ -288,7 +294,7 @@ async function copyUnderFault(
   expect(done, `the copy ended before the fault was put in:\n${stderr.slice(-2000)}`).toBe(false);
   const before = failures;
   if (fault.restart) {
-    await (fault.side === 'src' ? src : target).restart(280_000);
+    await (fault.side === 'src' ? source : target).restart(280_000);
   } else {
     await putFault(proxy, fault, () => failures > before);
   }
@@ -352,9 +358,13 @@ async function allRows(
  * The target equals the source row for row, and holds every key once (count(*) = distinct keys).
  * Read with the official Node SDK, not with the engine's code.
  */
-async function expectExactCopy(targetName: string, target: MilvusTestServer = dst): Promise<number> {
+async function expectExactCopy(
+  targetName: string,
+  target: MilvusTestServer = dst,
+  source: MilvusTestServer = src,
+): Promise<number> {
   const [s, t] = await Promise.all([
-    allRows(src.endpoint, SOURCE.name),
+    allRows(source.endpoint, SOURCE.name),
     allRows(target.endpoint, targetName),
   ]);
   expect(t.count, 'count(*) on the target = distinct keys (no duplicates)').toBe(t.rows.size);
@@ -506,6 +516,58 @@ describe('a milvus-lite target restarted mid-copy', () => {
     const filled = o.status.collections[0]?.warnings?.find((w) => /fill-in pass/.test(w));
     if (filled) console.log(`[faults] lite restart: ${filled}`);
     await expectExactCopy('f_lite_restart', lite);
+  }, 300_000);
+});
+
+// The same for the source: milvus-lite 3.2.2 holding the source collection restarted under the
+// copy's reads (a Milvus 2.3.5 source would stop every other case's copy). Reads in flight fail, the
+// reader's retries wait the restart out, and lite (which does not sort query results) must serve the
+// rest of the key ranges after it reopened its data dir.
+describe('a milvus-lite source restarted mid-copy', () => {
+  let lite: MilvusTestServer | undefined;
+  afterAll(async () => {
+    await lite?.stop();
+  });
+  it('Query: the source stopped (SIGINT) and started again on its data dir, not loaded any more: Failed saying to load it; loaded, a re-run Succeeds with every key once', async () => {
+    lite = await startMilvus({ kind: 'milvus-lite', name: 'faults-lite-src' });
+    const c = admin(lite.endpoint);
+    try {
+      await createCollection(c, SOURCE);
+      await insertRows(c, SOURCE, sourceRows);
+      await indexAndLoad(c, SOURCE.name, 'vec');
+    } finally {
+      c.close();
+    }
+    const fault: Fault = { name: 'restart', side: 'src', restart: true, holdMs: 0, fails: true };
+    const o = await slot(() => copyUnderFault(SOURCE.name, 'f_lite_src_restart', fault, {}, dst, lite));
+    await record(
+      'Query: milvus-lite source restarted mid-copy (stop + start on its data dir)',
+      o,
+      'f_lite_src_restart',
+    );
+    expect(o.faultSeen, `the restart made a call fail\n${o.stderr.slice(-3000)}`).toBe(true);
+    // milvus-lite reopens its data dir with every collection released (Milvus 2.3.5 loads them
+    // again by itself). The source is read-only to the migration: it waits as long as for a server
+    // that went away, then says what to do.
+    expect(o.code, o.stderr.slice(-3000)).toBe(1);
+    expect(o.status.phase, o.stderr.slice(-3000)).toBe('Failed');
+    expect(o.status.collections[0]?.message).toMatch(
+      /(query|count\(\*\)) on source faults_src kept failing for \d+ s .*no longer loaded on that server .*load it there \(load_collection\) and run the migration again/,
+    );
+    const again = admin(lite.endpoint);
+    try {
+      await again.call('LoadCollection', { db_name: '', collection_name: SOURCE.name });
+      for (let i = 0; i < 100 && (await again.getLoadState(SOURCE.name)) !== LoadState.LoadStateLoaded; i++)
+        await new Promise((r) => setTimeout(r, 100));
+    } finally {
+      again.close();
+    }
+    const rerun = await runCli(['run', '-f', o.file, '--state-dir', stateDir, '-o', 'json'], { env: ENV });
+    expect(rerun.code, rerun.stderr.slice(-3000)).toBe(0);
+    const st = JSON.parse(rerun.stdout);
+    expect(st.phase).toBe('Succeeded');
+    expect(st.collections[0]?.warnings ?? []).not.toContainEqual(expect.stringMatching(/fill-in pass/));
+    await expectExactCopy('f_lite_src_restart', dst, lite);
   }, 300_000);
 });
 

@@ -19,9 +19,12 @@ export interface CliResult {
   stderr: string;
 }
 
+/** The fill-in pass's log line and status warning. */
+export const FILL_IN = /one fill-in pass|a fill-in pass looked up every key/;
+
 export function runCli(
   args: string[],
-  opts: { env?: Record<string, string>; timeoutMs?: number } = {},
+  opts: { env?: Record<string, string>; timeoutMs?: number; allowFillIn?: boolean } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], {
@@ -36,6 +39,14 @@ export function runCli(
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(t);
+      // A run that came up short mends itself with a fill-in pass (src/engine/fill-in.ts). Unless a
+      // test put a fault in that loses acknowledged writes, that pass hides a copy defect.
+      if (!opts.allowFillIn && FILL_IN.test(stdout + stderr))
+        return reject(
+          new Error(
+            `the copy came up short and a fill-in pass mended it: ${args.join(' ')}\n${stderr.slice(-3000)}`,
+          ),
+        );
       resolve({ code, stdout, stderr });
     });
   });

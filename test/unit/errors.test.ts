@@ -48,6 +48,19 @@ describe('error kinds', () => {
       kind: 'too-large',
       ambiguous: false,
     });
+    // A server shutting down cancels the calls in flight; only a cancel of our own is 'cancelled'.
+    expect(grpcJsKind(status.CANCELLED, 'CANCELLED')).toEqual({
+      kind: 'dropped-after-send',
+      ambiguous: true,
+    });
+    expect(grpcJsKind(status.CANCELLED, 'Call cancelled')).toEqual({
+      kind: 'dropped-after-send',
+      ambiguous: true,
+    });
+    expect(grpcJsKind(status.CANCELLED, 'Cancelled on client')).toEqual({
+      kind: 'cancelled',
+      ambiguous: true,
+    });
     // RST_STREAM / GOAWAY ENHANCE_YOUR_CALM (a C-core server's too_many_pings): the connection was
     // cut under the call (seen from milvus-lite in CI).
     expect(grpcJsKind(status.RESOURCE_EXHAUSTED, 'Bandwidth exhausted or memory limit exceeded')).toEqual({

@@ -10,6 +10,7 @@ import { MilvusError } from '../../src/adapters/milvus/errors.js';
 import { decode, encode, root, SERVICE } from '../../src/adapters/milvus/proto.js';
 import { applyRoles, planRoles } from '../../src/engine/roles.js';
 import { parseVersion } from '../../src/engine/versions.js';
+import { logger } from '../../src/util/logger.js';
 
 type Handler = (request: Record<string, unknown>) => Record<string, unknown>;
 
@@ -110,7 +111,7 @@ describe('privilege groups (Milvus 2.5+), at the wire level', () => {
       OperatePrivilege: () => ({}),
       SelectGrant: () => readersGrantIn('db2'),
     });
-    expect(await applyRoles(dst, plan, 'default', 'db2')).toEqual([]);
+    expect(await applyRoles(dst, plan, 'default', 'db2', logger)).toEqual([]);
     const calls = seen.map((s) => s.method);
     expect(calls.indexOf('CreatePrivilegeGroup')).toBeLessThan(calls.indexOf('OperatePrivilege'));
     expect(seen.find((s) => s.method === 'CreatePrivilegeGroup')!.request).toMatchObject({
@@ -126,7 +127,7 @@ describe('privilege groups (Milvus 2.5+), at the wire level', () => {
     });
   });
 
-  it('a grant the target refuses is a warning; a grant whose connection was cut fails the step', async () => {
+  it('a grant the target refuses is a warning; a grant whose connection was cut is sent again', async () => {
     const { client: src } = rbacSource();
     const plan = await planRoles(src, 'default', { source: v('v2.5.4'), target: v('v2.5.4') });
     const target = (grant: Handler) =>
@@ -138,13 +139,22 @@ describe('privilege groups (Milvus 2.5+), at the wire level', () => {
       }).client;
     // OperatePrivilege answers with a bare Status.
     const refused = target(() => ({ code: 65535, error_code: 1, reason: 'privilege readers not found' }));
-    expect((await applyRoles(refused, plan, 'default', 'db2')).join('\n')).toMatch(
+    expect((await applyRoles(refused, plan, 'default', 'db2', logger)).join('\n')).toMatch(
       /role app: the target refused readers on Collection \*: .*privilege readers not found/,
     );
+    // A cut connection is no answer: the grant (idempotent) is sent again, no warning.
+    let sent = 0;
     const cut = target(() => {
-      throw new MilvusError('connection lost', 'OperatePrivilege', 'dropped-after-send', { ambiguous: true });
+      if (sent++ === 0)
+        throw new MilvusError('connection lost', 'OperatePrivilege', 'dropped-after-send', {
+          ambiguous: true,
+        });
+      return {};
     });
-    await expect(applyRoles(cut, plan, 'default', 'db2')).rejects.toThrow(/connection lost/);
+    expect(await applyRoles(cut, plan, 'default', 'db2', logger)).toEqual([
+      'role app: readers on Collection * is not listed on the target',
+    ]);
+    expect(sent).toBe(2);
   });
 
   it('a source client may list groups but never create one (read-only source)', async () => {

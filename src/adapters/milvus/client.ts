@@ -763,6 +763,11 @@ export function grpcJsKind(code: number, details: string): { kind: ErrorKind; am
     /^Bandwidth exhausted or memory limit exceeded/.test(details)
   )
     return { kind: 'dropped-after-send', ambiguous: true };
+  // CANCELLED not of our making (this client cancels no call): a server shutting down cancels the
+  // calls in flight (milvus-lite's grpcio on SIGINT, found by the source-restart fault case), and
+  // Node reports some connection drops as a stream reset with CANCEL. The call may have run.
+  if (code === grpc.status.CANCELLED && !/^Cancelled on client/.test(details))
+    return { kind: 'dropped-after-send', ambiguous: true };
   const kind = grpcKind(code);
   // grpc-js cannot say whether a call that timed out or broke had been sent: assume it had.
   return { kind, ambiguous: kind === 'deadline' || kind === 'server-error' || kind === 'cancelled' };

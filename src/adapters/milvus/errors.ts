@@ -19,6 +19,8 @@ export interface MilvusStatus {
  *   before processing, REFUSED_STREAM, HTTP 502/503/504, Milvus "not ready").
  * - rate-limited, quota: the server asks us to slow down (Milvus rate limits, memory/disk quotas).
  * - too-large: a message above a size limit (ours or the server's).
+ * - not-loaded: the collection is not loaded on the server (released, or a restarted server has not
+ *   loaded it again yet): reads of it fail until it is.
  * - auth, permission, not-found, unimplemented, cancelled: as named.
  * - server-error: the server answered with any other failure.
  */
@@ -32,6 +34,7 @@ export type ErrorKind =
   | 'rate-limited'
   | 'quota'
   | 'too-large'
+  | 'not-loaded'
   | 'auth'
   | 'permission'
   | 'not-found'
@@ -122,10 +125,17 @@ export function isNetworkFailure(err: unknown): boolean {
   return k !== undefined && NETWORK_KINDS.has(k);
 }
 
+/** The collection is not loaded on that server (see ErrorKind). */
+export function isNotLoaded(err: unknown): boolean {
+  return kindOf(err) === 'not-loaded';
+}
+
 export function isTransient(err: unknown): boolean {
   return (
     isRateLimited(err) ||
     isNetworkFailure(err) ||
+    // A restarted Milvus loads its collections again by itself within about as long as the restart.
+    isNotLoaded(err) ||
     (err instanceof MilvusError && err.kind === 'server-error' && err.retriable)
   );
 }
@@ -146,6 +156,8 @@ const MERR_UNAVAILABLE = new Set([1, 2]);
 const MERR_RATE_LIMITED = new Set([4, 8, 13]);
 const MERR_QUOTA = new Set([3, 7, 9, 11]);
 const MERR_NOT_FOUND = new Set([100, 200, 700, 800]);
+/** merr ErrCollectionNotLoaded: Milvus 2.3+ and milvus-lite 3.2.2 alike. */
+const MERR_NOT_LOADED = 101;
 // Legacy common.ErrorCode values (milvus.proto common.proto).
 const LEGACY = {
   PermissionDenied: 3,
@@ -173,6 +185,7 @@ export function statusKind(code: number, legacy: number): ErrorKind {
   if (MERR_QUOTA.has(code) || LEGACY_QUOTA.has(legacy)) return 'quota';
   if (MERR_UNAVAILABLE.has(code) || legacy === LEGACY.NotReadyServe) return 'unavailable';
   if (MERR_NOT_FOUND.has(code) || LEGACY_NOT_FOUND.has(legacy)) return 'not-found';
+  if (code === MERR_NOT_LOADED) return 'not-loaded';
   // Legacy 3 is PermissionDenied; merr 3 is a memory limit (handled above by `code`).
   if (legacy === LEGACY.PermissionDenied && !code) return 'permission';
   return 'server-error';

@@ -79,7 +79,11 @@ const PAGE_DELAY_MS = process.env.MM_E2E_PAGE_DELAY_MS ?? '250';
 const CONTROLLER_NS = 'milvus-migrate';
 const LEASE = 'milvus-migrate-controller';
 const RERUN = 'migration.milvus.io/rerun';
-const CLEANUP_TIMEOUT_S = 20;
+// The deletion time box (120 s in a real install). Above the time a copy pod takes to go on a
+// loaded CI machine: a foreground Job deletion once took 21 s there, after 1.4 s in the run before,
+// and a box of 20 s then gave up before DropIncomplete could drop (the worker itself exits within
+// 0.1 s of SIGTERM, measured locally).
+const CLEANUP_TIMEOUT_S = 45;
 
 const kn = (args: string[], input?: string, timeoutMs?: number) => kc(['-n', NS, ...args], input, timeoutMs);
 

@@ -84,29 +84,76 @@ describe('error kinds', () => {
 });
 
 describe('InsertLedger (regenerated keys: landing told by count(*))', () => {
+  const lost = () => new MilvusError('connection lost', 'Insert', 'dropped-after-send', { ambiguous: true });
+
   it('knows whether an insert that failed after it was sent landed', async () => {
     let count = 100;
-    const ledger = new InsertLedger(async () => count, 't');
-    await ledger.insert(async () => {
-      count += 10;
-    }, 10);
-    // The reply was lost but the rows landed.
-    await expect(
-      ledger.insert(async () => {
+    const ledger = new InsertLedger(async () => count, 't', undefined, 0);
+    expect(
+      await ledger.insert(async () => {
+        count += 10;
+      }, 10),
+    ).toBe(false);
+    // The reply was lost but the rows landed: nothing to send again.
+    expect(
+      await ledger.insert(async () => {
         count += 5;
-        throw new Error('dropped');
+        throw lost();
       }, 5),
-    ).rejects.toThrow('dropped');
-    expect(await ledger.landed(5)).toBe(true);
-    // Lost before it reached the server.
+    ).toBe(true);
+    // Lost before it reached the server: the error comes back, to be sent again.
     await expect(
       ledger.insert(async () => {
-        throw new Error('dropped');
+        throw lost();
       }, 7),
-    ).rejects.toThrow('dropped');
-    expect(await ledger.landed(7)).toBe(false);
+    ).rejects.toThrow('connection lost');
+    // A plain refusal is not looked into.
+    await expect(
+      ledger.insert(async () => {
+        throw new MilvusError('bad', 'Insert', 'server-error');
+      }, 7),
+    ).rejects.toThrow('bad');
     // Someone else wrote meanwhile: no guessing.
-    count += 3;
-    await expect(ledger.landed(7)).rejects.toThrow(/cannot tell whether an insert of 7 rows/);
+    await expect(
+      ledger.insert(async () => {
+        count += 3;
+        throw lost();
+      }, 7),
+    ).rejects.toThrow(/cannot tell whether an insert of 7 rows/);
+  });
+
+  // CI: two pages of 128 rows in flight, both replies lost, only the second landed. Decided after
+  // both had run, the count's +128 was given to the first: the second written twice, the first lost.
+  it('decides in the insert’s own turn: two equal inserts in flight, both failed, only the second landed', async () => {
+    let count = 0;
+    const ledger = new InsertLedger(async () => count, 't', 0, 0);
+    const first = ledger.insert(async () => {
+      throw lost();
+    }, 128);
+    const second = ledger.insert(async () => {
+      count += 128;
+      throw lost();
+    }, 128);
+    await expect(first).rejects.toThrow('connection lost');
+    expect(await second).toBe(true);
+    // The first is sent again and lands: every row once.
+    expect(
+      await ledger.insert(async () => {
+        count += 128;
+      }, 128),
+    ).toBe(false);
+    expect(count).toBe(256);
+  });
+
+  it('gives a count that did not move a moment to move: a late landing is not written twice', async () => {
+    let count = 50;
+    const ledger = new InsertLedger(async () => count, 't', 50, 20);
+    const landed = ledger.insert(async () => {
+      setTimeout(() => {
+        count += 4;
+      }, 5);
+      throw lost();
+    }, 4);
+    expect(await landed).toBe(true);
   });
 });
